@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Build qemu-system-x86_64 with the hmmdev device and its qtest.
+#
+#   images/build-qemu.sh [--asan]
+#
+# 1. Fetch QEMU's source from Debian (bookworm-backports) into the cache and
+#    check its sha256 against the one apt's own index lists.
+# 2. Extract it once per recipe, neutralise the edk2 blob unpacking (the +ds
+#    tarball has no firmware blobs) and wire hw/misc/hmmdev/ into Kconfig,
+#    meson and the trace-events list, and the qtest into tests/qtest.
+# 3. Overlay qemu-device/ (only files whose content changed) and run ninja.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+variant=
+[ "${1:-}" = --asan ] && variant=asan
+tree=$(qemu_tree $variant)
+src=$tree/src
+build=$tree/build
+dl=$HMMDEV_CACHE/dl
+mkdir -p "$dl"
+
+fetch_source() {
+	local want have
+	want=$(apt-cache showsrc qemu | awk -v f="$QEMU_ORIG" '
+		/^Checksums-Sha256:/ { in_sums = 1; next }
+		/^[^ ]/ { in_sums = 0 }
+		in_sums && $3 == f { print $1; exit }')
+	[ -n "$want" ] || die "apt's index lists no $QEMU_ORIG (run images/bootstrap.sh)"
+	if [ ! -f "$dl/$QEMU_ORIG" ]; then
+		log "downloading $QEMU_ORIG from Debian"
+		# The .dsc/.debian.tar.xz may 404 on the archive; the orig tarball
+		# is all we need, so the exit status is judged by the checksum.
+		(cd "$dl" && apt-get source --download-only -t bookworm-backports \
+			qemu >/dev/null 2>&1) || true
+	fi
+	[ -f "$dl/$QEMU_ORIG" ] || die "could not download $QEMU_ORIG"
+	have=$(sha256sum "$dl/$QEMU_ORIG" | cut -d' ' -f1)
+	if [ "$have" != "$want" ]; then
+		rm -f "$dl/$QEMU_ORIG"
+		die "$QEMU_ORIG: sha256 $have, apt's index says $want"
+	fi
+}
+
+# Wire hw/misc/hmmdev and the qtest into a pristine tree (once).
+wire_tree() {
+	sed -i 's/^\( *\)unpack_edk2_blobs = bzip2.found()/\1unpack_edk2_blobs = false/' \
+		"$src/meson.build"
+	sed -i "s|^\( *\)'hw/misc',\$|&\n\1'hw/misc/hmmdev',|" "$src/meson.build"
+	grep -q "'hw/misc/hmmdev'" "$src/meson.build" || die "trace-events wiring failed"
+	echo "subdir('hmmdev')" >>"$src/hw/misc/meson.build"
+	echo "source hmmdev/Kconfig" >>"$src/hw/misc/Kconfig"
+	sed -i "s|^qtests_x86_64 = qtests_i386\$|&\nqtests_x86_64 += ['hmmdev-test']|" \
+		"$src/tests/qtest/meson.build"
+	grep -q "'hmmdev-test'" "$src/tests/qtest/meson.build" || die "qtest wiring failed"
+}
+
+overlay() {
+	local f
+	for f in "$HMMDEV_TOP"/qemu-device/*.[ch] "$HMMDEV_TOP"/qemu-device/meson.build \
+		"$HMMDEV_TOP"/qemu-device/Kconfig "$HMMDEV_TOP"/qemu-device/trace-events; do
+		sync_file "$f" "$src/hw/misc/hmmdev/${f##*/}"
+	done
+	for f in "$HMMDEV_TOP"/qemu-device/tests/*.c; do
+		sync_file "$f" "$src/tests/qtest/${f##*/}"
+	done
+	# A file removed from qemu-device/ must leave the tree too.
+	for f in "$src"/hw/misc/hmmdev/*; do
+		[ -e "$HMMDEV_TOP/qemu-device/${f##*/}" ] || rm -f "$f"
+	done
+}
+
+if [ ! -f "$tree/.extracted" ]; then
+	fetch_source
+	log "extracting QEMU $QEMU_VERSION into $tree"
+	rm -rf "$tree"
+	mkdir -p "$tree"
+	tar xf "$dl/$QEMU_ORIG" -C "$tree"
+	mv "$tree/qemu-$QEMU_VERSION" "$src"
+	wire_tree
+	touch "$tree/.extracted"
+fi
+overlay
+
+if [ ! -f "$build/build.ninja" ]; then
+	log "configuring QEMU ($variant${variant:+ }build in $build)"
+	rm -rf "$build"
+	mkdir -p "$build"
+	mapfile -t flags < <(qemu_configure_flags ${variant:+--enable-asan --enable-ubsan})
+	(cd "$build" && "$src/configure" "${flags[@]}") >"$tree/configure.log" 2>&1 ||
+		{ tail -30 "$tree/configure.log" >&2; die "QEMU configure failed (log: $tree/configure.log)"; }
+fi
+log "building QEMU"
+ninja -C "$build" -j"$JOBS" qemu-system-x86_64 tests/qtest/hmmdev-test >"$tree/ninja.log" 2>&1 ||
+	{ grep -E 'error|FAILED' "$tree/ninja.log" | head -40 >&2; die "QEMU build failed (log: $tree/ninja.log)"; }
+# Firmware (SeaBIOS, option ROMs) comes from Debian's seabios and
+# qemu-system-data; link it where a build-tree QEMU looks for its data, so
+# that neither run-vm.sh nor the qtests need -L.
+datadir=$build/qemu-bundle/usr/local/share/qemu
+for f in /usr/share/seabios/*.bin /usr/share/qemu/*.bin /usr/share/qemu/*.rom; do
+	[ -e "$datadir/${f##*/}" ] || ln -s "$f" "$datadir/${f##*/}"
+done
+ln -sfn "$tree" "$HMMDEV_CACHE/qemu${variant:+-$variant}-current"
+log "QEMU ready: $build/qemu-system-x86_64"

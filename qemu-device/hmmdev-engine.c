@@ -1,0 +1,409 @@
+/*
+ * hmmdev: the job queue and the engine threads.
+ *
+ * Locking: jq_lock protects the ring registers, enable, generation, busy
+ * and quit.  Engines fetch a descriptor under jq_lock (so the head the
+ * driver sees only passes a slot after the slot was read), then drop the
+ * lock to execute the job.  Engines never take the BQL: system memory is
+ * reached through hmmdev_sysmem_rw(), which only touches RAM, and
+ * interrupts go through hmmdev_raise() to the main loop.
+ *
+ * A device reset bumps the generation: a running job stops at its next
+ * chunk boundary (at most HMMDEV_CHUNK bytes later) and writes neither a
+ * completion record nor an interrupt.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/rcu.h"
+#include "qemu/timer.h"
+#include "qemu/bswap.h"
+#include "hw/pci/pci.h"
+#include "system/dma.h"
+#include "hmmdev.h"
+#include "trace.h"
+
+/*
+ * DMA to or from system memory.  Only RAM is a valid target: a peer-to-peer
+ * access to MMIO fails (Unsupported Request), so an engine never ends up in
+ * a device model that needs the BQL.  With bus mastering off, every access
+ * fails.
+ */
+static MemTxResult hmmdev_sysmem_rw(HmmdevState *s, dma_addr_t addr,
+                                    void *buf, dma_addr_t len,
+                                    DMADirection dir)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    AddressSpace *as = pci_get_address_space(pdev);
+    bool is_write = dir == DMA_DIRECTION_FROM_DEVICE;
+    MemTxResult res;
+
+    if (addr + len < addr) {
+        return MEMTX_DECODE_ERROR;
+    }
+    while (len) {
+        hwaddr xlat, plen = len;
+        bool ram;
+
+        WITH_RCU_READ_LOCK_GUARD() {
+            MemoryRegion *mr = address_space_translate(as, addr, &xlat, &plen,
+                                                       is_write,
+                                                       MEMTXATTRS_UNSPECIFIED);
+            ram = memory_region_is_ram(mr) && !(is_write && mr->readonly);
+        }
+        if (!ram || plen == 0) {
+            return MEMTX_DECODE_ERROR;
+        }
+        res = pci_dma_rw(pdev, addr, buf, plen, dir, MEMTXATTRS_UNSPECIFIED);
+        if (res != MEMTX_OK) {
+            return res;
+        }
+        addr += plen;
+        buf = (uint8_t *)buf + plen;
+        len -= plen;
+    }
+    return MEMTX_OK;
+}
+
+static bool hmmdev_vram_range_ok(HmmdevState *s, uint64_t off, uint64_t len)
+{
+    return off <= s->vram_size && len <= s->vram_size - off;
+}
+
+static bool hmmdev_sysmem_range_ok(uint64_t addr, uint64_t len)
+{
+    return addr + len >= addr;
+}
+
+/* One end of a transfer: system memory (bus address) or a VRAM offset. */
+typedef struct HmmdevEnd {
+    bool vram;
+    uint64_t addr;
+} HmmdevEnd;
+
+static bool hmmdev_end_ok(HmmdevState *s, HmmdevEnd *e, uint64_t len)
+{
+    return e->vram ? hmmdev_vram_range_ok(s, e->addr, len)
+                   : hmmdev_sysmem_range_ok(e->addr, len);
+}
+
+/* Move @n bytes from @src to @dst through @bounce where both are sysmem. */
+static uint32_t hmmdev_move(HmmdevState *s, HmmdevEnd *src, HmmdevEnd *dst,
+                            uint64_t n, uint8_t *bounce)
+{
+    uint8_t *from = src->vram ? s->vram_ptr + src->addr : bounce;
+    uint8_t *to = dst->vram ? s->vram_ptr + dst->addr : bounce;
+
+    if (src->vram && dst->vram) {
+        memmove(to, from, n);
+        return HMMDEV_JOB_OK;
+    }
+    if (!src->vram &&
+        hmmdev_sysmem_rw(s, src->addr, to, n, DMA_DIRECTION_TO_DEVICE)) {
+        return HMMDEV_JOB_DMA_ERROR;
+    }
+    if (!dst->vram &&
+        hmmdev_sysmem_rw(s, dst->addr, from, n, DMA_DIRECTION_FROM_DEVICE)) {
+        return HMMDEV_JOB_DMA_ERROR;
+    }
+    return HMMDEV_JOB_OK;
+}
+
+static uint32_t hmmdev_check_desc(HmmdevState *s, const HmmdevJobDesc *d)
+{
+    if (d->flags & ~HMMDEV_JOB_FLAGS_VALID || d->rsvd0 || d->rsvd1) {
+        return HMMDEV_JOB_BAD_FLAGS;
+    }
+    if (d->context != 0) {
+        return HMMDEV_JOB_BAD_CONTEXT;
+    }
+    if (d->opcode == HMMDEV_OP_NOP) {
+        return HMMDEV_JOB_OK;
+    }
+    if (d->opcode != HMMDEV_OP_COPY && d->opcode != HMMDEV_OP_FILL) {
+        return HMMDEV_JOB_BAD_OPCODE;
+    }
+    if (d->length == 0 || d->length > HMMDEV_JOB_MAX_LENGTH) {
+        return HMMDEV_JOB_BAD_LENGTH;
+    }
+    return HMMDEV_JOB_OK;
+}
+
+/*
+ * Execute one job.  Returns a HMMDEV_JOB_* status, or -1 when the device
+ * was reset under the job (nothing more may be written for it).
+ */
+static int hmmdev_job_run(HmmdevEngine *e, const HmmdevJobDesc *d,
+                          uint32_t gen, uint64_t *done)
+{
+    HmmdevState *s = e->s;
+    HmmdevEnd src = { d->flags & HMMDEV_JOB_SRC_VRAM, d->src };
+    HmmdevEnd dst = { d->flags & HMMDEV_JOB_DST_VRAM, d->dst };
+    uint32_t status = hmmdev_check_desc(s, d);
+    uint64_t n, i;
+
+    *done = 0;
+    if (status != HMMDEV_JOB_OK || d->opcode == HMMDEV_OP_NOP) {
+        return status;
+    }
+    if (!hmmdev_end_ok(s, &dst, d->length) ||
+        (d->opcode == HMMDEV_OP_COPY && !hmmdev_end_ok(s, &src, d->length))) {
+        return HMMDEV_JOB_BAD_ADDRESS;
+    }
+    if (d->opcode == HMMDEV_OP_FILL) {
+        /* the pattern is the 8 bytes of @value, repeated from dst */
+        for (i = 0; i < HMMDEV_CHUNK; i++) {
+            e->bounce[i] = d->value >> (8 * (i % 8));
+        }
+    }
+    while (*done < d->length) {
+        if (qatomic_read(&s->generation) != gen) {
+            return -1;
+        }
+        n = MIN(d->length - *done, HMMDEV_CHUNK);
+        if (d->opcode == HMMDEV_OP_COPY) {
+            status = hmmdev_move(s, &src, &dst, n, e->bounce);
+        } else if (dst.vram) {
+            memcpy(s->vram_ptr + dst.addr, e->bounce, n);
+        } else if (hmmdev_sysmem_rw(s, dst.addr, e->bounce, n,
+                                    DMA_DIRECTION_FROM_DEVICE)) {
+            status = HMMDEV_JOB_DMA_ERROR;
+        }
+        if (status != HMMDEV_JOB_OK) {
+            hmmdev_count(s, HMMDEV_CNT_DMA_ERRORS, 1);
+            return status;
+        }
+        src.addr += n;
+        dst.addr += n;
+        *done += n;
+        hmmdev_count(s, HMMDEV_CNT_BYTES, n);
+    }
+    return HMMDEV_JOB_OK;
+}
+
+static void hmmdev_complete(HmmdevEngine *e, const HmmdevJobDesc *d,
+                            uint32_t index, uint32_t status, uint64_t result)
+{
+    HmmdevState *s = e->s;
+    HmmdevCompletion c = {
+        .fence = cpu_to_le64(d->fence),
+        .status = cpu_to_le32(status),
+        .engine = cpu_to_le32(e->id),
+        .result = cpu_to_le64(result),
+        .timestamp = cpu_to_le64(qemu_clock_get_ns(QEMU_CLOCK_REALTIME)),
+    };
+
+    trace_hmmdev_job_end(e->id, index, status, d->fence, result);
+    hmmdev_count(s, status == HMMDEV_JOB_OK ? HMMDEV_CNT_JOBS_DONE
+                                            : HMMDEV_CNT_JOBS_FAILED, 1);
+    if (d->completion) {
+        if (d->completion % sizeof(c) ||
+            hmmdev_sysmem_rw(s, d->completion, &c, sizeof(c),
+                             DMA_DIRECTION_FROM_DEVICE)) {
+            hmmdev_device_error(s, HMMDEV_ERR_COMPLETION);
+            return;
+        }
+    }
+    if (d->flags & HMMDEV_JOB_IRQ) {
+        hmmdev_raise(s, HMMDEV_VEC_JOB);
+    }
+}
+
+static void hmmdev_desc_to_cpu(HmmdevJobDesc *d)
+{
+    le16_to_cpus(&d->context);
+    le32_to_cpus(&d->rsvd0);
+    le64_to_cpus(&d->src);
+    le64_to_cpus(&d->dst);
+    le64_to_cpus(&d->length);
+    le64_to_cpus(&d->value);
+    le64_to_cpus(&d->completion);
+    le64_to_cpus(&d->fence);
+    le64_to_cpus(&d->rsvd1);
+}
+
+static void *hmmdev_engine_thread(void *opaque)
+{
+    HmmdevEngine *e = opaque;
+    HmmdevState *s = e->s;
+    HmmdevJobDesc d;
+    uint32_t index, gen;
+    uint64_t done;
+    bool fetched;
+    int status;
+
+    rcu_register_thread();
+    qemu_mutex_lock(&s->jq_lock);
+    while (!s->quit) {
+        if (!s->jq_enabled || s->jq_head == s->jq_tail) {
+            qemu_cond_wait(&s->jq_cond, &s->jq_lock);
+            continue;
+        }
+        index = s->jq_head;
+        gen = s->generation;
+        fetched = hmmdev_sysmem_rw(s, s->jq_base + index * sizeof(d), &d,
+                                   sizeof(d), DMA_DIRECTION_TO_DEVICE)
+                  == MEMTX_OK;
+        if (!fetched) {
+            /* the ring is unreadable: stop it, as the spec says */
+            s->jq_enabled = false;
+            qemu_mutex_unlock(&s->jq_lock);
+            hmmdev_device_error(s, HMMDEV_ERR_FETCH);
+            qemu_mutex_lock(&s->jq_lock);
+            continue;
+        }
+        s->jq_head = (index + 1) & (s->jq_entries - 1);
+        s->busy++;
+        qemu_mutex_unlock(&s->jq_lock);
+
+        hmmdev_desc_to_cpu(&d);
+        trace_hmmdev_job_start(e->id, index, d.opcode, d.src, d.dst,
+                               d.length);
+        status = hmmdev_job_run(e, &d, gen, &done);
+        if (status < 0 || qatomic_read(&s->generation) != gen) {
+            trace_hmmdev_job_dropped(e->id, index);
+        } else {
+            hmmdev_complete(e, &d, index, status, done);
+        }
+
+        qemu_mutex_lock(&s->jq_lock);
+        s->busy--;
+    }
+    qemu_mutex_unlock(&s->jq_lock);
+    rcu_unregister_thread();
+    return NULL;
+}
+
+void hmmdev_engines_start(HmmdevState *s)
+{
+    unsigned i;
+
+    s->quit = false;
+    for (i = 0; i < s->num_engines; i++) {
+        HmmdevEngine *e = &s->engines[i];
+
+        e->s = s;
+        e->id = i;
+        e->bounce = g_malloc(HMMDEV_CHUNK);
+        qemu_thread_create(&e->thread, "hmmdev-engine", hmmdev_engine_thread,
+                           e, QEMU_THREAD_JOINABLE);
+    }
+}
+
+void hmmdev_engines_stop(HmmdevState *s)
+{
+    unsigned i;
+
+    qemu_mutex_lock(&s->jq_lock);
+    s->quit = true;
+    s->generation++;
+    qemu_cond_broadcast(&s->jq_cond);
+    qemu_mutex_unlock(&s->jq_lock);
+    for (i = 0; i < s->num_engines; i++) {
+        qemu_thread_join(&s->engines[i].thread);
+        g_free(s->engines[i].bounce);
+    }
+}
+
+void hmmdev_jq_reset(HmmdevState *s)
+{
+    qemu_mutex_lock(&s->jq_lock);
+    s->jq_enabled = false;
+    s->jq_base = 0;
+    s->jq_entries = 0;
+    s->jq_head = 0;
+    s->jq_tail = 0;
+    qatomic_inc(&s->generation);
+    qemu_mutex_unlock(&s->jq_lock);
+}
+
+uint64_t hmmdev_jq_read(HmmdevState *s, hwaddr addr)
+{
+    uint64_t val = 0;
+
+    qemu_mutex_lock(&s->jq_lock);
+    switch (addr) {
+    case HMMDEV_REG_CTRL:
+        val = s->jq_enabled ? HMMDEV_CTRL_ENABLE : 0;
+        break;
+    case HMMDEV_REG_STATUS:
+        val = (s->jq_enabled ? HMMDEV_STATUS_ENABLED : 0) |
+              (s->busy || (s->jq_enabled && s->jq_head != s->jq_tail) ?
+               HMMDEV_STATUS_BUSY : 0) |
+              (qatomic_read(&s->err_code) ? HMMDEV_STATUS_ERROR : 0);
+        break;
+    case HMMDEV_REG_JQ_BASE:
+        val = s->jq_base;
+        break;
+    case HMMDEV_REG_JQ_ENTRIES:
+        val = s->jq_entries;
+        break;
+    case HMMDEV_REG_JQ_TAIL:
+        val = s->jq_tail;
+        break;
+    case HMMDEV_REG_JQ_HEAD:
+        val = s->jq_head;
+        break;
+    }
+    qemu_mutex_unlock(&s->jq_lock);
+    return val;
+}
+
+static bool hmmdev_ring_valid(uint64_t base, uint32_t entries)
+{
+    return base && base % HMMDEV_JOB_DESC_SIZE == 0 &&
+           entries >= 2 && entries <= 65536 && is_power_of_2(entries) &&
+           base + (uint64_t)entries * HMMDEV_JOB_DESC_SIZE > base;
+}
+
+/* CTRL (enable), JQ_BASE (32 or 64 bit), JQ_ENTRIES, JQ_TAIL */
+void hmmdev_jq_write(HmmdevState *s, hwaddr addr, uint64_t val, unsigned size)
+{
+    uint32_t err = HMMDEV_ERR_NONE;
+
+    qemu_mutex_lock(&s->jq_lock);
+    switch (addr) {
+    case HMMDEV_REG_CTRL:
+        if (!(val & HMMDEV_CTRL_ENABLE)) {
+            s->jq_enabled = false;
+        } else if (!hmmdev_ring_valid(s->jq_base, s->jq_entries)) {
+            err = HMMDEV_ERR_BAD_RING;
+        } else {
+            s->jq_enabled = true;
+            qemu_cond_broadcast(&s->jq_cond);
+        }
+        trace_hmmdev_jq_enable(s->jq_enabled, s->jq_base, s->jq_entries);
+        break;
+    case HMMDEV_REG_JQ_BASE:
+    case HMMDEV_REG_JQ_BASE + 4:
+    case HMMDEV_REG_JQ_ENTRIES:
+        if (s->jq_enabled) {
+            err = HMMDEV_ERR_RING_BUSY;
+        } else if (addr == HMMDEV_REG_JQ_ENTRIES) {
+            s->jq_entries = val;
+            s->jq_head = s->jq_tail = 0;
+        } else if (size == 8) {
+            s->jq_base = val;
+        } else if (addr == HMMDEV_REG_JQ_BASE) {
+            s->jq_base = deposit64(s->jq_base, 0, 32, val);
+        } else {
+            s->jq_base = deposit64(s->jq_base, 32, 32, val);
+        }
+        break;
+    case HMMDEV_REG_JQ_TAIL:
+        if (!s->jq_entries || val >= s->jq_entries) {
+            err = HMMDEV_ERR_BAD_TAIL;
+            break;
+        }
+        s->jq_tail = val;
+        hmmdev_count(s, HMMDEV_CNT_DOORBELLS, 1);
+        trace_hmmdev_jq_doorbell(s->jq_tail, s->jq_head);
+        qemu_cond_broadcast(&s->jq_cond);
+        break;
+    }
+    qemu_mutex_unlock(&s->jq_lock);
+    if (err) {
+        hmmdev_device_error(s, err);
+    }
+}

@@ -1,0 +1,359 @@
+/*
+ * hmmdev: PCI glue -- QOM type, BARs, MSI-X, registers, reset.
+ *
+ * The vCPU's MMIO handler only latches registers and rings doorbells; the
+ * work happens in the engine threads (hmmdev-engine.c).  Interrupts raised
+ * by engine threads are forwarded to the main loop through irq_bh, so no
+ * engine thread ever takes the BQL.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/units.h"
+#include "qemu/timer.h"
+#include "qemu/main-loop.h"
+#include "qapi/error.h"
+#include "hw/pci/pci.h"
+#include "hw/pci/pcie.h"
+#include "hw/pci/msix.h"
+#include "hw/qdev-properties.h"
+#include "migration/vmstate.h"
+#include "hmmdev.h"
+#include "trace.h"
+
+static const char *const counter_names[HMMDEV_CNT_MAX] = {
+    [HMMDEV_CNT_JOBS_DONE] = "jobs-done",
+    [HMMDEV_CNT_JOBS_FAILED] = "jobs-failed",
+    [HMMDEV_CNT_BYTES] = "bytes",
+    [HMMDEV_CNT_IRQS] = "irqs",
+    [HMMDEV_CNT_DMA_ERRORS] = "dma-errors",
+    [HMMDEV_CNT_DEVICE_ERRORS] = "device-errors",
+    [HMMDEV_CNT_DOORBELLS] = "doorbells",
+    [HMMDEV_CNT_RESETS] = "resets",
+};
+
+void hmmdev_count(HmmdevState *s, HmmdevCounter c, uint64_t n)
+{
+    qatomic_add(&s->counters[c], n);
+}
+
+/* Any thread: ask the main loop to raise @vector. */
+void hmmdev_raise(HmmdevState *s, unsigned vector)
+{
+    qatomic_or(&s->irq_pending, 1u << vector);
+    qemu_bh_schedule(s->irq_bh);
+}
+
+static void hmmdev_irq_bh(void *opaque)
+{
+    HmmdevState *s = opaque;
+    PCIDevice *pdev = PCI_DEVICE(s);
+    uint32_t pending = qatomic_xchg(&s->irq_pending, 0);
+    unsigned v;
+
+    for (v = 0; v < HMMDEV_MSIX_VECTORS; v++) {
+        if (!(pending & (1u << v))) {
+            continue;
+        }
+        trace_hmmdev_irq(v, msix_enabled(pdev));
+        if (msix_enabled(pdev)) {
+            msix_notify(pdev, v);
+            hmmdev_count(s, HMMDEV_CNT_IRQS, 1);
+        }
+    }
+}
+
+/* Any thread: latch a device error and raise the error vector. */
+void hmmdev_device_error(HmmdevState *s, uint32_t code)
+{
+    trace_hmmdev_device_error(code);
+    qatomic_set(&s->err_code, code);
+    qatomic_inc(&s->err_count);
+    hmmdev_count(s, HMMDEV_CNT_DEVICE_ERRORS, 1);
+    hmmdev_raise(s, HMMDEV_VEC_ERROR);
+}
+
+/* 64-bit registers: TIMESTAMP, VRAM_SIZE, JQ_BASE, the counters */
+static bool hmmdev_reg64(HmmdevState *s, hwaddr addr, uint64_t *val)
+{
+    switch (addr) {
+    case HMMDEV_REG_TIMESTAMP:
+        *val = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+        return true;
+    case HMMDEV_REG_VRAM_SIZE:
+        *val = s->vram_size;
+        return true;
+    case HMMDEV_REG_JQ_BASE:
+        *val = hmmdev_jq_read(s, addr);
+        return true;
+    }
+    if (addr >= HMMDEV_REG_COUNTERS &&
+        addr < HMMDEV_REG_COUNTERS + 8 * HMMDEV_CNT_MAX) {
+        *val = qatomic_read(&s->counters[(addr - HMMDEV_REG_COUNTERS) / 8]);
+        return true;
+    }
+    return false;
+}
+
+static uint32_t hmmdev_reg32(HmmdevState *s, hwaddr addr)
+{
+    switch (addr) {
+    case HMMDEV_REG_ID:
+        return HMMDEV_ID_MAGIC;
+    case HMMDEV_REG_VERSION:
+        return HMMDEV_VERSION;
+    case HMMDEV_REG_CAPS:
+        return HMMDEV_CAP_JOBQ;
+    case HMMDEV_REG_ENGINES:
+        return s->num_engines;
+    case HMMDEV_REG_SCRATCH:
+        return s->scratch;
+    case HMMDEV_REG_MSIX_VECTORS:
+        return HMMDEV_MSIX_VECTORS;
+    case HMMDEV_REG_ERR_CODE:
+        return qatomic_read(&s->err_code);
+    case HMMDEV_REG_ERR_COUNT:
+        return qatomic_read(&s->err_count);
+    case HMMDEV_REG_CTRL:
+    case HMMDEV_REG_STATUS:
+    case HMMDEV_REG_JQ_ENTRIES:
+    case HMMDEV_REG_JQ_TAIL:
+    case HMMDEV_REG_JQ_HEAD:
+        return hmmdev_jq_read(s, addr);
+    }
+    return 0;   /* reserved offsets read as zero */
+}
+
+static uint64_t hmmdev_mmio_read(void *opaque, hwaddr addr, unsigned size)
+{
+    HmmdevState *s = opaque;
+    uint64_t val;
+
+    if (hmmdev_reg64(s, addr & ~7ull, &val)) {
+        if (size == 4) {
+            val = (addr & 4) ? val >> 32 : (uint32_t)val;
+        }
+    } else {
+        val = hmmdev_reg32(s, addr);
+        if (size == 8) {
+            val |= (uint64_t)hmmdev_reg32(s, addr + 4) << 32;
+        }
+    }
+    trace_hmmdev_mmio_read(addr, size, val);
+    return val;
+}
+
+static void hmmdev_reg_write32(HmmdevState *s, hwaddr addr, uint32_t val)
+{
+    switch (addr) {
+    case HMMDEV_REG_SCRATCH:
+        s->scratch = val;
+        return;
+    case HMMDEV_REG_IRQ_TEST:
+        if (val >= HMMDEV_MSIX_VECTORS) {
+            hmmdev_device_error(s, HMMDEV_ERR_BAD_VECTOR);
+            return;
+        }
+        hmmdev_raise(s, val);
+        return;
+    case HMMDEV_REG_ERR_CODE:
+        /* write the current code back to clear it */
+        qatomic_cmpxchg(&s->err_code, val, HMMDEV_ERR_NONE);
+        return;
+    case HMMDEV_REG_CTRL:
+        if (val & HMMDEV_CTRL_RESET) {
+            hmmdev_reset_state(s);
+            return;
+        }
+        hmmdev_jq_write(s, addr, val, 4);
+        return;
+    case HMMDEV_REG_JQ_BASE:
+    case HMMDEV_REG_JQ_BASE + 4:
+    case HMMDEV_REG_JQ_ENTRIES:
+    case HMMDEV_REG_JQ_TAIL:
+        hmmdev_jq_write(s, addr, val, 4);
+        return;
+    }
+    hmmdev_device_error(s, HMMDEV_ERR_BAD_REGISTER);
+}
+
+static void hmmdev_mmio_write(void *opaque, hwaddr addr, uint64_t val,
+                              unsigned size)
+{
+    HmmdevState *s = opaque;
+
+    trace_hmmdev_mmio_write(addr, size, val);
+    if (size == 8 && addr == HMMDEV_REG_JQ_BASE) {
+        hmmdev_jq_write(s, addr, val, 8);
+    } else if (size == 8) {
+        hmmdev_reg_write32(s, addr, val);
+        hmmdev_reg_write32(s, addr + 4, val >> 32);
+    } else {
+        hmmdev_reg_write32(s, addr, val);
+    }
+}
+
+static const MemoryRegionOps hmmdev_mmio_ops = {
+    .read = hmmdev_mmio_read,
+    .write = hmmdev_mmio_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = {
+        .min_access_size = 4,
+        .max_access_size = 8,
+    },
+    .impl = {
+        .min_access_size = 4,
+        .max_access_size = 8,
+    },
+};
+
+static void hmmdev_realize(PCIDevice *pdev, Error **errp)
+{
+    HmmdevState *s = HMMDEV(pdev);
+    uint8_t *conf = pdev->config;
+    unsigned v;
+
+    if (s->vram_size < 2 * MiB || s->vram_size > 64 * GiB ||
+        !is_power_of_2(s->vram_size)) {
+        error_setg(errp, "hmmdev: vram-size must be a power of two between "
+                   "2 MiB and 64 GiB (got %" PRIu64 ")", s->vram_size);
+        return;
+    }
+    if (s->num_engines < 1 || s->num_engines > HMMDEV_MAX_ENGINES) {
+        error_setg(errp, "hmmdev: engines must be 1..%d (got %u)",
+                   HMMDEV_MAX_ENGINES, s->num_engines);
+        return;
+    }
+
+    pci_config_set_interrupt_pin(conf, 1);
+
+    memory_region_init_io(&s->regs, OBJECT(s), &hmmdev_mmio_ops, s,
+                          "hmmdev-regs", HMMDEV_REGS_SIZE);
+    pci_register_bar(pdev, HMMDEV_BAR_REGS, PCI_BASE_ADDRESS_SPACE_MEMORY,
+                     &s->regs);
+
+    if (!memory_region_init_ram(&s->vram, OBJECT(s), "hmmdev-vram",
+                                s->vram_size, errp)) {
+        return;
+    }
+    s->vram_ptr = memory_region_get_ram_ptr(&s->vram);
+    pci_register_bar(pdev, HMMDEV_BAR_VRAM,
+                     PCI_BASE_ADDRESS_SPACE_MEMORY |
+                     PCI_BASE_ADDRESS_MEM_TYPE_64 |
+                     PCI_BASE_ADDRESS_MEM_PREFETCH, &s->vram);
+
+    if (pci_bus_is_express(pci_get_bus(pdev))) {
+        if (pcie_endpoint_cap_init(pdev, 0x80) < 0) {
+            error_setg(errp, "hmmdev: cannot add the PCIe capability");
+            return;
+        }
+    }
+    if (msix_init_exclusive_bar(pdev, HMMDEV_MSIX_VECTORS,
+                                HMMDEV_BAR_MSIX, errp)) {
+        return;
+    }
+    for (v = 0; v < HMMDEV_MSIX_VECTORS; v++) {
+        msix_vector_use(pdev, v);
+    }
+
+    s->irq_bh = qemu_bh_new_guarded(hmmdev_irq_bh, s,
+                                    &DEVICE(pdev)->mem_reentrancy_guard);
+    hmmdev_engines_start(s);
+}
+
+static void hmmdev_exit(PCIDevice *pdev)
+{
+    HmmdevState *s = HMMDEV(pdev);
+
+    hmmdev_engines_stop(s);
+    qemu_bh_delete(s->irq_bh);
+    msix_uninit_exclusive_bar(pdev);
+}
+
+/* Device reset, also CTRL.RESET: see "Reset" in the spec. */
+void hmmdev_reset_state(HmmdevState *s)
+{
+    trace_hmmdev_reset();
+    hmmdev_jq_reset(s);
+    s->scratch = 0;
+    qatomic_set(&s->err_code, HMMDEV_ERR_NONE);
+    qatomic_set(&s->irq_pending, 0);
+    hmmdev_count(s, HMMDEV_CNT_RESETS, 1);
+}
+
+static void hmmdev_reset(DeviceState *dev)
+{
+    hmmdev_reset_state(HMMDEV(dev));
+}
+
+static void hmmdev_instance_init(Object *obj)
+{
+    HmmdevState *s = HMMDEV(obj);
+    char name[32];
+    int i;
+
+    qemu_mutex_init(&s->jq_lock);
+    qemu_cond_init(&s->jq_cond);
+    for (i = 0; i < HMMDEV_CNT_MAX; i++) {
+        snprintf(name, sizeof(name), "stat-%s", counter_names[i]);
+        object_property_add_uint64_ptr(obj, name, &s->counters[i],
+                                       OBJ_PROP_FLAG_READ);
+    }
+}
+
+static void hmmdev_instance_finalize(Object *obj)
+{
+    HmmdevState *s = HMMDEV(obj);
+
+    qemu_cond_destroy(&s->jq_cond);
+    qemu_mutex_destroy(&s->jq_lock);
+}
+
+static const Property hmmdev_properties[] = {
+    DEFINE_PROP_SIZE("vram-size", HmmdevState, vram_size, 256 * MiB),
+    DEFINE_PROP_UINT32("engines", HmmdevState, num_engines, 2),
+};
+
+static const VMStateDescription hmmdev_vmstate = {
+    .name = TYPE_HMMDEV,
+    .unmigratable = 1,
+};
+
+static void hmmdev_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
+
+    k->realize = hmmdev_realize;
+    k->exit = hmmdev_exit;
+    k->vendor_id = HMMDEV_VENDOR_ID;
+    k->device_id = HMMDEV_DEVICE_ID;
+    k->revision = 1;
+    k->class_id = HMMDEV_CLASS_ACCELERATOR;
+    dc->desc = "hmmdev SVM/HMM rehearsal device";
+    dc->vmsd = &hmmdev_vmstate;
+    device_class_set_legacy_reset(dc, hmmdev_reset);
+    device_class_set_props(dc, hmmdev_properties);
+    set_bit(DEVICE_CATEGORY_MISC, dc->categories);
+}
+
+static const TypeInfo hmmdev_info = {
+    .name = TYPE_HMMDEV,
+    .parent = TYPE_PCI_DEVICE,
+    .instance_size = sizeof(HmmdevState),
+    .instance_init = hmmdev_instance_init,
+    .instance_finalize = hmmdev_instance_finalize,
+    .class_init = hmmdev_class_init,
+    .interfaces = (InterfaceInfo[]) {
+        { INTERFACE_PCIE_DEVICE },
+        { },
+    },
+};
+
+static void hmmdev_register_types(void)
+{
+    type_register_static(&hmmdev_info);
+}
+
+type_init(hmmdev_register_types)
