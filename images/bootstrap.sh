@@ -16,7 +16,7 @@ PKGS=(
 	# guest userland and firmware
 	busybox-static seabios qemu-system-data
 	# tools the scripts use
-	dpkg-dev ca-certificates socat
+	dpkg-dev ca-certificates socat rsync
 )
 BACKPORTS_PKGS=(meson python3-pycotap)
 

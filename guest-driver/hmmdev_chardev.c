@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmmdev driver: /dev/hmmdevN -- ioctls (include/uapi/linux/hmmdev.h) and
+ * mmap of VRAM.
+ *
+ * Every ioctl runs with hd->state_lock held for reading and fails with
+ * -ENODEV once remove has marked the device removed.  Each open file holds
+ * a reference on struct hmmdev and sits on hd->files so that remove can
+ * zap its VRAM mappings.  state_lock is never taken under mmap_lock (ioctls
+ * fault on user memory while holding it); the mmap/fault path uses
+ * hd->map_lock instead.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/fs.h>
+#include <linux/ktime.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "hmmdev.h"
+#include "include/uapi/linux/hmmdev.h"
+
+#define HMMDEV_DMA_CHUNK	(1024 * 1024)
+
+/**
+ * struct hmmdev_file - one open /dev/hmmdevN
+ * @hd: the device (a reference is held)
+ * @filp: the file
+ * @node: on hd->files
+ */
+struct hmmdev_file {
+	struct hmmdev *hd;
+	struct file *filp;
+	struct list_head node;
+};
+
+static int hmmdev_open(struct inode *inode, struct file *filp)
+{
+	struct hmmdev *hd = container_of(filp->private_data, struct hmmdev, misc);
+	struct hmmdev_file *hf;
+
+	hf = kzalloc(sizeof(*hf), GFP_KERNEL);
+	if (!hf)
+		return -ENOMEM;
+	down_read(&hd->state_lock);
+	if (hd->removed) {
+		up_read(&hd->state_lock);
+		kfree(hf);
+		return -ENODEV;
+	}
+	kref_get(&hd->ref);
+	hf->hd = hd;
+	hf->filp = filp;
+	mutex_lock(&hd->files_lock);
+	list_add(&hf->node, &hd->files);
+	mutex_unlock(&hd->files_lock);
+	up_read(&hd->state_lock);
+	filp->private_data = hf;
+	return 0;
+}
+
+static int hmmdev_release_file(struct inode *inode, struct file *filp)
+{
+	struct hmmdev_file *hf = filp->private_data;
+	struct hmmdev *hd = hf->hd;
+
+	mutex_lock(&hd->files_lock);
+	list_del(&hf->node);
+	mutex_unlock(&hd->files_lock);
+	kfree(hf);
+	hmmdev_put(hd);
+	return 0;
+}
+
+static long hmmdev_ioc_info(struct hmmdev *hd, void __user *arg)
+{
+	struct hmmdev_info info = {
+		.version = hmmdev_rd32(hd, HMMDEV_REG_VERSION),
+		.engines = hd->engines,
+		.msix_vectors = HMMDEV_MSIX_VECTORS,
+		.vram_size = hd->vram_size,
+		.max_dma_length = HMMDEV_JOB_MAX_LENGTH,
+	};
+
+	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+/* Copy through a coherent bounce buffer, one job per chunk. */
+static long hmmdev_ioc_dma(struct hmmdev *hd, void __user *arg)
+{
+	struct device *dev = &hd->pdev->dev;
+	struct hmmdev_dma req;
+	bool to_vram;
+	u64 done, n;
+	dma_addr_t dma;
+	ktime_t t0;
+	void *buf;
+	long ret = 0;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (req.flags || (req.direction != HMMDEV_DMA_TO_VRAM &&
+			  req.direction != HMMDEV_DMA_FROM_VRAM))
+		return -EINVAL;
+	if (!req.length || req.length > HMMDEV_JOB_MAX_LENGTH ||
+	    req.vram_offset > hd->vram_size ||
+	    req.length > hd->vram_size - req.vram_offset)
+		return -EINVAL;
+	to_vram = req.direction == HMMDEV_DMA_TO_VRAM;
+	if (!access_ok(u64_to_user_ptr(req.addr), req.length))
+		return -EFAULT;
+
+	n = min_t(u64, req.length, HMMDEV_DMA_CHUNK);
+	buf = dma_alloc_coherent(dev, n, &dma, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	req.jobs = 0;
+	t0 = ktime_get();
+	for (done = 0; done < req.length && !ret; done += n) {
+		void __user *uaddr = u64_to_user_ptr(req.addr + done);
+
+		n = min_t(u64, req.length - done, HMMDEV_DMA_CHUNK);
+		if (to_vram && copy_from_user(buf, uaddr, n)) {
+			ret = -EFAULT;
+			break;
+		}
+		ret = hmmdev_dma_copy(hd, dma, req.vram_offset + done, n, to_vram);
+		req.jobs++;
+		if (!ret && !to_vram && copy_to_user(uaddr, buf, n))
+			ret = -EFAULT;
+	}
+	req.device_ns = ktime_to_ns(ktime_sub(ktime_get(), t0));
+	/* a timed-out job may still write the buffer: never free it then */
+	if (ret != -ETIMEDOUT)
+		dma_free_coherent(dev, min_t(u64, req.length, HMMDEV_DMA_CHUNK),
+				  buf, dma);
+	if (!ret && copy_to_user(arg, &req, sizeof(req)))
+		ret = -EFAULT;
+	return ret;
+}
+
+static long hmmdev_ioc_irq_test(struct hmmdev *hd, void __user *arg)
+{
+	struct hmmdev_irq_test req;
+	long ret;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (req.vector >= HMMDEV_MSIX_VECTORS || !req.timeout_ms ||
+	    req.timeout_ms > 10000)
+		return -EINVAL;
+	ret = hmmdev_irq_test(hd, req.vector, msecs_to_jiffies(req.timeout_ms),
+			      &req.latency_ns);
+	if (ret)
+		return ret;
+	return copy_to_user(arg, &req, sizeof(req)) ? -EFAULT : 0;
+}
+
+static long hmmdev_ioc_counters(struct hmmdev *hd, void __user *arg)
+{
+	struct hmmdev_counters c = {};
+	int i;
+
+	BUILD_BUG_ON(HMMDEV_CNT_MAX > HMMDEV_MAX_COUNTERS);
+	BUILD_BUG_ON(HMMDEV_MSIX_VECTORS > HMMDEV_MAX_VECTORS);
+	for (i = 0; i < HMMDEV_CNT_MAX; i++)
+		c.device[i] = hmmdev_rd64(hd, HMMDEV_REG_COUNTERS + 8 * i);
+	for (i = 0; i < HMMDEV_MSIX_VECTORS; i++)
+		c.irqs[i] = atomic64_read(&hd->irqs[i]);
+	c.jobs = atomic64_read(&hd->jobs);
+	c.job_errors = atomic64_read(&hd->job_errors);
+	c.timeouts = atomic64_read(&hd->timeouts);
+	c.device_errors = atomic64_read(&hd->device_errors);
+	return copy_to_user(arg, &c, sizeof(c)) ? -EFAULT : 0;
+}
+
+static long hmmdev_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+{
+	struct hmmdev_file *hf = filp->private_data;
+	struct hmmdev *hd = hf->hd;
+	void __user *uarg = (void __user *)arg;
+	long ret;
+
+	down_read(&hd->state_lock);
+	if (hd->removed) {
+		ret = -ENODEV;
+		goto out;
+	}
+	if (READ_ONCE(hd->failed) && cmd != HMMDEV_IOC_COUNTERS) {
+		ret = -EIO;
+		goto out;
+	}
+	switch (cmd) {
+	case HMMDEV_IOC_INFO:
+		ret = hmmdev_ioc_info(hd, uarg);
+		break;
+	case HMMDEV_IOC_DMA:
+		ret = hmmdev_ioc_dma(hd, uarg);
+		break;
+	case HMMDEV_IOC_IRQ_TEST:
+		ret = hmmdev_ioc_irq_test(hd, uarg);
+		break;
+	case HMMDEV_IOC_COUNTERS:
+		ret = hmmdev_ioc_counters(hd, uarg);
+		break;
+	default:
+		ret = -ENOTTY;
+	}
+out:
+	up_read(&hd->state_lock);
+	return ret;
+}
+
+/*
+ * VRAM mappings are filled on fault, one page at a time, under map_lock
+ * (taken inside mmap_lock).  Remove sets hd->unmapped under map_lock and
+ * then zaps every open file's mappings, so no fault can install a VRAM page
+ * after the zap: later accesses get SIGBUS.
+ */
+static vm_fault_t hmmdev_vram_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct hmmdev_file *hf = vma->vm_file->private_data;
+	struct hmmdev *hd = hf->hd;
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+	unsigned long pfn;
+
+	down_read(&hd->map_lock);
+	if (!hd->unmapped) {
+		pfn = (hd->vram_phys >> PAGE_SHIFT) + vmf->pgoff;
+		ret = vmf_insert_pfn(vma, vmf->address, pfn);
+	}
+	up_read(&hd->map_lock);
+	return ret;
+}
+
+static const struct vm_operations_struct hmmdev_vram_vm_ops = {
+	.fault = hmmdev_vram_fault,
+};
+
+/* VRAM, write-combined, at offsets 0..vram_size. */
+static int hmmdev_mmap(struct file *filp, struct vm_area_struct *vma)
+{
+	struct hmmdev_file *hf = filp->private_data;
+	struct hmmdev *hd = hf->hd;
+	u64 offset = (u64)vma->vm_pgoff << PAGE_SHIFT;
+	u64 size = vma->vm_end - vma->vm_start;
+
+	if (READ_ONCE(hd->unmapped))
+		return -ENODEV;
+	if (offset > hd->vram_size || size > hd->vram_size - offset)
+		return -EINVAL;
+	vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_page_prot = pgprot_writecombine(vm_get_page_prot(vma->vm_flags));
+	vma->vm_ops = &hmmdev_vram_vm_ops;
+	return 0;
+}
+
+static const struct file_operations hmmdev_fops = {
+	.owner = THIS_MODULE,
+	.open = hmmdev_open,
+	.release = hmmdev_release_file,
+	.unlocked_ioctl = hmmdev_ioctl,
+	.mmap = hmmdev_mmap,
+};
+
+int hmmdev_chardev_register(struct hmmdev *hd)
+{
+	hd->misc.minor = MISC_DYNAMIC_MINOR;
+	hd->misc.name = hd->name;
+	hd->misc.fops = &hmmdev_fops;
+	hd->misc.parent = &hd->pdev->dev;
+	return misc_register(&hd->misc);
+}
+
+/* Called by remove: no new opens, no operation in flight, no mapping left. */
+void hmmdev_chardev_unregister(struct hmmdev *hd)
+{
+	struct hmmdev_file *hf;
+
+	misc_deregister(&hd->misc);
+	down_write(&hd->state_lock);
+	hd->removed = true;
+	up_write(&hd->state_lock);
+
+	down_write(&hd->map_lock);
+	hd->unmapped = true;
+	up_write(&hd->map_lock);
+	mutex_lock(&hd->files_lock);
+	list_for_each_entry(hf, &hd->files, node)
+		unmap_mapping_range(hf->filp->f_mapping, 0, 0, 1);
+	mutex_unlock(&hd->files_lock);
+}

@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmmdev driver: the job ring.
+ *
+ * Slots are filled in ring order under jq->lock.  A submitter owns its slot
+ * until it has reaped the completion record (hmmdev_job_run() returns), so a
+ * slot is never reused while the device may still write its record.  The
+ * device completes jobs out of order; the job interrupt scans the busy
+ * slots and completes those whose record is written.
+ *
+ * A job that does not complete within HMMDEV_JOB_TIMEOUT marks the device
+ * failed: its slot (and the memory the job points at) is never released,
+ * every later submission fails with -EIO, and remove resets the device
+ * before anything is freed.
+ */
+#include <linux/delay.h>
+#include <linux/dma-mapping.h>
+#include <linux/interrupt.h>
+#include <linux/sched.h>
+
+#include "hmmdev.h"
+
+int hmmdev_jobq_init(struct hmmdev *hd)
+{
+	struct hmmdev_jobq *jq = &hd->jq;
+	struct device *dev = &hd->pdev->dev;
+	int i;
+
+	spin_lock_init(&jq->lock);
+	init_waitqueue_head(&jq->slot_wq);
+	jq->ring = dmam_alloc_coherent(dev, HMMDEV_JQ_ENTRIES * sizeof(*jq->ring),
+				       &jq->ring_dma, GFP_KERNEL);
+	jq->comp = dmam_alloc_coherent(dev, HMMDEV_JQ_ENTRIES * sizeof(*jq->comp),
+				       &jq->comp_dma, GFP_KERNEL);
+	if (!jq->ring || !jq->comp)
+		return -ENOMEM;
+	for (i = 0; i < HMMDEV_JQ_ENTRIES; i++)
+		init_completion(&jq->slots[i].done);
+	return 0;
+}
+
+void hmmdev_jobq_start(struct hmmdev *hd)
+{
+	struct hmmdev_jobq *jq = &hd->jq;
+
+	jq->tail = 0;
+	writeq(jq->ring_dma, hd->regs + HMMDEV_REG_JQ_BASE);
+	hmmdev_wr32(hd, HMMDEV_REG_JQ_ENTRIES, HMMDEV_JQ_ENTRIES);
+	hmmdev_wr32(hd, HMMDEV_REG_CTRL, HMMDEV_CTRL_ENABLE);
+}
+
+/* Stop fetching, let running jobs finish (bounded), then reset. */
+void hmmdev_jobq_stop(struct hmmdev *hd)
+{
+	int i;
+
+	hmmdev_wr32(hd, HMMDEV_REG_CTRL, 0);
+	for (i = 0; i < 1000; i++) {
+		if (!(hmmdev_rd32(hd, HMMDEV_REG_STATUS) & HMMDEV_STATUS_BUSY))
+			break;
+		usleep_range(1000, 2000);
+	}
+	if (i == 1000)
+		dev_err(&hd->pdev->dev, "engines still busy after 1 s; resetting\n");
+	hmmdev_wr32(hd, HMMDEV_REG_CTRL, HMMDEV_CTRL_RESET);
+}
+
+irqreturn_t hmmdev_jobq_irq(int irq, void *data)
+{
+	struct hmmdev_vector *vec = data;
+	struct hmmdev *hd = vec->hd;
+	struct hmmdev_jobq *jq = &hd->jq;
+	unsigned long flags;
+	int i;
+
+	atomic64_inc(&hd->irqs[vec->index]);
+	spin_lock_irqsave(&jq->lock, flags);
+	for (i = 0; i < HMMDEV_JQ_ENTRIES; i++) {
+		struct hmmdev_job_slot *slot = &jq->slots[i];
+
+		if (!slot->busy || slot->signalled ||
+		    READ_ONCE(jq->comp[i].status) == HMMDEV_STATUS_PENDING)
+			continue;
+		slot->signalled = true;
+		complete(&slot->done);
+	}
+	spin_unlock_irqrestore(&jq->lock, flags);
+	wake_up_all(&hd->irq_wq);
+	return IRQ_HANDLED;
+}
+
+static bool hmmdev_slot_free(struct hmmdev *hd)
+{
+	struct hmmdev_jobq *jq = &hd->jq;
+	bool free;
+
+	spin_lock_irq(&jq->lock);
+	free = !jq->slots[jq->tail].busy;
+	spin_unlock_irq(&jq->lock);
+	return free || READ_ONCE(hd->failed);
+}
+
+/* Queue @desc; returns the slot index or a negative errno. */
+static int hmmdev_job_submit(struct hmmdev *hd, HmmdevJobDesc *desc)
+{
+	struct hmmdev_jobq *jq = &hd->jq;
+	struct hmmdev_job_slot *slot;
+	u32 index;
+
+	spin_lock_irq(&jq->lock);
+	while (!READ_ONCE(hd->failed) && jq->slots[jq->tail].busy) {
+		spin_unlock_irq(&jq->lock);
+		if (!wait_event_timeout(jq->slot_wq, hmmdev_slot_free(hd),
+					HMMDEV_JOB_TIMEOUT))
+			return -ETIMEDOUT;
+		spin_lock_irq(&jq->lock);
+	}
+	if (READ_ONCE(hd->failed)) {
+		spin_unlock_irq(&jq->lock);
+		return -EIO;
+	}
+	index = jq->tail;
+	slot = &jq->slots[index];
+	slot->busy = true;
+	slot->signalled = false;
+	reinit_completion(&slot->done);
+	jq->comp[index].status = HMMDEV_STATUS_PENDING;
+	desc->completion = jq->comp_dma + index * sizeof(*jq->comp);
+	desc->fence = atomic64_inc_return(&hd->jobs);
+	desc->flags |= HMMDEV_JOB_IRQ;
+	jq->ring[index] = *desc;
+	jq->tail = (index + 1) % HMMDEV_JQ_ENTRIES;
+	/* writel orders the descriptor stores before the doorbell */
+	hmmdev_wr32(hd, HMMDEV_REG_JQ_TAIL, jq->tail);
+	spin_unlock_irq(&jq->lock);
+	return index;
+}
+
+static void hmmdev_slot_release(struct hmmdev *hd, u32 index)
+{
+	struct hmmdev_jobq *jq = &hd->jq;
+
+	spin_lock_irq(&jq->lock);
+	jq->slots[index].busy = false;
+	spin_unlock_irq(&jq->lock);
+	wake_up(&jq->slot_wq);
+}
+
+/**
+ * hmmdev_job_run() - submit one job and wait for its completion
+ * @hd: the device
+ * @desc: the job; completion, fence and the IRQ flag are filled in here
+ * @result: out: the completion record's result field
+ *
+ * Return: 0, -EIO for a job the device failed (or a failed device),
+ * -ETIMEDOUT when the device did not answer (it is then marked failed).
+ */
+int hmmdev_job_run(struct hmmdev *hd, HmmdevJobDesc *desc, u64 *result)
+{
+	struct hmmdev_jobq *jq = &hd->jq;
+	HmmdevCompletion *rec;
+	int index;
+	u32 status;
+
+	index = hmmdev_job_submit(hd, desc);
+	if (index < 0)
+		return index;
+	if (!wait_for_completion_timeout(&jq->slots[index].done,
+					 HMMDEV_JOB_TIMEOUT)) {
+		WRITE_ONCE(hd->failed, true);
+		atomic64_inc(&hd->timeouts);
+		wake_up_all(&jq->slot_wq);
+		dev_err(&hd->pdev->dev,
+			"job %llu (slot %d) timed out after %d s: device declared failed\n",
+			desc->fence, index, HMMDEV_JOB_TIMEOUT / HZ);
+		return -ETIMEDOUT;
+	}
+	rec = &jq->comp[index];
+	dma_rmb();
+	status = READ_ONCE(rec->status);
+	if (result)
+		*result = READ_ONCE(rec->result);
+	if (READ_ONCE(rec->fence) != desc->fence) {
+		dev_err(&hd->pdev->dev, "slot %d: fence %llu, expected %llu\n",
+			index, rec->fence, desc->fence);
+		status = HMMDEV_STATUS_PENDING;	/* not OK */
+	}
+	hmmdev_slot_release(hd, index);
+	if (status != HMMDEV_JOB_OK) {
+		atomic64_inc(&hd->job_errors);
+		dev_dbg(&hd->pdev->dev, "job %llu failed: status %u\n",
+			desc->fence, status);
+		return -EIO;
+	}
+	return 0;
+}
+
+/**
+ * hmmdev_dma_copy() - copy between system memory and VRAM with one job
+ * @hd: the device
+ * @sysmem: bus address of the system-memory side
+ * @vram_offset: VRAM side
+ * @length: bytes
+ * @to_vram: direction
+ *
+ * Return: as hmmdev_job_run().
+ */
+int hmmdev_dma_copy(struct hmmdev *hd, dma_addr_t sysmem, u64 vram_offset,
+		    u64 length, bool to_vram)
+{
+	HmmdevJobDesc desc = {
+		.opcode = HMMDEV_OP_COPY,
+		.flags = to_vram ? HMMDEV_JOB_DST_VRAM : HMMDEV_JOB_SRC_VRAM,
+		.src = to_vram ? sysmem : vram_offset,
+		.dst = to_vram ? vram_offset : sysmem,
+		.length = length,
+	};
+
+	return hmmdev_job_run(hd, &desc, NULL);
+}

@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmmdev driver: PCI glue -- probe, interrupts, self-test, debugfs, remove.
+ *
+ * Lifetime: struct hmmdev is allocated at probe and reference counted
+ * (@ref): the PCI binding holds one reference, every open file another.
+ * Remove unregisters /dev/hmmdevN, then takes @state_lock for writing,
+ * which waits for every user operation in flight (they hold it for
+ * reading), marks the device removed, zaps the VRAM mappings of the open
+ * files and stops the hardware.  Files still open afterwards get -ENODEV;
+ * the last hmmdev_put() frees the structure.  Managed (devm/pcim)
+ * resources -- BARs, interrupt vectors, the ring memory -- are released by
+ * the PCI core after remove returns, when the device is already reset.
+ *
+ * Lock order: state_lock, then mmap_lock (user copies), then map_lock
+ * (VRAM faults); files_lock and jq.lock are innermost.
+ */
+#include <linux/debugfs.h>
+#include <linux/delay.h>
+#include <linux/dma-mapping.h>
+#include <linux/idr.h>
+#include <linux/interrupt.h>
+#include <linux/ktime.h>
+#include <linux/module.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+
+#include "hmmdev.h"
+
+#define HMMDEV_SELFTEST_BYTES	(64 * 1024)
+
+static DEFINE_IDA(hmmdev_ida);
+static struct dentry *hmmdev_debugfs_root;
+
+static const char *const hmmdev_counter_names[HMMDEV_CNT_MAX] = {
+	[HMMDEV_CNT_JOBS_DONE] = "jobs-done",
+	[HMMDEV_CNT_JOBS_FAILED] = "jobs-failed",
+	[HMMDEV_CNT_BYTES] = "bytes",
+	[HMMDEV_CNT_IRQS] = "irqs",
+	[HMMDEV_CNT_DMA_ERRORS] = "dma-errors",
+	[HMMDEV_CNT_DEVICE_ERRORS] = "device-errors",
+	[HMMDEV_CNT_DOORBELLS] = "doorbells",
+	[HMMDEV_CNT_RESETS] = "resets",
+};
+
+static void hmmdev_release(struct kref *ref)
+{
+	struct hmmdev *hd = container_of(ref, struct hmmdev, ref);
+
+	ida_free(&hmmdev_ida, hd->id);
+	pci_dev_put(hd->pdev);
+	kfree(hd);
+}
+
+void hmmdev_put(struct hmmdev *hd)
+{
+	kref_put(&hd->ref, hmmdev_release);
+}
+
+static irqreturn_t hmmdev_error_irq(int irq, void *data)
+{
+	struct hmmdev_vector *vec = data;
+	struct hmmdev *hd = vec->hd;
+	u32 code = hmmdev_rd32(hd, HMMDEV_REG_ERR_CODE);
+
+	atomic64_inc(&hd->irqs[vec->index]);
+	if (code != HMMDEV_ERR_NONE) {
+		atomic64_inc(&hd->device_errors);
+		dev_err_ratelimited(&hd->pdev->dev, "device error %u (%u so far)\n",
+				    code, hmmdev_rd32(hd, HMMDEV_REG_ERR_COUNT));
+		hmmdev_wr32(hd, HMMDEV_REG_ERR_CODE, code);
+	}
+	wake_up_all(&hd->irq_wq);
+	return IRQ_HANDLED;
+}
+
+/* Vectors without a user yet (fault queue, command queue): count only. */
+static irqreturn_t hmmdev_count_irq(int irq, void *data)
+{
+	struct hmmdev_vector *vec = data;
+	struct hmmdev *hd = vec->hd;
+
+	atomic64_inc(&hd->irqs[vec->index]);
+	wake_up_all(&hd->irq_wq);
+	return IRQ_HANDLED;
+}
+
+static int hmmdev_setup_irqs(struct hmmdev *hd)
+{
+	struct pci_dev *pdev = hd->pdev;
+	irq_handler_t handler;
+	int ret, v;
+
+	ret = pci_alloc_irq_vectors(pdev, HMMDEV_MSIX_VECTORS,
+				    HMMDEV_MSIX_VECTORS, PCI_IRQ_MSIX);
+	if (ret < 0) {
+		dev_err(&pdev->dev, "cannot get %d MSI-X vectors: %d\n",
+			HMMDEV_MSIX_VECTORS, ret);
+		return ret;
+	}
+	for (v = 0; v < HMMDEV_MSIX_VECTORS; v++) {
+		if (v == HMMDEV_VEC_ERROR)
+			handler = hmmdev_error_irq;
+		else if (v == HMMDEV_VEC_JOB)
+			handler = hmmdev_jobq_irq;
+		else
+			handler = hmmdev_count_irq;
+		hd->vectors[v].hd = hd;
+		hd->vectors[v].index = v;
+		ret = devm_request_irq(&pdev->dev, pci_irq_vector(pdev, v),
+				       handler, 0, hd->name, &hd->vectors[v]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/**
+ * hmmdev_irq_test() - have the device raise @vector and wait for it
+ * @hd: the device
+ * @vector: MSI-X vector
+ * @timeout: jiffies
+ * @latency: out: doorbell to handler, ns
+ *
+ * Return: 0, -EINVAL for a bad vector, -ETIMEDOUT.
+ */
+int hmmdev_irq_test(struct hmmdev *hd, u32 vector, long timeout, u64 *latency)
+{
+	s64 before;
+	ktime_t t0;
+
+	if (vector >= HMMDEV_MSIX_VECTORS)
+		return -EINVAL;
+	before = atomic64_read(&hd->irqs[vector]);
+	t0 = ktime_get();
+	hmmdev_wr32(hd, HMMDEV_REG_IRQ_TEST, vector);
+	if (!wait_event_timeout(hd->irq_wq,
+				atomic64_read(&hd->irqs[vector]) != before,
+				timeout))
+		return -ETIMEDOUT;
+	*latency = ktime_to_ns(ktime_sub(ktime_get(), t0));
+	return 0;
+}
+
+/* Probe-time check: every vector fires, a pattern survives VRAM and back. */
+static int hmmdev_selftest(struct hmmdev *hd)
+{
+	struct device *dev = &hd->pdev->dev;
+	u64 vram_offset = hd->vram_size - HMMDEV_SELFTEST_BYTES;
+	dma_addr_t dma;
+	u64 latency;
+	u32 *buf;
+	ktime_t t0;
+	int ret, v, i;
+
+	for (v = 0; v < HMMDEV_MSIX_VECTORS; v++) {
+		ret = hmmdev_irq_test(hd, v, HZ, &latency);
+		if (ret) {
+			dev_err(dev, "self-test: MSI-X vector %d did not fire\n", v);
+			return ret;
+		}
+	}
+	buf = dma_alloc_coherent(dev, HMMDEV_SELFTEST_BYTES, &dma, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	for (i = 0; i < HMMDEV_SELFTEST_BYTES / 4; i++)
+		buf[i] = i * 2654435761u;
+	t0 = ktime_get();
+	ret = hmmdev_dma_copy(hd, dma, vram_offset, HMMDEV_SELFTEST_BYTES, true);
+	if (!ret) {
+		memset(buf, 0, HMMDEV_SELFTEST_BYTES);
+		ret = hmmdev_dma_copy(hd, dma, vram_offset,
+				      HMMDEV_SELFTEST_BYTES, false);
+	}
+	for (i = 0; !ret && i < HMMDEV_SELFTEST_BYTES / 4; i++) {
+		if (buf[i] != i * 2654435761u) {
+			dev_err(dev, "self-test: word %d reads %#x after DMA round trip\n",
+				i, buf[i]);
+			ret = -EIO;
+		}
+	}
+	if (!ret)
+		dev_info(dev, "self-test passed: %d MSI-X vectors, %d KiB DMA round trip in %lld us\n",
+			 HMMDEV_MSIX_VECTORS, HMMDEV_SELFTEST_BYTES / 1024,
+			 ktime_us_delta(ktime_get(), t0));
+	dma_free_coherent(dev, HMMDEV_SELFTEST_BYTES, buf, dma);
+	return ret;
+}
+
+static int hmmdev_counters_show(struct seq_file *m, void *unused)
+{
+	struct hmmdev *hd = m->private;
+	int i;
+
+	down_read(&hd->state_lock);
+	if (hd->removed) {
+		up_read(&hd->state_lock);
+		return -ENODEV;
+	}
+	for (i = 0; i < HMMDEV_CNT_MAX; i++)
+		seq_printf(m, "device.%s %llu\n", hmmdev_counter_names[i],
+			   hmmdev_rd64(hd, HMMDEV_REG_COUNTERS + 8 * i));
+	up_read(&hd->state_lock);
+	for (i = 0; i < HMMDEV_MSIX_VECTORS; i++)
+		seq_printf(m, "driver.irqs.%d %lld\n", i,
+			   atomic64_read(&hd->irqs[i]));
+	seq_printf(m, "driver.jobs %lld\n", atomic64_read(&hd->jobs));
+	seq_printf(m, "driver.job_errors %lld\n", atomic64_read(&hd->job_errors));
+	seq_printf(m, "driver.timeouts %lld\n", atomic64_read(&hd->timeouts));
+	seq_printf(m, "driver.device_errors %lld\n",
+		   atomic64_read(&hd->device_errors));
+	seq_printf(m, "driver.failed %d\n", READ_ONCE(hd->failed));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(hmmdev_counters);
+
+static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	struct device *dev = &pdev->dev;
+	struct hmmdev *hd;
+	u32 magic, version;
+	int ret;
+
+	hd = kzalloc(sizeof(*hd), GFP_KERNEL);
+	if (!hd)
+		return -ENOMEM;
+	kref_init(&hd->ref);
+	init_rwsem(&hd->state_lock);
+	init_rwsem(&hd->map_lock);
+	mutex_init(&hd->files_lock);
+	INIT_LIST_HEAD(&hd->files);
+	init_waitqueue_head(&hd->irq_wq);
+	hd->pdev = pci_dev_get(pdev);
+	ret = ida_alloc(&hmmdev_ida, GFP_KERNEL);
+	if (ret < 0) {
+		pci_dev_put(pdev);
+		kfree(hd);
+		return ret;
+	}
+	hd->id = ret;
+	snprintf(hd->name, sizeof(hd->name), "hmmdev%d", hd->id);
+	pci_set_drvdata(pdev, hd);
+
+	ret = pcim_enable_device(pdev);
+	if (ret)
+		goto err_put;
+	hd->regs = pcim_iomap_region(pdev, HMMDEV_BAR_REGS, hd->name);
+	if (IS_ERR(hd->regs)) {
+		ret = PTR_ERR(hd->regs);
+		goto err_put;
+	}
+	magic = hmmdev_rd32(hd, HMMDEV_REG_ID);
+	version = hmmdev_rd32(hd, HMMDEV_REG_VERSION);
+	if (magic != HMMDEV_ID_MAGIC || version >> 16 != HMMDEV_VERSION >> 16) {
+		dev_err(dev, "not an hmmdev 1.x: ID %#x version %#x\n",
+			magic, version);
+		ret = -ENODEV;
+		goto err_put;
+	}
+	ret = pcim_request_region(pdev, HMMDEV_BAR_VRAM, hd->name);
+	if (ret)
+		goto err_put;
+	hd->vram_phys = pci_resource_start(pdev, HMMDEV_BAR_VRAM);
+	hd->vram_size = hmmdev_rd64(hd, HMMDEV_REG_VRAM_SIZE);
+	if (hd->vram_size != pci_resource_len(pdev, HMMDEV_BAR_VRAM) ||
+	    hd->vram_size < 2 * HMMDEV_SELFTEST_BYTES) {
+		dev_err(dev, "VRAM_SIZE %#llx does not match BAR2 (%pR)\n",
+			hd->vram_size, &pdev->resource[HMMDEV_BAR_VRAM]);
+		ret = -ENODEV;
+		goto err_put;
+	}
+	hd->engines = hmmdev_rd32(hd, HMMDEV_REG_ENGINES);
+
+	ret = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64));
+	if (ret)
+		goto err_put;
+	pci_set_master(pdev);
+	hmmdev_wr32(hd, HMMDEV_REG_CTRL, HMMDEV_CTRL_RESET);
+
+	ret = hmmdev_jobq_init(hd);
+	if (ret)
+		goto err_put;
+	ret = hmmdev_setup_irqs(hd);
+	if (ret)
+		goto err_put;
+	hmmdev_jobq_start(hd);
+	ret = hmmdev_selftest(hd);
+	if (ret)
+		goto err_stop;
+
+	hd->debugfs = debugfs_create_dir(pci_name(pdev), hmmdev_debugfs_root);
+	debugfs_create_file("counters", 0444, hd->debugfs, hd,
+			    &hmmdev_counters_fops);
+	ret = hmmdev_chardev_register(hd);
+	if (ret)
+		goto err_debugfs;
+	dev_info(dev, "/dev/%s: %llu MiB VRAM, %u engines, %d MSI-X vectors\n",
+		 hd->name, hd->vram_size >> 20, hd->engines, HMMDEV_MSIX_VECTORS);
+	return 0;
+
+err_debugfs:
+	debugfs_remove_recursive(hd->debugfs);
+err_stop:
+	hmmdev_jobq_stop(hd);
+err_put:
+	hmmdev_put(hd);
+	return ret;
+}
+
+static void hmmdev_remove(struct pci_dev *pdev)
+{
+	struct hmmdev *hd = pci_get_drvdata(pdev);
+
+	hmmdev_chardev_unregister(hd);
+	debugfs_remove_recursive(hd->debugfs);
+	hmmdev_jobq_stop(hd);
+	hmmdev_put(hd);
+}
+
+static const struct pci_device_id hmmdev_ids[] = {
+	{ PCI_DEVICE(HMMDEV_VENDOR_ID, HMMDEV_DEVICE_ID) },
+	{ }
+};
+MODULE_DEVICE_TABLE(pci, hmmdev_ids);
+
+static struct pci_driver hmmdev_driver = {
+	.name = "hmmdev",
+	.id_table = hmmdev_ids,
+	.probe = hmmdev_probe,
+	.remove = hmmdev_remove,
+};
+
+static int __init hmmdev_init(void)
+{
+	int ret;
+
+	hmmdev_debugfs_root = debugfs_create_dir("hmmdev", NULL);
+	ret = pci_register_driver(&hmmdev_driver);
+	if (ret)
+		debugfs_remove_recursive(hmmdev_debugfs_root);
+	return ret;
+}
+
+static void __exit hmmdev_exit(void)
+{
+	pci_unregister_driver(&hmmdev_driver);
+	debugfs_remove_recursive(hmmdev_debugfs_root);
+}
+
+module_init(hmmdev_init);
+module_exit(hmmdev_exit);
+MODULE_DESCRIPTION("hmmdev: SVM/HMM rehearsal device");
+MODULE_LICENSE("GPL");

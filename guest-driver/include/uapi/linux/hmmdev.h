@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * hmmdev user API: /dev/hmmdevN.
+ *
+ * Every ioctl argument is validated: unknown flags or reserved fields that
+ * are not zero give -EINVAL, an unreadable or unwritable user buffer
+ * -EFAULT, a device that failed or was removed -EIO / -ENODEV.
+ */
+#ifndef _UAPI_LINUX_HMMDEV_H
+#define _UAPI_LINUX_HMMDEV_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/**
+ * struct hmmdev_info - what the device is
+ * @version: the device's VERSION register (major << 16 | minor)
+ * @engines: number of DMA engines
+ * @msix_vectors: MSI-X vectors the driver uses
+ * @reserved: zero
+ * @vram_size: bytes of device memory (BAR2), mmap()able at offset 0
+ * @max_dma_length: largest @length HMMDEV_IOC_DMA accepts
+ */
+struct hmmdev_info {
+	__u32 version;
+	__u32 engines;
+	__u32 msix_vectors;
+	__u32 reserved;
+	__u64 vram_size;
+	__u64 max_dma_length;
+};
+
+#define HMMDEV_DMA_TO_VRAM	1	/* user memory -> VRAM */
+#define HMMDEV_DMA_FROM_VRAM	2	/* VRAM -> user memory */
+
+/**
+ * struct hmmdev_dma - copy between user memory and VRAM with the DMA engines
+ * @addr: user buffer
+ * @vram_offset: offset in VRAM; @vram_offset + @length <= vram_size
+ * @length: bytes, 1..max_dma_length
+ * @direction: HMMDEV_DMA_TO_VRAM or HMMDEV_DMA_FROM_VRAM
+ * @flags: zero
+ * @jobs: out: device jobs the copy took
+ * @device_ns: out: device time from first submission to last completion
+ */
+struct hmmdev_dma {
+	__u64 addr;
+	__u64 vram_offset;
+	__u64 length;
+	__u32 direction;
+	__u32 flags;
+	__u64 jobs;
+	__u64 device_ns;
+};
+
+/**
+ * struct hmmdev_irq_test - ask the device to raise an MSI-X vector
+ * @vector: 0..msix_vectors-1
+ * @timeout_ms: how long to wait for it, 1..10000
+ * @latency_ns: out: doorbell write to interrupt handler
+ */
+struct hmmdev_irq_test {
+	__u32 vector;
+	__u32 timeout_ms;
+	__u64 latency_ns;
+};
+
+#define HMMDEV_MAX_VECTORS	8
+#define HMMDEV_MAX_COUNTERS	16
+
+/**
+ * struct hmmdev_counters - device and driver counters
+ * @device: the device's own counters (BAR0), in the order of SPEC.rst
+ * @irqs: interrupts the driver handled, per vector
+ * @jobs: jobs the driver submitted
+ * @job_errors: jobs that completed with an error status
+ * @timeouts: jobs that did not complete in time
+ * @device_errors: error interrupts seen
+ */
+struct hmmdev_counters {
+	__u64 device[HMMDEV_MAX_COUNTERS];
+	__u64 irqs[HMMDEV_MAX_VECTORS];
+	__u64 jobs;
+	__u64 job_errors;
+	__u64 timeouts;
+	__u64 device_errors;
+};
+
+#define HMMDEV_IOC_MAGIC	'h'
+#define HMMDEV_IOC_INFO		_IOR(HMMDEV_IOC_MAGIC, 0x40, struct hmmdev_info)
+#define HMMDEV_IOC_DMA		_IOWR(HMMDEV_IOC_MAGIC, 0x41, struct hmmdev_dma)
+#define HMMDEV_IOC_IRQ_TEST	_IOWR(HMMDEV_IOC_MAGIC, 0x42, struct hmmdev_irq_test)
+#define HMMDEV_IOC_COUNTERS	_IOR(HMMDEV_IOC_MAGIC, 0x43, struct hmmdev_counters)
+
+#endif /* _UAPI_LINUX_HMMDEV_H */

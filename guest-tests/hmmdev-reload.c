@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmmdev-reload: module unload/reload x10, unbind/rebind, rmmod refused
+ * while a file is open, and an open file + mapping surviving an unbind
+ * (-ENODEV and SIGBUS afterwards, no oops).
+ *
+ *   hmmdev-reload [EXPECTED_DEVICES]
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include "hmmdev_test_util.h"
+
+#define MODULE_PATH	"/lib/modules/hmmdev.ko"
+#define RELOADS		10
+
+static int load_module(void)
+{
+	int fd = open(MODULE_PATH, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, "", 0);
+	ret = ret ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static int unload_module(void)
+{
+	return syscall(SYS_delete_module, "hmmdev", O_NONBLOCK) ? -errno : 0;
+}
+
+/* All functions bound, each node answering a 64 KiB round trip. */
+static int all_working(int want, int *found)
+{
+	struct hmmdev_fn fns[MAX_DEVS];
+	int n = find_hmmdevs(fns, MAX_DEVS), i, ok = 0;
+
+	for (i = 0; i < n; i++) {
+		int fd = fns[i].node[0] ? open(fns[i].node, O_RDWR) : -1;
+
+		if (fd >= 0 && dma_round_trip(fd, 0, 65536, i) == 0)
+			ok++;
+		if (fd >= 0)
+			close(fd);
+	}
+	*found = ok;
+	return n >= 1 && ok == n && (!want || n == want);
+}
+
+static int sysfs_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static sigjmp_buf sigbus_jmp;
+
+static void on_sigbus(int sig)
+{
+	siglongjmp(sigbus_jmp, sig);
+}
+
+/* An open file and a VRAM mapping across unbind: -ENODEV, SIGBUS. */
+static void test_unbind_with_open_file(struct hmmdev_fn *fn)
+{
+	struct hmmdev_info info;
+	volatile char *vram;
+	int fd = open(fn->node, O_RDWR), sig, err = 0, got_sigbus = 0;
+	int unbind, rebind, found;
+
+	if (fd < 0 || ioctl(fd, HMMDEV_IOC_INFO, &info)) {
+		ksft_test_result_fail("unbind-open-file: cannot open %s\n", fn->node);
+		return;
+	}
+	vram = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	vram[0] = 1;
+	unbind = sysfs_write("/sys/bus/pci/drivers/hmmdev/unbind", fn->bdf);
+	if (ioctl(fd, HMMDEV_IOC_INFO, &info) < 0)
+		err = errno;
+	signal(SIGBUS, on_sigbus);
+	sig = sigsetjmp(sigbus_jmp, 1);
+	if (!sig)
+		vram[0] = 2;
+	else
+		got_sigbus = sig == SIGBUS;
+	signal(SIGBUS, SIG_DFL);
+	munmap((void *)vram, 4096);
+	close(fd);
+	rebind = sysfs_write("/sys/bus/pci/drivers/hmmdev/bind", fn->bdf);
+	ksft_test_result(!unbind && err == ENODEV && got_sigbus && !rebind &&
+			 all_working(0, &found),
+			 "unbind-open-file: %s unbound under an open file: ioctl errno %d (want ENODEV), mapping %s, rebind %d\n",
+			 fn->bdf, err, got_sigbus ? "SIGBUS" : "still live",
+			 rebind);
+}
+
+int main(int argc, char **argv)
+{
+	struct hmmdev_fn fns[MAX_DEVS];
+	int want = expected_devices(argc, argv);
+	int n = find_hmmdevs(fns, MAX_DEVS), i, found, fd, ret;
+
+	ksft_print_header();
+	ksft_set_plan(RELOADS + 4);
+	if (n < 1)
+		ksft_exit_fail_msg("no hmmdev device\n");
+
+	for (i = 0; i < RELOADS; i++) {
+		int un = unload_module(), gone = access("/dev/hmmdev0", F_OK);
+		int load = load_module();
+
+		ksft_test_result(!un && gone && !load && all_working(want, &found),
+				 "reload %d: rmmod %d, node gone %d, insmod %d, %d device(s) working\n",
+				 i + 1, un, gone != 0, load, found);
+	}
+
+	fd = open(fns[0].node, O_RDWR);
+	ret = unload_module();
+	ksft_test_result(fd >= 0 && (ret == -EBUSY || ret == -EWOULDBLOCK),
+			 "rmmod-busy: rmmod with /dev/hmmdev open refused (%d)\n", ret);
+	close(fd);
+
+	n = find_hmmdevs(fns, MAX_DEVS);
+	ret = sysfs_write("/sys/bus/pci/drivers/hmmdev/unbind", fns[0].bdf);
+	found = access(fns[0].node, F_OK);
+	ksft_test_result(!ret && found != 0, "unbind: %s unbound, node removed\n",
+			 fns[0].bdf);
+	ret = sysfs_write("/sys/bus/pci/drivers/hmmdev/bind", fns[0].bdf);
+	ksft_test_result(!ret && all_working(want, &found),
+			 "rebind: %s bound again, %d device(s) working\n",
+			 fns[0].bdf, found);
+
+	n = find_hmmdevs(fns, MAX_DEVS);
+	test_unbind_with_open_file(&fns[n - 1]);
+	ksft_finished();
+}

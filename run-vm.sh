@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Boot the hmmdev test VM: q35 under TCG (MTTCG), two hmmdev devices behind
+# PCIe root ports, the project's guest kernel and initramfs, hmmdev.ko
+# loaded.  See --help.
+set -euo pipefail
+top=$(cd "$(dirname "$0")" && pwd)
+. "$top/images/lib.sh"
+
+usage() {
+	cat <<'USAGE'
+usage: ./run-vm.sh [options] [-- extra QEMU arguments]
+
+Builds what is missing (first run: ~15 min), boots the VM and gives a shell
+on the serial console (Ctrl-A X quits QEMU; leaving the shell powers off).
+
+  --test              run the guest suites, power off, print TAP and a last
+                      line "N passed, N failed, N skipped"; exit 1 on any
+                      failure, guest kernel WARNING/BUG/oops/lockdep report,
+                      or timeout
+  --suite NAME        with --test: hmmdev (our suite) or baseline (upstream
+                      hmm-tests on the kernel's test_hmm); repeatable;
+                      default: both
+  --add FILE          copy FILE into the VM's /work (repeatable)
+  --run 'CMD'         run CMD in /work, print its output, power off, exit
+                      with its status
+  --qmp PATH          QMP socket at PATH (qom-get/qom-set, device_del, ...)
+  --devices N         number of hmmdev devices (0..4, default 2)
+  --trace PATTERN     enable QEMU trace events (e.g. 'hmmdev_*'), written to
+                      the log directory
+  --timeout SECONDS   bound for --test/--run (default 1500)
+  --no-build          use what is built, do not check or build
+  --tap               with --test: the summary line as a TAP comment (meson)
+  -h, --help          this text
+
+What each part of the VM is for:
+  -M q35, pcie-root-port  a PCIe topology: each hmmdev is an endpoint behind
+                          its own root port (hot-unplug needs that)
+  -accel tcg,thread=multi -smp 2   no KVM here: multi-threaded TCG, vCPUs
+                          and device engine threads run in parallel
+  -nodefaults -display none   no default NIC/VGA/disks: boot to /init ~3 s
+  -kernel/-initrd         the guest kernel (debug: lockdep, DEBUG_VM) and a
+                          busybox initramfs with hmmdev.ko and the tests
+  -no-reboot, panic=-1    a guest panic ends QEMU instead of hanging
+USAGE
+}
+
+mode=shell
+suites=()
+adds=()
+run_cmd=
+qmp=
+ndev=2
+trace=
+timeout_s=1500
+build=1
+tap_summary=0
+extra=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--test) mode=test ;;
+	--suite) suites+=("${2:?--suite needs a name}"); shift ;;
+	--add)
+		[ -f "${2:?--add needs a file}" ] || die "--add: no such file: $2"
+		adds+=("$2"); shift ;;
+	--run) mode=run; run_cmd=${2:?--run needs a command}; shift ;;
+	--qmp) qmp=${2:?--qmp needs a path}; shift ;;
+	--devices) ndev=${2:?--devices needs a number}; shift ;;
+	--trace) trace=${2:?--trace needs a pattern}; shift ;;
+	--timeout) timeout_s=${2:?--timeout needs seconds}; shift ;;
+	--no-build) build=0 ;;
+	--tap) tap_summary=1 ;;
+	-h|--help) usage; exit 0 ;;
+	--) shift; extra=("$@"); break ;;
+	*) usage >&2; die "unknown option: $1" ;;
+	esac
+	shift
+done
+case "$ndev" in [0-4]) ;; *) die "--devices must be 0..4" ;; esac
+[ ${#suites[@]} -gt 0 ] || suites=(hmmdev baseline)
+for s in "${suites[@]}"; do
+	case "$s" in hmmdev|baseline) ;; *) die "unknown suite '$s' (hmmdev, baseline)" ;; esac
+done
+[ ${#adds[@]} -eq 0 ] || [ "$mode" = run ] || die "--add goes with --run"
+
+if [ $build -eq 1 ]; then
+	"$top/images/build.sh" || die "build failed"
+fi
+qemu=$HMMDEV_CACHE/qemu-current/build/qemu-system-x86_64
+guest=$(guest_dir)
+for f in "$qemu" "$guest/bzImage" "$guest/initramfs.cpio"; do
+	[ -e "$f" ] || die "$f is missing: run without --no-build (or images/build.sh)"
+done
+
+logdir=$HMMDEV_CACHE/logs/$(date +%Y%m%d-%H%M%S)-$$
+mkdir -p "$logdir"
+initrd=$guest/initramfs.cpio
+if [ "$mode" = run ]; then
+	# a second cpio archive, appended: the kernel unpacks both
+	stage=$logdir/add
+	mkdir -p "$stage/work"
+	for f in "${adds[@]}"; do cp -p "$f" "$stage/work/"; done
+	printf '%s\n' "$run_cmd" >"$stage/work/.hmmdev-run"
+	(cd "$stage" && find . -mindepth 1 | cpio -o -H newc --quiet) >"$logdir/add.cpio"
+	cat "$initrd" "$logdir/add.cpio" >"$logdir/initramfs.cpio"
+	initrd=$logdir/initramfs.cpio
+fi
+
+append="console=ttyS0 panic=-1 hmmdev.mode=$mode hmmdev.ndev=$ndev hmmdev.hugepages=64"
+append+=" hmmdev.suites=$(IFS=,; echo "${suites[*]}")"
+[ "$mode" = shell ] || append+=" quiet"
+args=(-M q35 -accel tcg,thread=multi -cpu max -smp 2 -m 2G
+	-nodefaults -no-user-config -display none -no-reboot
+	-kernel "$guest/bzImage" -initrd "$initrd" -append "$append")
+for ((i = 0; i < ndev; i++)); do
+	args+=(-device "pcie-root-port,id=rp$i,chassis=$((i + 1)),slot=$((i + 1))"
+		-device "hmmdev,id=hmmdev$i,bus=rp$i")
+done
+[ -z "$qmp" ] || args+=(-qmp "unix:$qmp,server=on,wait=off")
+[ -z "$trace" ] || args+=(-trace "$trace" -D "$logdir/trace.log")
+
+if [ "$mode" = shell ]; then
+	echo "run-vm.sh: booting ($ndev hmmdev device(s)); Ctrl-A X quits QEMU" >&2
+	exec "$qemu" "${args[@]}" -serial mon:stdio "${extra[@]}"
+fi
+
+# --test / --run: console to a log, timestamps for the boot time
+log=$logdir/console.log
+t_start=$EPOCHREALTIME
+set +e
+timeout -k 10 "$timeout_s" "$qemu" "${args[@]}" -serial stdio "${extra[@]}" \
+	</dev/null 2>"$logdir/qemu.stderr" |
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		[[ $line == HMMDEV-INIT* ]] && printf 'HMMDEV-WALL %s\n' \
+			"$(echo "$EPOCHREALTIME - $t_start" | bc)"
+		printf '%s\n' "$line"
+	done >"$log"
+qemu_rc=${PIPESTATUS[0]}
+set -e
+
+if [ "$mode" = run ]; then
+	sed -n '/^HMMDEV-INIT/,/^HMMDEV-EXIT/p' "$log" | grep -v '^HMMDEV-'
+	status=$(sed -n 's/^HMMDEV-EXIT //p' "$log")
+	"$top/images/tap-report.sh" --kernel-log-only "$log" >&2 ||
+		echo "run-vm.sh: guest kernel log has a report, see $log" >&2
+	[ -n "$status" ] || { echo "run-vm.sh: the command did not finish (QEMU status $qemu_rc, log $log)" >&2; exit 1; }
+	exit "$status"
+fi
+report_args=(--qemu-status "$qemu_rc" --timeout "$timeout_s")
+[ $tap_summary -eq 0 ] || report_args+=(--tap-summary)
+exec "$top/images/tap-report.sh" "${report_args[@]}" "$log"
