@@ -46,10 +46,10 @@ struct hmmdev_job_slot {
  * @slot_wq: woken when a slot is released
  */
 struct hmmdev_jobq {
-	spinlock_t lock;
-	HmmdevJobDesc *ring;
+	spinlock_t lock;		/* see the kernel-doc above */
+	struct hmmdev_job_desc *ring;
 	dma_addr_t ring_dma;
-	HmmdevCompletion *comp;
+	struct hmmdev_completion *comp;
 	dma_addr_t comp_dma;
 	struct hmmdev_job_slot slots[HMMDEV_JQ_ENTRIES];
 	u32 tail;
@@ -109,7 +109,7 @@ struct hmmdev {
 	bool failed;
 	struct rw_semaphore map_lock;
 	bool unmapped;
-	struct mutex files_lock;
+	struct mutex files_lock;	/* protects @files */
 	struct list_head files;
 	struct hmmdev_jobq jq;
 	struct hmmdev_vector vectors[HMMDEV_MSIX_VECTORS];
@@ -146,7 +146,7 @@ int hmmdev_jobq_init(struct hmmdev *hd);
 void hmmdev_jobq_start(struct hmmdev *hd);
 void hmmdev_jobq_stop(struct hmmdev *hd);
 irqreturn_t hmmdev_jobq_irq(int irq, void *data);
-int hmmdev_job_run(struct hmmdev *hd, HmmdevJobDesc *desc, u64 *result);
+int hmmdev_job_run(struct hmmdev *hd, struct hmmdev_job_desc *desc, u64 *result);
 int hmmdev_dma_copy(struct hmmdev *hd, dma_addr_t sysmem, u64 vram_offset,
 		    u64 length, bool to_vram);
 

@@ -101,7 +101,7 @@ static bool hmmdev_slot_free(struct hmmdev *hd)
 }
 
 /* Queue @desc; returns the slot index or a negative errno. */
-static int hmmdev_job_submit(struct hmmdev *hd, HmmdevJobDesc *desc)
+static int hmmdev_job_submit(struct hmmdev *hd, struct hmmdev_job_desc *desc)
 {
 	struct hmmdev_jobq *jq = &hd->jq;
 	struct hmmdev_job_slot *slot;
@@ -155,10 +155,10 @@ static void hmmdev_slot_release(struct hmmdev *hd, u32 index)
  * Return: 0, -EIO for a job the device failed (or a failed device),
  * -ETIMEDOUT when the device did not answer (it is then marked failed).
  */
-int hmmdev_job_run(struct hmmdev *hd, HmmdevJobDesc *desc, u64 *result)
+int hmmdev_job_run(struct hmmdev *hd, struct hmmdev_job_desc *desc, u64 *result)
 {
 	struct hmmdev_jobq *jq = &hd->jq;
-	HmmdevCompletion *rec;
+	struct hmmdev_completion *rec;
 	int index;
 	u32 status;
 
@@ -208,7 +208,7 @@ int hmmdev_job_run(struct hmmdev *hd, HmmdevJobDesc *desc, u64 *result)
 int hmmdev_dma_copy(struct hmmdev *hd, dma_addr_t sysmem, u64 vram_offset,
 		    u64 length, bool to_vram)
 {
-	HmmdevJobDesc desc = {
+	struct hmmdev_job_desc desc = {
 		.opcode = HMMDEV_OP_COPY,
 		.flags = to_vram ? HMMDEV_JOB_DST_VRAM : HMMDEV_JOB_SRC_VRAM,
 		.src = to_vram ? sysmem : vram_offset,

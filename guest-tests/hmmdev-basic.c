@@ -107,42 +107,75 @@ static int ioctl_errno(int fd, unsigned long cmd, void *arg)
 	return ioctl(fd, cmd, arg) ? errno : 0;
 }
 
+struct expectations {
+	int cases;
+	const char *first_wrong;
+	int got;
+};
+
+static void expect(struct expectations *x, const char *what, int got, int want)
+{
+	x->cases++;
+	if (got != want && !x->first_wrong) {
+		x->first_wrong = what;
+		x->got = got;
+	}
+}
+
+static int dma_errno(int fd, struct hmmdev_dma d)
+{
+	return ioctl_errno(fd, HMMDEV_IOC_DMA, &d);
+}
+
 static void test_bad_args(int fd, struct hmmdev_fn *fn,
 			  struct hmmdev_info *info)
 {
-	char buf[4096];
+	static char buf[4096];
 	struct hmmdev_dma good = {
 		.addr = (uintptr_t)buf, .length = sizeof(buf),
 		.direction = HMMDEV_DMA_TO_VRAM,
 	};
 	struct hmmdev_dma d;
 	struct hmmdev_irq_test t = { .vector = 99, .timeout_ms = 100 };
-	int e[12], n = 0, i, bad = -1;
-	static const int want[] = {
-		EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EFAULT, EFAULT,
-		EFAULT, EINVAL, ENOTTY, EINVAL,
-	};
+	struct expectations x = {};
 	void *map;
 
-	d = good; d.direction = 0;			e[n++] = ioctl_errno(fd, HMMDEV_IOC_DMA, &d);
-	d = good; d.flags = 1;				e[n++] = ioctl_errno(fd, HMMDEV_IOC_DMA, &d);
-	d = good; d.length = 0;				e[n++] = ioctl_errno(fd, HMMDEV_IOC_DMA, &d);
-	d = good; d.vram_offset = info->vram_size - 100; e[n++] = ioctl_errno(fd, HMMDEV_IOC_DMA, &d);
-	d = good; d.vram_offset = ~0ull - 10;		e[n++] = ioctl_errno(fd, HMMDEV_IOC_DMA, &d);
-	d = good; d.length = info->max_dma_length + 1;	e[n++] = ioctl_errno(fd, HMMDEV_IOC_DMA, &d);
-	d = good; d.addr = 0xffff888000000000ull;	e[n++] = ioctl_errno(fd, HMMDEV_IOC_DMA, &d);
-	d = good; d.addr = 16; d.direction = HMMDEV_DMA_FROM_VRAM; e[n++] = ioctl_errno(fd, HMMDEV_IOC_DMA, &d);
-	e[n++] = ioctl_errno(fd, HMMDEV_IOC_DMA, NULL);
-	e[n++] = ioctl_errno(fd, HMMDEV_IOC_IRQ_TEST, &t);
-	e[n++] = ioctl_errno(fd, _IO('h', 0x7f), NULL);
+	d = good;
+	d.direction = 0;
+	expect(&x, "direction 0", dma_errno(fd, d), EINVAL);
+	d = good;
+	d.flags = 1;
+	expect(&x, "unknown flag", dma_errno(fd, d), EINVAL);
+	d = good;
+	d.length = 0;
+	expect(&x, "length 0", dma_errno(fd, d), EINVAL);
+	d = good;
+	d.vram_offset = info->vram_size - 100;
+	expect(&x, "past the end of VRAM", dma_errno(fd, d), EINVAL);
+	d = good;
+	d.vram_offset = ~0ull - 10;
+	expect(&x, "VRAM offset wraps", dma_errno(fd, d), EINVAL);
+	d = good;
+	d.length = info->max_dma_length + 1;
+	expect(&x, "length > max", dma_errno(fd, d), EINVAL);
+	d = good;
+	d.addr = 0xffff888000000000ull;
+	expect(&x, "kernel address", dma_errno(fd, d), EFAULT);
+	d = good;
+	d.addr = 16;
+	d.direction = HMMDEV_DMA_FROM_VRAM;
+	expect(&x, "unmapped user address", dma_errno(fd, d), EFAULT);
+	expect(&x, "NULL argument", ioctl_errno(fd, HMMDEV_IOC_DMA, NULL), EFAULT);
+	expect(&x, "bad vector", ioctl_errno(fd, HMMDEV_IOC_IRQ_TEST, &t), EINVAL);
+	expect(&x, "unknown ioctl", ioctl_errno(fd, _IO('h', 0x7f), NULL), ENOTTY);
 	map = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, info->vram_size - 4096);
-	e[n++] = map == MAP_FAILED ? errno : 0;
-	for (i = 0; i < n; i++)
-		if (e[i] != want[i] && bad < 0)
-			bad = i;
-	ksft_test_result(bad < 0 && n == (int)(sizeof(want) / sizeof(want[0])),
-			 "%s bad-args: %d argument classes (first wrong: case %d, errno %d)\n",
-			 fn->node, n, bad, bad < 0 ? 0 : e[bad]);
+	expect(&x, "mmap past VRAM", map == MAP_FAILED ? errno : 0, EINVAL);
+	if (x.first_wrong)
+		ksft_test_result_fail("%s bad-args: case '%s' gave errno %d\n",
+				      fn->node, x.first_wrong, x.got);
+	else
+		ksft_test_result_pass("%s bad-args: %d argument classes rejected\n",
+				      fn->node, x.cases);
 }
 
 static void test_counters(int fd, struct hmmdev_fn *fn, uint64_t jobs_before)
@@ -242,7 +275,7 @@ int main(int argc, char **argv)
 				      (unsigned long long)info.vram_size >> 20);
 		ioctl(fd, HMMDEV_IOC_COUNTERS, &c0);
 		test_msix(fd, fn, &info);
-		for (s = 0; s < sizeof(dma_sizes) / sizeof(dma_sizes[0]); s++)
+		for (s = 0; s < ARRAY_SIZE(dma_sizes); s++)
 			test_dma(fd, fn, vram, dma_sizes[s]);
 		test_cpu_write_bar2(fd, fn, vram);
 		test_bad_args(fd, fn, &info);

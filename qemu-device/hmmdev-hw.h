@@ -44,7 +44,7 @@
 #define HMMDEV_REG_JQ_ENTRIES       0x048   /* RW  32 */
 #define HMMDEV_REG_JQ_TAIL          0x04c   /* RW  32, doorbell */
 #define HMMDEV_REG_JQ_HEAD          0x050   /* RO  32 */
-#define HMMDEV_REG_COUNTERS         0x100   /* RO  64 each, enum HmmdevCounter */
+#define HMMDEV_REG_COUNTERS         0x100   /* RO  64 each, HmmdevCounter */
 
 #define HMMDEV_CAP_JOBQ             (1u << 0)
 
@@ -77,7 +77,7 @@ enum {
 };
 
 /* Job descriptor: 64 bytes, little endian, in the job ring */
-typedef struct HmmdevJobDesc {
+struct hmmdev_job_desc {
     uint8_t opcode;
     uint8_t flags;
     uint16_t context;
@@ -89,7 +89,7 @@ typedef struct HmmdevJobDesc {
     uint64_t completion;
     uint64_t fence;
     uint64_t rsvd1;
-} HmmdevJobDesc;
+};
 
 #define HMMDEV_JOB_DESC_SIZE        64
 
@@ -107,13 +107,13 @@ enum {
 #define HMMDEV_JOB_MAX_LENGTH       (1ull << 30)
 
 /* Completion record: 32 bytes, little endian, 32-byte aligned */
-typedef struct HmmdevCompletion {
+struct hmmdev_completion {
     uint64_t fence;
     uint32_t status;
     uint32_t engine;
     uint64_t result;
     uint64_t timestamp;
-} HmmdevCompletion;
+};
 
 enum {
     HMMDEV_JOB_OK = 0,
@@ -137,5 +137,11 @@ typedef enum HmmdevCounter {
     HMMDEV_CNT_RESETS,
     HMMDEV_CNT_MAX
 } HmmdevCounter;
+
+#ifdef QEMU_OSDEP_H
+/* QEMU naming, for the device model and its qtests */
+typedef struct hmmdev_job_desc HmmdevJobDesc;
+typedef struct hmmdev_completion HmmdevCompletion;
+#endif
 
 #endif

@@ -218,8 +218,9 @@ static void test_registers(void)
 
     /* counters are visible over QOM too */
     g_assert_cmpuint(qom_get_u64(&h, "stat-device-errors"), ==, 1);
-    g_assert_cmpuint(qom_get_u64(&h, "stat-device-errors"), ==, rd64(&h, HMMDEV_REG_COUNTERS +
-                              8 * HMMDEV_CNT_DEVICE_ERRORS));
+    g_assert_cmpuint(qom_get_u64(&h, "stat-device-errors"), ==,
+                     rd64(&h, HMMDEV_REG_COUNTERS +
+                          8 * HMMDEV_CNT_DEVICE_ERRORS));
     hmm_stop(&h);
 }
 

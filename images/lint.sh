@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Style checks as TAP: the kernel's checkpatch.pl --strict on the driver and
+# the guest tests, QEMU's checkpatch.pl on the device model and its qtest
+# (as overlaid into the QEMU tree, where QEMU's rules know the paths).
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+ksrc=$(kernel_tree)/src
+qsrc=$HMMDEV_CACHE/qemu-current/src
+cd "$HMMDEV_TOP"
+kfiles=(guest-driver/*.[ch] guest-driver/include/uapi/linux/*.h)
+tfiles=(guest-tests/*.[ch])
+qfiles=($(cd "$qsrc" && echo hw/misc/hmmdev/*.[ch] tests/qtest/hmmdev-test.c))
+echo "1..$(( ${#kfiles[@]} + ${#tfiles[@]} + ${#qfiles[@]} ))"
+n=0 bad=0
+check() { # label, output, status
+	n=$((n + 1))
+	if [ "$3" -eq 0 ]; then
+		echo "ok $n $1"
+	else
+		echo "not ok $n $1"
+		printf '%s\n' "$2" | grep -E '^(ERROR|WARNING|CHECK)|^#' | sed 's/^/# /'
+		bad=1
+	fi
+}
+for f in "${kfiles[@]}"; do
+	out=$("$ksrc/scripts/checkpatch.pl" --strict --no-tree --quiet -f "$f" 2>&1)
+	check "kernel checkpatch --strict $f" "$out" $?
+done
+# user-space tests: kernel style, without --strict's kernel-only types
+for f in "${tfiles[@]}"; do
+	out=$("$ksrc/scripts/checkpatch.pl" --no-tree --quiet -f "$f" 2>&1)
+	check "kernel checkpatch $f" "$out" $?
+done
+for f in "${qfiles[@]}"; do
+	out=$(cd "$qsrc" && scripts/checkpatch.pl --no-tree -f "$f" 2>&1)
+	check "qemu checkpatch $f" "$out" $?
+done
+exit $bad
