@@ -139,7 +139,7 @@ qemu_rc=${PIPESTATUS[0]}
 set -e
 
 if [ "$mode" = run ]; then
-	sed -n '/^HMMDEV-INIT/,/^HMMDEV-EXIT/p' "$log" | grep -v '^HMMDEV-'
+	sed -n '/^HMMDEV-INIT/,/^HMMDEV-EXIT/{/^HMMDEV-/!p}' "$log"
 	status=$(sed -n 's/^HMMDEV-EXIT //p' "$log")
 	"$top/images/tap-report.sh" --kernel-log-only "$log" >&2 ||
 		echo "run-vm.sh: guest kernel log has a report, see $log" >&2

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# TAP test of run-vm.sh itself: --help, --run exit status, --add, --qmp
+# (qom-get of the device's counters from the host), bad options.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/images/lib.sh"
+run_vm=("$top/run-vm.sh" --no-build --timeout 300)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0 bad=0
+result() { # status, description
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; bad=1; fi
+}
+echo "1..6"
+
+"$top/run-vm.sh" --help | grep -q -- '--qmp PATH'
+result $? "--help describes the options"
+
+"${run_vm[@]}" --run 'exit 3' >/dev/null 2>&1
+rc=$?
+result $(( rc != 3 )) "--run propagates the command's exit status (got $rc, want 3)"
+
+head -c 300000 /dev/urandom >"$tmp/blob.bin"
+printf '#!/bin/sh\necho "hello from $(uname -r), $(ls /dev | grep -c ^hmmdev) devices"\n' >"$tmp/hello.sh"
+chmod +x "$tmp/hello.sh"
+want=$(sha256sum <"$tmp/blob.bin" | cut -d' ' -f1)
+out=$("${run_vm[@]}" --add "$tmp/hello.sh" --add "$tmp/blob.bin" \
+	--run './hello.sh && sha256sum blob.bin' 2>&1)
+rc=$?
+echo "$out" | grep -q "hello from 6.12" && echo "$out" | grep -q "$want" &&
+	echo "$out" | grep -q " 2 devices"
+result $(( rc != 0 || $? != 0 )) "--add ships files (sha256 intact) and --run runs them in /work"
+
+sock=$tmp/qmp.sock
+"${run_vm[@]}" --qmp "$sock" --run 'sleep 20' >/dev/null 2>&1 &
+vm=$!
+for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.2; done
+sleep 8	# hmmdev.ko probes and runs its self-test jobs
+qom=$(printf '%s\n' '{"execute":"qmp_capabilities"}' \
+	'{"execute":"qom-get","arguments":{"path":"/machine/peripheral/hmmdev0","property":"stat-jobs-done"}}' |
+	socat -t 2 - "UNIX-CONNECT:$sock" 2>/dev/null | sed -n 's/.*"return": \([0-9][0-9]*\).*/\1/p')
+wait $vm
+# the probe self-test runs two DMA jobs per device
+[ -n "$qom" ] && [ "$qom" -ge 2 ]
+result $? "--qmp: qom-get hmmdev0 stat-jobs-done over the socket (got '${qom:-nothing}', want >= 2)"
+
+"$top/run-vm.sh" --bogus >/dev/null 2>&1
+result $(( $? == 0 )) "an unknown option is an error"
+
+out=$("$top/run-vm.sh" --no-build --add /nonexistent --run true 2>&1)
+rc=$?
+[ $rc -ne 0 ] && [[ $out == *"no such file: /nonexistent"* ]]
+result $? "--add of a missing file is a clear error (status $rc)"
+exit $bad
