@@ -197,13 +197,11 @@ static void hmmdev_complete(HmmdevEngine *e, const HmmdevJobDesc *d,
     trace_hmmdev_job_end(e->id, index, status, d->fence, result);
     hmmdev_count(s, status == HMMDEV_JOB_OK ? HMMDEV_CNT_JOBS_DONE
                                             : HMMDEV_CNT_JOBS_FAILED, 1);
-    if (d->completion) {
-        if (d->completion % sizeof(c) ||
-            hmmdev_sysmem_rw(s, d->completion, &c, sizeof(c),
-                             DMA_DIRECTION_FROM_DEVICE)) {
-            hmmdev_device_error(s, HMMDEV_ERR_COMPLETION);
-            return;
-        }
+    if (d->completion &&
+        (d->completion % sizeof(c) ||
+         hmmdev_sysmem_rw(s, d->completion, &c, sizeof(c),
+                          DMA_DIRECTION_FROM_DEVICE))) {
+        hmmdev_device_error(s, HMMDEV_ERR_COMPLETION);
     }
     if (d->flags & HMMDEV_JOB_IRQ) {
         hmmdev_raise(s, HMMDEV_VEC_JOB);

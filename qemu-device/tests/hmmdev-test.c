@@ -367,6 +367,27 @@ static void test_bad_jobs(void)
     hmm_stop(&h);
 }
 
+/* A completion record that cannot be written is a device error. */
+static void test_bad_completion(void)
+{
+    Hmm h;
+    HmmdevJobDesc d = {
+        .opcode = HMMDEV_OP_NOP,
+        .flags = HMMDEV_JOB_IRQ,
+        .completion = cpu_to_le64(0x1008),      /* not 32-byte aligned */
+    };
+
+    hmm_start(&h, NULL);
+    ring_setup(&h);
+    qtest_memwrite(h.qts, h.ring, &d, sizeof(d));
+    wr32(&h, HMMDEV_REG_JQ_TAIL, 1);
+    g_assert_true(msix_wait(&h, HMMDEV_VEC_ERROR));
+    g_assert_true(msix_wait(&h, HMMDEV_VEC_JOB));
+    g_assert_cmpuint(rd32(&h, HMMDEV_REG_ERR_CODE), ==,
+                     HMMDEV_ERR_COMPLETION);
+    hmm_stop(&h);
+}
+
 /* Ring pointers and ring registers are validated. */
 static void test_bad_ring(void)
 {
@@ -452,6 +473,7 @@ int main(int argc, char **argv)
     qtest_add_func("/hmmdev/dma-copy", test_dma_copy);
     qtest_add_func("/hmmdev/fill", test_fill);
     qtest_add_func("/hmmdev/bad-jobs", test_bad_jobs);
+    qtest_add_func("/hmmdev/bad-completion", test_bad_completion);
     qtest_add_func("/hmmdev/bad-ring", test_bad_ring);
     qtest_add_func("/hmmdev/ring-fetch-error", test_ring_fetch_error);
     qtest_add_func("/hmmdev/bad-properties", test_bad_properties);
