@@ -50,7 +50,9 @@ wire_tree() {
 	grep -q "'hw/misc/hmmdev'" "$src/meson.build" || die "trace-events wiring failed"
 	echo "subdir('hmmdev')" >>"$src/hw/misc/meson.build"
 	echo "source hmmdev/Kconfig" >>"$src/hw/misc/Kconfig"
-	sed -i "s|^qtests_x86_64 = qtests_i386\$|&\nqtests_x86_64 += ['hmmdev-test']|" \
+	local names
+	names=$(qemu_qtests | sed "s/.*/'&'/" | paste -sd, -)
+	sed -i "s|^qtests_x86_64 = qtests_i386\$|&\nqtests_x86_64 += [$names]|" \
 		"$src/tests/qtest/meson.build"
 	grep -q "'hmmdev-test'" "$src/tests/qtest/meson.build" || die "qtest wiring failed"
 }
@@ -61,7 +63,7 @@ overlay() {
 		"$HMMDEV_TOP"/qemu-device/Kconfig "$HMMDEV_TOP"/qemu-device/trace-events; do
 		sync_file "$f" "$src/hw/misc/hmmdev/${f##*/}"
 	done
-	for f in "$HMMDEV_TOP"/qemu-device/tests/*.c; do
+	for f in "$HMMDEV_TOP"/qemu-device/tests/*.[ch]; do
 		sync_file "$f" "$src/tests/qtest/${f##*/}"
 	done
 	# A file removed from qemu-device/ must leave the tree too.
@@ -91,7 +93,8 @@ if [ ! -f "$build/build.ninja" ]; then
 		{ tail -30 "$tree/configure.log" >&2; die "QEMU configure failed (log: $tree/configure.log)"; }
 fi
 log "building QEMU"
-ninja -C "$build" -j"$JOBS" qemu-system-x86_64 tests/qtest/hmmdev-test >"$tree/ninja.log" 2>&1 ||
+mapfile -t targets < <(qemu_qtests | sed 's|^|tests/qtest/|')
+ninja -C "$build" -j"$JOBS" qemu-system-x86_64 "${targets[@]}" >"$tree/ninja.log" 2>&1 ||
 	{ grep -E 'error|FAILED' "$tree/ninja.log" | head -40 >&2; die "QEMU build failed (log: $tree/ninja.log)"; }
 # Firmware (SeaBIOS, option ROMs) comes from Debian's seabios and
 # qemu-system-data; link it where a build-tree QEMU looks for its data, so

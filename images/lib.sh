@@ -36,10 +36,15 @@ qemu_configure_flags() {
 }
 
 # Paths of the products, for the scripts that use them.
+# The qtests of qemu-device/tests/, by name: they are wired into the tree.
+qemu_qtests() {
+	local f
+	for f in "$HMMDEV_TOP"/qemu-device/tests/*.c; do basename "${f%.c}"; done
+}
 qemu_tree() { # [asan]
 	local flags
 	flags=$(qemu_configure_flags ${1:+--enable-asan --enable-ubsan})
-	echo "$HMMDEV_CACHE/qemu-$QEMU_VERSION${1:+-$1}-$(short_hash "$flags" wiring-v1)"
+	echo "$HMMDEV_CACHE/qemu-$QEMU_VERSION${1:+-$1}-$(short_hash "$flags" wiring-v2 $(qemu_qtests))"
 }
 kernel_tree() {
 	local ver

@@ -9,7 +9,7 @@ qsrc=$HMMDEV_CACHE/qemu-current/src
 cd "$HMMDEV_TOP"
 kfiles=(guest-driver/*.[ch] guest-driver/include/uapi/linux/*.h)
 tfiles=(guest-tests/*.[ch])
-qfiles=($(cd "$qsrc" && echo hw/misc/hmmdev/*.[ch] tests/qtest/hmmdev-test.c))
+qfiles=($(cd "$qsrc" && echo hw/misc/hmmdev/*.[ch] tests/qtest/hmmdev-*.[ch]))
 echo "1..$(( ${#kfiles[@]} + ${#tfiles[@]} + ${#qfiles[@]} ))"
 n=0 bad=0
 check() { # label, output, status

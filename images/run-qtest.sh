@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# Run hmmdev's QEMU qtest (TAP) against the built QEMU.
+# Run one of hmmdev's QEMU qtests (TAP) against the built QEMU.
+#   images/run-qtest.sh [--asan] [NAME]     NAME: hmmdev-test (default),
+#                                           hmmdev-mmu-test, hmmdev-fuzz
+# The fuzz test takes HMMDEV_FUZZ_OPS and HMMDEV_FUZZ_SEED from the
+# environment.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-build=$HMMDEV_CACHE/qemu-current/build
-[ -x "$build/tests/qtest/hmmdev-test" ] || die "qtest not built (images/build.sh)"
+variant=
+[ "${1:-}" = --asan ] && { variant=-asan; shift; }
+name=${1:-hmmdev-test}
+build=$HMMDEV_CACHE/qemu$variant-current/build
+[ -x "$build/tests/qtest/$name" ] || die "qtest $name not built (images/build-qemu.sh${variant:+ --asan})"
 cd "$build"
 export QTEST_QEMU_BINARY=./qemu-system-x86_64
-exec ./tests/qtest/hmmdev-test --tap -k "$@"
+exec "./tests/qtest/$name" --tap -k

@@ -4,9 +4,9 @@
  * Locking: jq_lock protects the ring registers, enable, generation, busy
  * and quit.  Engines fetch a descriptor under jq_lock (so the head the
  * driver sees only passes a slot after the slot was read), then drop the
- * lock to execute the job.  Engines never take the BQL: system memory is
- * reached through hmmdev_sysmem_rw(), which only touches RAM, and
- * interrupts go through hmmdev_raise() to the main loop.
+ * lock to execute the job (hmmdev-dma.c).  Engines never take the BQL:
+ * system memory is reached only where it is RAM, and interrupts go
+ * through hmmdev_raise() to the main loop.
  *
  * A device reset bumps the generation: a running job stops at its next
  * chunk boundary (at most HMMDEV_CHUNK bytes later) and writes neither a
@@ -20,167 +20,8 @@
 #include "qemu/timer.h"
 #include "qemu/bswap.h"
 #include "hw/pci/pci.h"
-#include "system/dma.h"
 #include "hmmdev.h"
 #include "trace.h"
-
-/*
- * DMA to or from system memory.  Only RAM is a valid target: a peer-to-peer
- * access to MMIO fails (Unsupported Request), so an engine never ends up in
- * a device model that needs the BQL.  With bus mastering off, every access
- * fails.
- */
-static MemTxResult hmmdev_sysmem_rw(HmmdevState *s, dma_addr_t addr,
-                                    void *buf, dma_addr_t len,
-                                    DMADirection dir)
-{
-    PCIDevice *pdev = PCI_DEVICE(s);
-    AddressSpace *as = pci_get_address_space(pdev);
-    bool is_write = dir == DMA_DIRECTION_FROM_DEVICE;
-    MemTxResult res;
-
-    if (addr + len < addr) {
-        return MEMTX_DECODE_ERROR;
-    }
-    while (len) {
-        hwaddr xlat, plen = len;
-        bool ram;
-
-        WITH_RCU_READ_LOCK_GUARD() {
-            MemoryRegion *mr = address_space_translate(as, addr, &xlat, &plen,
-                                                       is_write,
-                                                       MEMTXATTRS_UNSPECIFIED);
-            ram = memory_region_is_ram(mr) && !(is_write && mr->readonly);
-        }
-        if (!ram || plen == 0) {
-            return MEMTX_DECODE_ERROR;
-        }
-        res = pci_dma_rw(pdev, addr, buf, plen, dir, MEMTXATTRS_UNSPECIFIED);
-        if (res != MEMTX_OK) {
-            return res;
-        }
-        addr += plen;
-        buf = (uint8_t *)buf + plen;
-        len -= plen;
-    }
-    return MEMTX_OK;
-}
-
-static bool hmmdev_vram_range_ok(HmmdevState *s, uint64_t off, uint64_t len)
-{
-    return off <= s->vram_size && len <= s->vram_size - off;
-}
-
-static bool hmmdev_sysmem_range_ok(uint64_t addr, uint64_t len)
-{
-    return addr + len >= addr;
-}
-
-/* One end of a transfer: system memory (bus address) or a VRAM offset. */
-typedef struct HmmdevEnd {
-    bool vram;
-    uint64_t addr;
-} HmmdevEnd;
-
-static bool hmmdev_end_ok(HmmdevState *s, HmmdevEnd *e, uint64_t len)
-{
-    return e->vram ? hmmdev_vram_range_ok(s, e->addr, len)
-                   : hmmdev_sysmem_range_ok(e->addr, len);
-}
-
-/* Move @n bytes from @src to @dst through @bounce where both are sysmem. */
-static uint32_t hmmdev_move(HmmdevState *s, HmmdevEnd *src, HmmdevEnd *dst,
-                            uint64_t n, uint8_t *bounce)
-{
-    uint8_t *from = src->vram ? s->vram_ptr + src->addr : bounce;
-    uint8_t *to = dst->vram ? s->vram_ptr + dst->addr : bounce;
-
-    if (src->vram && dst->vram) {
-        memmove(to, from, n);
-        return HMMDEV_JOB_OK;
-    }
-    if (!src->vram &&
-        hmmdev_sysmem_rw(s, src->addr, to, n, DMA_DIRECTION_TO_DEVICE)) {
-        return HMMDEV_JOB_DMA_ERROR;
-    }
-    if (!dst->vram &&
-        hmmdev_sysmem_rw(s, dst->addr, from, n, DMA_DIRECTION_FROM_DEVICE)) {
-        return HMMDEV_JOB_DMA_ERROR;
-    }
-    return HMMDEV_JOB_OK;
-}
-
-static uint32_t hmmdev_check_desc(HmmdevState *s, const HmmdevJobDesc *d)
-{
-    if (d->flags & ~HMMDEV_JOB_FLAGS_VALID || d->rsvd0 || d->rsvd1) {
-        return HMMDEV_JOB_BAD_FLAGS;
-    }
-    if (d->context != 0) {
-        return HMMDEV_JOB_BAD_CONTEXT;
-    }
-    if (d->opcode == HMMDEV_OP_NOP) {
-        return HMMDEV_JOB_OK;
-    }
-    if (d->opcode != HMMDEV_OP_COPY && d->opcode != HMMDEV_OP_FILL) {
-        return HMMDEV_JOB_BAD_OPCODE;
-    }
-    if (d->length == 0 || d->length > HMMDEV_JOB_MAX_LENGTH) {
-        return HMMDEV_JOB_BAD_LENGTH;
-    }
-    return HMMDEV_JOB_OK;
-}
-
-/*
- * Execute one job.  Returns a HMMDEV_JOB_* status, or -1 when the device
- * was reset under the job (nothing more may be written for it).
- */
-static int hmmdev_job_run(HmmdevEngine *e, const HmmdevJobDesc *d,
-                          uint32_t gen, uint64_t *done)
-{
-    HmmdevState *s = e->s;
-    HmmdevEnd src = { d->flags & HMMDEV_JOB_SRC_VRAM, d->src };
-    HmmdevEnd dst = { d->flags & HMMDEV_JOB_DST_VRAM, d->dst };
-    uint32_t status = hmmdev_check_desc(s, d);
-    uint64_t n, i;
-
-    *done = 0;
-    if (status != HMMDEV_JOB_OK || d->opcode == HMMDEV_OP_NOP) {
-        return status;
-    }
-    if (!hmmdev_end_ok(s, &dst, d->length) ||
-        (d->opcode == HMMDEV_OP_COPY && !hmmdev_end_ok(s, &src, d->length))) {
-        return HMMDEV_JOB_BAD_ADDRESS;
-    }
-    if (d->opcode == HMMDEV_OP_FILL) {
-        /* the pattern is the 8 bytes of @value, repeated from dst */
-        for (i = 0; i < HMMDEV_CHUNK; i++) {
-            e->bounce[i] = d->value >> (8 * (i % 8));
-        }
-    }
-    while (*done < d->length) {
-        if (qatomic_read(&s->generation) != gen) {
-            return -1;
-        }
-        n = MIN(d->length - *done, HMMDEV_CHUNK);
-        if (d->opcode == HMMDEV_OP_COPY) {
-            status = hmmdev_move(s, &src, &dst, n, e->bounce);
-        } else if (dst.vram) {
-            memcpy(s->vram_ptr + dst.addr, e->bounce, n);
-        } else if (hmmdev_sysmem_rw(s, dst.addr, e->bounce, n,
-                                    DMA_DIRECTION_FROM_DEVICE)) {
-            status = HMMDEV_JOB_DMA_ERROR;
-        }
-        if (status != HMMDEV_JOB_OK) {
-            hmmdev_count(s, HMMDEV_CNT_DMA_ERRORS, 1);
-            return status;
-        }
-        src.addr += n;
-        dst.addr += n;
-        *done += n;
-        hmmdev_count(s, HMMDEV_CNT_BYTES, n);
-    }
-    return HMMDEV_JOB_OK;
-}
 
 static void hmmdev_complete(HmmdevEngine *e, const HmmdevJobDesc *d,
                             uint32_t index, uint32_t status, uint64_t result)
@@ -258,7 +99,12 @@ static void *hmmdev_engine_thread(void *opaque)
         hmmdev_desc_to_cpu(&d);
         trace_hmmdev_job_start(e->id, index, d.opcode, d.src, d.dst,
                                d.length);
-        status = hmmdev_job_run(e, &d, gen, &done);
+        status = hmmdev_job_check(s, &d);
+        if (status == HMMDEV_JOB_OK) {
+            status = hmmdev_job_execute(e, &d, gen, &done);
+        } else {
+            done = 0;
+        }
         if (status < 0 || qatomic_read(&s->generation) != gen) {
             trace_hmmdev_job_dropped(e->id, index);
         } else {
@@ -283,7 +129,7 @@ void hmmdev_engines_start(HmmdevState *s)
 
         e->s = s;
         e->id = i;
-        e->bounce = g_malloc(HMMDEV_CHUNK);
+        e->bounce = g_malloc(HMMDEV_CHUNK + 8);
         qemu_thread_create(&e->thread, "hmmdev-engine", hmmdev_engine_thread,
                            e, QEMU_THREAD_JOINABLE);
     }
@@ -298,6 +144,7 @@ void hmmdev_engines_stop(HmmdevState *s)
     s->generation++;
     qemu_cond_broadcast(&s->jq_cond);
     qemu_mutex_unlock(&s->jq_lock);
+    hmmdev_queues_reset(s);         /* wakes engines stalled on a fault */
     for (i = 0; i < s->num_engines; i++) {
         qemu_thread_join(&s->engines[i].thread);
         g_free(s->engines[i].bounce);

@@ -18,7 +18,7 @@
 #define HMMDEV_CLASS_ACCELERATOR    0x1200  /* processing accelerator */
 
 #define HMMDEV_ID_MAGIC             0x484d4d44u     /* "HMMD" */
-#define HMMDEV_VERSION              0x00010000u     /* 1.0 */
+#define HMMDEV_VERSION              0x00010001u     /* 1.1 */
 
 /* BARs */
 #define HMMDEV_BAR_REGS             0
@@ -44,16 +44,41 @@
 #define HMMDEV_REG_JQ_ENTRIES       0x048   /* RW  32 */
 #define HMMDEV_REG_JQ_TAIL          0x04c   /* RW  32, doorbell */
 #define HMMDEV_REG_JQ_HEAD          0x050   /* RO  32 */
+#define HMMDEV_REG_CQ_BASE          0x058   /* RW  64 */
+#define HMMDEV_REG_CQ_ENTRIES       0x060   /* RW  32 */
+#define HMMDEV_REG_CQ_TAIL          0x064   /* RW  32, doorbell */
+#define HMMDEV_REG_CQ_HEAD          0x068   /* RO  32 */
+#define HMMDEV_REG_FQ_BASE          0x070   /* RW  64 */
+#define HMMDEV_REG_FQ_ENTRIES       0x078   /* RW  32 */
+#define HMMDEV_REG_FQ_HEAD          0x07c   /* RW  32, records consumed */
+#define HMMDEV_REG_FQ_TAIL          0x080   /* RO  32, records written */
+#define HMMDEV_REG_ATC_SETS         0x084   /* RO  32 */
+#define HMMDEV_REG_ATC_WAYS         0x088   /* RO  32 */
+#define HMMDEV_REG_CONTEXTS         0x08c   /* RO  32 */
+#define HMMDEV_REG_CTX_BASE         0x400   /* 16 bytes per context: */
+#define HMMDEV_CTX_ROOT             0x0     /*   RW 64, VRAM offset of L4 */
+#define HMMDEV_CTX_CTRL             0x8     /*   RW 32, bit 0 enable */
+#define HMMDEV_CTX_STRIDE           16
+#define HMMDEV_NUM_CONTEXTS         64
 #define HMMDEV_REG_COUNTERS         0x100   /* RO  64 each, HmmdevCounter */
 
 #define HMMDEV_CAP_JOBQ             (1u << 0)
+#define HMMDEV_CAP_MMU              (1u << 1)
+#define HMMDEV_CAP_ATC              (1u << 2)
+#define HMMDEV_CAP_CMDQ             (1u << 3)
+#define HMMDEV_CAP_FAULTQ           (1u << 4)
 
-#define HMMDEV_CTRL_ENABLE          (1u << 0)
+#define HMMDEV_CTRL_ENABLE          (1u << 0)     /* job queue */
+#define HMMDEV_CTRL_CQ_ENABLE       (1u << 1)
+#define HMMDEV_CTRL_FQ_ENABLE       (1u << 2)
 #define HMMDEV_CTRL_RESET           (1u << 31)
 
 #define HMMDEV_STATUS_ENABLED       (1u << 0)
 #define HMMDEV_STATUS_BUSY          (1u << 1)
 #define HMMDEV_STATUS_ERROR         (1u << 2)
+#define HMMDEV_STATUS_CQ_ENABLED    (1u << 3)
+#define HMMDEV_STATUS_FQ_ENABLED    (1u << 4)
+#define HMMDEV_STATUS_FQ_OVERFLOW   (1u << 5)     /* sticky until FQ reset */
 
 /* MSI-X vectors */
 enum {
@@ -74,6 +99,14 @@ enum {
     HMMDEV_ERR_BAD_TAIL = 5,        /* tail >= entries */
     HMMDEV_ERR_FETCH = 6,           /* descriptor could not be read */
     HMMDEV_ERR_COMPLETION = 7,      /* completion record could not be written */
+    HMMDEV_ERR_BAD_COMMAND = 8,     /* malformed command-queue entry */
+    HMMDEV_ERR_BAD_PTE = 9,         /* malformed page-table entry */
+    HMMDEV_ERR_FQ_OVERFLOW = 10,    /* fault queue full: a fault was lost */
+    HMMDEV_ERR_CMD_FETCH = 11,      /* command could not be read */
+    HMMDEV_ERR_FQ_WRITE = 12,       /* fault record could not be written */
+    HMMDEV_ERR_BAD_RESPONSE = 13,   /* RESPOND names no stalled fault */
+    HMMDEV_ERR_SYNC_WRITE = 14,     /* SYNC fence could not be written */
+    HMMDEV_ERR_BAD_CONTEXT = 15,    /* context enabled with a bad root */
 };
 
 /* Job descriptor: 64 bytes, little endian, in the job ring */
@@ -97,12 +130,16 @@ enum {
     HMMDEV_OP_NOP = 0,
     HMMDEV_OP_COPY = 1,
     HMMDEV_OP_FILL = 2,
+    HMMDEV_OP_ATOMIC_ADD = 3,       /* u64 at dst += value; result: old */
+    HMMDEV_OP_CHECKSUM = 4,         /* result: sum of LE u64 words of src */
 };
 
 #define HMMDEV_JOB_IRQ              (1u << 0)
 #define HMMDEV_JOB_SRC_VRAM         (1u << 1)
 #define HMMDEV_JOB_DST_VRAM         (1u << 2)
-#define HMMDEV_JOB_FLAGS_VALID      0x07u
+#define HMMDEV_JOB_SRC_VA           (1u << 3)     /* src: VA in context */
+#define HMMDEV_JOB_DST_VA           (1u << 4)     /* dst: VA in context */
+#define HMMDEV_JOB_FLAGS_VALID      0x1fu
 
 #define HMMDEV_JOB_MAX_LENGTH       (1ull << 30)
 
@@ -122,7 +159,74 @@ enum {
     HMMDEV_JOB_BAD_LENGTH = 3,
     HMMDEV_JOB_BAD_ADDRESS = 4,
     HMMDEV_JOB_DMA_ERROR = 5,
-    HMMDEV_JOB_BAD_CONTEXT = 6,
+    HMMDEV_JOB_BAD_CONTEXT = 6,     /* context not 0..63 or not enabled */
+    HMMDEV_JOB_FAULT_ABORTED = 7,   /* the driver answered a fault ABORT */
+    HMMDEV_JOB_FAULT_LOST = 8,      /* fault queue off or full */
+    HMMDEV_JOB_BAD_PTE = 9,         /* malformed page-table entry */
+};
+
+/* Page-table entry (8 bytes, in VRAM): 4 levels, 9 bits each, 48-bit VA */
+#define HMMDEV_PTE_VALID            (1ull << 0)
+#define HMMDEV_PTE_WRITE            (1ull << 1)
+#define HMMDEV_PTE_ATOMIC           (1ull << 2)
+#define HMMDEV_PTE_VRAM             (1ull << 3)   /* address is a VRAM offset */
+#define HMMDEV_PTE_ACCESSED         (1ull << 4)   /* set by the device */
+#define HMMDEV_PTE_DIRTY            (1ull << 5)   /* set by the device */
+#define HMMDEV_PTE_HUGE             (1ull << 7)   /* level-2 leaf: 2 MiB */
+#define HMMDEV_PTE_ADDR_MASK        0x000ffffffffff000ull
+#define HMMDEV_PTE_LEAF_FLAGS       0xbfull       /* bits a leaf may use */
+#define HMMDEV_PTE_TABLE_FLAGS      0x01ull       /* bits a table entry may use */
+#define HMMDEV_VA_BITS              48
+
+/* Command-queue entry: 32 bytes */
+struct hmmdev_command {
+    uint8_t opcode;
+    uint8_t flags;
+    uint16_t context;
+    uint32_t rsvd;
+    uint64_t arg0;
+    uint64_t arg1;
+    uint64_t arg2;
+};
+
+#define HMMDEV_CMD_SIZE             32
+
+enum {
+    HMMDEV_CMD_INVALIDATE = 1,      /* arg0 VA, arg1 length */
+    HMMDEV_CMD_SYNC = 2,            /* write arg1 (u64) at arg0 */
+    HMMDEV_CMD_RESPOND = 3,         /* arg0 fault id, arg1 action */
+};
+
+#define HMMDEV_INV_ALL_CONTEXTS     (1u << 0)
+#define HMMDEV_INV_ALL_ADDRESSES    (1u << 1)
+#define HMMDEV_SYNC_IRQ             (1u << 0)
+
+enum {
+    HMMDEV_RESPONSE_RETRY = 1,
+    HMMDEV_RESPONSE_ABORT = 2,
+};
+
+/* Fault record: 32 bytes */
+struct hmmdev_fault {
+    uint64_t va;
+    uint16_t context;
+    uint8_t access;                 /* HMMDEV_ACCESS_* */
+    uint8_t engine;
+    uint32_t id;                    /* echo in RESPOND */
+    uint64_t timestamp;
+    uint32_t reason;                /* HMMDEV_FAULT_* */
+    uint32_t rsvd;
+};
+
+#define HMMDEV_FAULT_SIZE           32
+
+#define HMMDEV_ACCESS_READ          1
+#define HMMDEV_ACCESS_WRITE         2
+#define HMMDEV_ACCESS_ATOMIC        4
+
+enum {
+    HMMDEV_FAULT_NOT_PRESENT = 1,
+    HMMDEV_FAULT_PERMISSION = 2,
 };
 
 /* Counters, readable at HMMDEV_REG_COUNTERS + 8 * index and over QOM */
@@ -135,6 +239,18 @@ typedef enum HmmdevCounter {
     HMMDEV_CNT_DEVICE_ERRORS,
     HMMDEV_CNT_DOORBELLS,
     HMMDEV_CNT_RESETS,
+    HMMDEV_CNT_ATC_HITS,
+    HMMDEV_CNT_ATC_MISSES,
+    HMMDEV_CNT_ATC_EVICTIONS,
+    HMMDEV_CNT_ATC_INVALIDATED,
+    HMMDEV_CNT_WALKS,
+    HMMDEV_CNT_FAULTS,
+    HMMDEV_CNT_FAULT_RETRIES,
+    HMMDEV_CNT_FAULT_ABORTS,
+    HMMDEV_CNT_FAULTS_LOST,
+    HMMDEV_CNT_COMMANDS,
+    HMMDEV_CNT_INVALIDATES,
+    HMMDEV_CNT_SYNCS,
     HMMDEV_CNT_MAX
 } HmmdevCounter;
 
@@ -142,6 +258,8 @@ typedef enum HmmdevCounter {
 /* QEMU naming, for the device model and its qtests */
 typedef struct hmmdev_job_desc HmmdevJobDesc;
 typedef struct hmmdev_completion HmmdevCompletion;
+typedef struct hmmdev_command HmmdevCommand;
+typedef struct hmmdev_fault HmmdevFault;
 #endif
 
 #endif

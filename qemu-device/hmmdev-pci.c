@@ -31,7 +31,30 @@ static const char *const counter_names[HMMDEV_CNT_MAX] = {
     [HMMDEV_CNT_DEVICE_ERRORS] = "device-errors",
     [HMMDEV_CNT_DOORBELLS] = "doorbells",
     [HMMDEV_CNT_RESETS] = "resets",
+    [HMMDEV_CNT_ATC_HITS] = "atc-hits",
+    [HMMDEV_CNT_ATC_MISSES] = "atc-misses",
+    [HMMDEV_CNT_ATC_EVICTIONS] = "atc-evictions",
+    [HMMDEV_CNT_ATC_INVALIDATED] = "atc-invalidated",
+    [HMMDEV_CNT_WALKS] = "walks",
+    [HMMDEV_CNT_FAULTS] = "faults",
+    [HMMDEV_CNT_FAULT_RETRIES] = "fault-retries",
+    [HMMDEV_CNT_FAULT_ABORTS] = "fault-aborts",
+    [HMMDEV_CNT_FAULTS_LOST] = "faults-lost",
+    [HMMDEV_CNT_COMMANDS] = "commands",
+    [HMMDEV_CNT_INVALIDATES] = "invalidates",
+    [HMMDEV_CNT_SYNCS] = "syncs",
 };
+
+static bool hmmdev_is_ctx_reg(hwaddr addr)
+{
+    return addr >= HMMDEV_REG_CTX_BASE &&
+           addr < HMMDEV_REG_CTX_BASE + HMMDEV_NUM_CONTEXTS * HMMDEV_CTX_STRIDE;
+}
+
+static bool hmmdev_is_queue_reg(hwaddr addr)
+{
+    return addr >= HMMDEV_REG_CQ_BASE && addr <= HMMDEV_REG_FQ_TAIL;
+}
 
 void hmmdev_count(HmmdevState *s, HmmdevCounter c, uint64_t n)
 {
@@ -74,7 +97,7 @@ void hmmdev_device_error(HmmdevState *s, uint32_t code)
     hmmdev_raise(s, HMMDEV_VEC_ERROR);
 }
 
-/* 64-bit registers: TIMESTAMP, VRAM_SIZE, JQ_BASE, the counters */
+/* 64-bit registers: TIMESTAMP, VRAM_SIZE, ring bases, roots, counters */
 static bool hmmdev_reg64(HmmdevState *s, hwaddr addr, uint64_t *val)
 {
     switch (addr) {
@@ -86,6 +109,15 @@ static bool hmmdev_reg64(HmmdevState *s, hwaddr addr, uint64_t *val)
         return true;
     case HMMDEV_REG_JQ_BASE:
         *val = hmmdev_jq_read(s, addr);
+        return true;
+    case HMMDEV_REG_CQ_BASE:
+    case HMMDEV_REG_FQ_BASE:
+        *val = hmmdev_queue_read(s, addr);
+        return true;
+    }
+    if (hmmdev_is_ctx_reg(addr) &&
+        (addr - HMMDEV_REG_CTX_BASE) % HMMDEV_CTX_STRIDE == HMMDEV_CTX_ROOT) {
+        *val = hmmdev_ctx_read(s, addr - HMMDEV_REG_CTX_BASE);
         return true;
     }
     if (addr >= HMMDEV_REG_COUNTERS &&
@@ -104,7 +136,14 @@ static uint32_t hmmdev_reg32(HmmdevState *s, hwaddr addr)
     case HMMDEV_REG_VERSION:
         return HMMDEV_VERSION;
     case HMMDEV_REG_CAPS:
-        return HMMDEV_CAP_JOBQ;
+        return HMMDEV_CAP_JOBQ | HMMDEV_CAP_MMU | HMMDEV_CAP_ATC |
+               HMMDEV_CAP_CMDQ | HMMDEV_CAP_FAULTQ;
+    case HMMDEV_REG_ATC_SETS:
+        return s->atc_sets;
+    case HMMDEV_REG_ATC_WAYS:
+        return s->atc_ways;
+    case HMMDEV_REG_CONTEXTS:
+        return HMMDEV_NUM_CONTEXTS;
     case HMMDEV_REG_ENGINES:
         return s->num_engines;
     case HMMDEV_REG_SCRATCH:
@@ -117,10 +156,21 @@ static uint32_t hmmdev_reg32(HmmdevState *s, hwaddr addr)
         return qatomic_read(&s->err_count);
     case HMMDEV_REG_CTRL:
     case HMMDEV_REG_STATUS:
+        /* CQ/FQ enable bits are STATUS bits 3-4 and CTRL bits 1-2 */
+        return hmmdev_jq_read(s, addr) |
+               (addr == HMMDEV_REG_STATUS ? hmmdev_queues_status(s)
+                : (hmmdev_queues_status(s) >> 2) &
+                  (HMMDEV_CTRL_CQ_ENABLE | HMMDEV_CTRL_FQ_ENABLE));
     case HMMDEV_REG_JQ_ENTRIES:
     case HMMDEV_REG_JQ_TAIL:
     case HMMDEV_REG_JQ_HEAD:
         return hmmdev_jq_read(s, addr);
+    }
+    if (hmmdev_is_queue_reg(addr)) {
+        return hmmdev_queue_read(s, addr);
+    }
+    if (hmmdev_is_ctx_reg(addr)) {
+        return hmmdev_ctx_read(s, addr - HMMDEV_REG_CTX_BASE);
     }
     return 0;   /* reserved offsets read as zero */
 }
@@ -167,12 +217,22 @@ static void hmmdev_reg_write32(HmmdevState *s, hwaddr addr, uint32_t val)
             return;
         }
         hmmdev_jq_write(s, addr, val, 4);
+        hmmdev_queues_enable(s, val);
         return;
     case HMMDEV_REG_JQ_BASE:
     case HMMDEV_REG_JQ_BASE + 4:
     case HMMDEV_REG_JQ_ENTRIES:
     case HMMDEV_REG_JQ_TAIL:
         hmmdev_jq_write(s, addr, val, 4);
+        return;
+    }
+    if (hmmdev_is_queue_reg(addr) && addr != HMMDEV_REG_CQ_HEAD &&
+        addr != HMMDEV_REG_FQ_TAIL) {
+        hmmdev_queue_write(s, addr, val, 4);
+        return;
+    }
+    if (hmmdev_is_ctx_reg(addr)) {
+        hmmdev_ctx_write(s, addr - HMMDEV_REG_CTX_BASE, val, 4);
         return;
     }
     hmmdev_device_error(s, HMMDEV_ERR_BAD_REGISTER);
@@ -186,6 +246,13 @@ static void hmmdev_mmio_write(void *opaque, hwaddr addr, uint64_t val,
     trace_hmmdev_mmio_write(addr, size, val);
     if (size == 8 && addr == HMMDEV_REG_JQ_BASE) {
         hmmdev_jq_write(s, addr, val, 8);
+    } else if (size == 8 && (addr == HMMDEV_REG_CQ_BASE ||
+                             addr == HMMDEV_REG_FQ_BASE)) {
+        hmmdev_queue_write(s, addr, val, 8);
+    } else if (size == 8 && hmmdev_is_ctx_reg(addr) &&
+               (addr - HMMDEV_REG_CTX_BASE) % HMMDEV_CTX_STRIDE ==
+               HMMDEV_CTX_ROOT) {
+        hmmdev_ctx_write(s, addr - HMMDEV_REG_CTX_BASE, val, 8);
     } else if (size == 8) {
         hmmdev_reg_write32(s, addr, val);
         hmmdev_reg_write32(s, addr + 4, val >> 32);
@@ -225,6 +292,13 @@ static void hmmdev_realize(PCIDevice *pdev, Error **errp)
                    HMMDEV_MAX_ENGINES, s->num_engines);
         return;
     }
+    if (!is_power_of_2(s->atc_sets) || s->atc_sets > 4096 ||
+        s->atc_ways < 1 || s->atc_ways > 32) {
+        error_setg(errp, "hmmdev: atc-sets must be a power of two up to 4096 "
+                   "and atc-ways 1..32 (got %u, %u)", s->atc_sets,
+                   s->atc_ways);
+        return;
+    }
 
     pci_config_set_interrupt_pin(conf, 1);
 
@@ -259,6 +333,8 @@ static void hmmdev_realize(PCIDevice *pdev, Error **errp)
 
     s->irq_bh = qemu_bh_new_guarded(hmmdev_irq_bh, s,
                                     &DEVICE(pdev)->mem_reentrancy_guard);
+    hmmdev_mmu_init(s);
+    hmmdev_queues_start(s);
     hmmdev_engines_start(s);
 }
 
@@ -267,6 +343,8 @@ static void hmmdev_exit(PCIDevice *pdev)
     HmmdevState *s = HMMDEV(pdev);
 
     hmmdev_engines_stop(s);
+    hmmdev_queues_stop(s);
+    hmmdev_mmu_free(s);
     qemu_bh_delete(s->irq_bh);
     msix_uninit_exclusive_bar(pdev);
 }
@@ -276,6 +354,8 @@ void hmmdev_reset_state(HmmdevState *s)
 {
     trace_hmmdev_reset();
     hmmdev_jq_reset(s);
+    hmmdev_queues_reset(s);
+    hmmdev_mmu_reset(s);
     s->scratch = 0;
     qatomic_set(&s->err_code, HMMDEV_ERR_NONE);
     qatomic_set(&s->irq_pending, 0);
@@ -300,6 +380,10 @@ static void hmmdev_instance_init(Object *obj)
         object_property_add_uint64_ptr(obj, name, &s->counters[i],
                                        OBJ_PROP_FLAG_READ);
     }
+    /* fault injection, settable with qom-set while the guest runs */
+    object_property_add_uint32_ptr(obj, "x-inject-xlate-delay-us",
+                                   &s->inject_xlate_delay_us,
+                                   OBJ_PROP_FLAG_READWRITE);
 }
 
 static void hmmdev_instance_finalize(Object *obj)
@@ -313,6 +397,8 @@ static void hmmdev_instance_finalize(Object *obj)
 static const Property hmmdev_properties[] = {
     DEFINE_PROP_SIZE("vram-size", HmmdevState, vram_size, 256 * MiB),
     DEFINE_PROP_UINT32("engines", HmmdevState, num_engines, 2),
+    DEFINE_PROP_UINT32("atc-sets", HmmdevState, atc_sets, 64),
+    DEFINE_PROP_UINT32("atc-ways", HmmdevState, atc_ways, 8),
 };
 
 static const VMStateDescription hmmdev_vmstate = {

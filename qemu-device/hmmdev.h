@@ -10,6 +10,7 @@
 
 #include "hw/pci/pci_device.h"
 #include "qemu/thread.h"
+#include "system/dma.h"
 #include "qom/object.h"
 #include "hmmdev-hw.h"
 
@@ -27,8 +28,49 @@ struct HmmdevEngine {
     HmmdevState *s;
     unsigned id;
     QemuThread thread;
-    uint8_t *bounce;                /* HMMDEV_CHUNK bytes */
+    uint8_t *bounce;                /* HMMDEV_CHUNK + 8 bytes: FILL pattern */
+    /*
+     * ATC epoch when this engine started its current use of a translation,
+     * 0 when it uses none.  SYNC waits for the markers older than its
+     * INVALIDATEs (see hmmdev-mmu.c).
+     */
+    uint64_t xlate_epoch;
+    /* fault stall, under fq_lock */
+    QemuCond fault_cond;
+    uint32_t fault_seq;
+    uint32_t fault_id;
+    bool fault_pending;
+    int fault_response;             /* HMMDEV_RESPONSE_*, 0: none yet */
 };
+
+/* One ATC entry: a leaf translation of one context. */
+typedef struct HmmdevAtcEntry {
+    uint64_t tag;                   /* VA >> 12, or VA >> 21 when huge */
+    uint64_t pte;                   /* the leaf as walked, A/D included */
+    uint64_t lru;
+    uint16_t ctx;
+    bool valid;
+    bool huge;
+} HmmdevAtcEntry;
+
+typedef struct HmmdevContext {
+    uint64_t root;                  /* VRAM offset of the level-4 table */
+    bool enabled;
+} HmmdevContext;
+
+/* Result of a translation */
+typedef struct HmmdevXlate {
+    uint64_t addr;                  /* bus address or VRAM offset */
+    uint64_t len;                   /* bytes from there to the page end */
+    bool vram;
+} HmmdevXlate;
+
+typedef enum HmmdevXlateStatus {
+    HMMDEV_XLATE_OK,
+    HMMDEV_XLATE_FAULT,             /* not present or not permitted */
+    HMMDEV_XLATE_BAD_PTE,
+    HMMDEV_XLATE_BAD_CONTEXT,
+} HmmdevXlateStatus;
 
 struct HmmdevState {
     PCIDevice parent_obj;
@@ -40,6 +82,10 @@ struct HmmdevState {
     /* properties */
     uint64_t vram_size;
     uint32_t num_engines;
+    uint32_t atc_sets;
+    uint32_t atc_ways;
+    /* fault injection: delay between a translation and its use */
+    uint32_t inject_xlate_delay_us;
 
     /* BQL */
     uint32_t scratch;
@@ -64,12 +110,79 @@ struct HmmdevState {
 
     HmmdevEngine engines[HMMDEV_MAX_ENGINES];
     QEMUBH *irq_bh;
+
+    /* contexts: written under the BQL, read by engines atomically */
+    HmmdevContext contexts[HMMDEV_NUM_CONTEXTS];
+
+    /* translation cache: atc_lock protects entries, tick, epoch writes */
+    QemuMutex atc_lock;
+    HmmdevAtcEntry *atc;            /* atc_sets * atc_ways */
+    uint64_t atc_tick;
+    uint64_t atc_epoch;             /* bumped by every invalidation */
+
+    /* SYNC waiting for engines' translation markers */
+    QemuMutex sync_lock;
+    QemuCond sync_cond;
+    uint32_t sync_waiters;
+
+    /* command queue: cq_lock protects the ring state */
+    QemuMutex cq_lock;
+    QemuCond cq_cond;
+    QemuThread cq_thread;
+    bool cq_enabled;
+    uint64_t cq_base;
+    uint32_t cq_entries;
+    uint32_t cq_head;
+    uint32_t cq_tail;
+
+    /* fault queue: fq_lock protects the ring and engines' fault state */
+    QemuMutex fq_lock;
+    bool fq_enabled;
+    bool fq_overflow;
+    uint64_t fq_base;
+    uint32_t fq_entries;
+    uint32_t fq_head;
+    uint32_t fq_tail;
 };
 
 /* hmmdev-pci.c */
 void hmmdev_count(HmmdevState *s, HmmdevCounter c, uint64_t n);
 void hmmdev_raise(HmmdevState *s, unsigned vector);
 void hmmdev_device_error(HmmdevState *s, uint32_t code);
+
+/* hmmdev-dma.c */
+MemTxResult hmmdev_sysmem_rw(HmmdevState *s, dma_addr_t addr, void *buf,
+                             dma_addr_t len, DMADirection dir);
+uint32_t hmmdev_job_check(HmmdevState *s, const HmmdevJobDesc *d);
+int hmmdev_job_execute(HmmdevEngine *e, const HmmdevJobDesc *d, uint32_t gen,
+                       uint64_t *result);
+
+/* hmmdev-mmu.c */
+void hmmdev_mmu_init(HmmdevState *s);
+void hmmdev_mmu_free(HmmdevState *s);
+void hmmdev_mmu_reset(HmmdevState *s);
+uint64_t hmmdev_ctx_read(HmmdevState *s, hwaddr off);
+void hmmdev_ctx_write(HmmdevState *s, hwaddr off, uint64_t val, unsigned size);
+void hmmdev_xlate_begin(HmmdevEngine *e);
+void hmmdev_xlate_end(HmmdevEngine *e);
+HmmdevXlateStatus hmmdev_translate(HmmdevEngine *e, unsigned ctx, uint64_t va,
+                                   unsigned access, HmmdevXlate *x,
+                                   uint32_t *reason);
+void hmmdev_atc_invalidate(HmmdevState *s, bool all_ctx, unsigned ctx,
+                           bool all_va, uint64_t va, uint64_t len);
+void hmmdev_wait_translations(HmmdevState *s);
+
+/* hmmdev-queues.c */
+void hmmdev_queues_start(HmmdevState *s);
+void hmmdev_queues_stop(HmmdevState *s);
+void hmmdev_queues_reset(HmmdevState *s);
+uint64_t hmmdev_queue_read(HmmdevState *s, hwaddr addr);
+void hmmdev_queue_write(HmmdevState *s, hwaddr addr, uint64_t val,
+                        unsigned size);
+void hmmdev_queues_enable(HmmdevState *s, uint32_t ctrl);
+uint32_t hmmdev_queues_status(HmmdevState *s);
+int hmmdev_fault_stall(HmmdevEngine *e, uint32_t gen, unsigned ctx,
+                       uint64_t va, unsigned access, uint32_t reason);
 
 /* hmmdev-engine.c */
 void hmmdev_engines_start(HmmdevState *s);

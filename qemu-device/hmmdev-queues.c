@@ -1,0 +1,386 @@
+/*
+ * hmmdev: the command queue (INVALIDATE, SYNC, RESPOND) and the fault
+ * queue.
+ *
+ * The command queue is served by a thread of its own, in ring order; each
+ * command is complete when CQ_HEAD moves past it.  An engine that cannot
+ * translate writes a fault record and stalls on its fault_cond (fq_lock)
+ * until a RESPOND names its fault id, or the device is reset.  A stalled
+ * engine holds no translation marker, so a SYNC never waits for a fault
+ * that only a later command can answer.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/bswap.h"
+#include "qemu/timer.h"
+#include "qemu/rcu.h"
+#include "hmmdev.h"
+#include "trace.h"
+
+static bool hmmdev_ring_ok(uint64_t base, uint32_t entries, unsigned size)
+{
+    return base && base % size == 0 && entries >= 2 && entries <= 65536 &&
+           is_power_of_2(entries) && base + (uint64_t)entries * size > base;
+}
+
+/* ---- fault queue ---- */
+
+/*
+ * Report a fault and stall until it is answered.  Returns
+ * HMMDEV_RESPONSE_RETRY or _ABORT, 0 when the fault could not be reported
+ * (queue off, full, or unwritable), or -1 when the device was reset under
+ * the job.
+ */
+int hmmdev_fault_stall(HmmdevEngine *e, uint32_t gen, unsigned ctx,
+                       uint64_t va, unsigned access, uint32_t reason)
+{
+    HmmdevState *s = e->s;
+    HmmdevFault rec;
+    uint32_t err = HMMDEV_ERR_NONE;
+    int response = 0;
+
+    qemu_mutex_lock(&s->fq_lock);
+    e->fault_id = (++e->fault_seq << 4) | e->id;
+    rec = (HmmdevFault) {
+        .va = cpu_to_le64(va),
+        .context = cpu_to_le16(ctx),
+        .access = access,
+        .engine = e->id,
+        .id = cpu_to_le32(e->fault_id),
+        .timestamp = cpu_to_le64(qemu_clock_get_ns(QEMU_CLOCK_REALTIME)),
+        .reason = cpu_to_le32(reason),
+    };
+    trace_hmmdev_fault(e->id, e->fault_id, ctx, va, access, reason);
+    if (!s->fq_enabled) {
+        goto lost;
+    }
+    if ((s->fq_tail + 1) % s->fq_entries == s->fq_head) {
+        s->fq_overflow = true;
+        err = HMMDEV_ERR_FQ_OVERFLOW;
+        goto lost;
+    }
+    if (hmmdev_sysmem_rw(s, s->fq_base + s->fq_tail * sizeof(rec), &rec,
+                         sizeof(rec), DMA_DIRECTION_FROM_DEVICE)) {
+        err = HMMDEV_ERR_FQ_WRITE;
+        goto lost;
+    }
+    s->fq_tail = (s->fq_tail + 1) % s->fq_entries;
+    e->fault_pending = true;
+    e->fault_response = 0;
+    hmmdev_count(s, HMMDEV_CNT_FAULTS, 1);
+    hmmdev_raise(s, HMMDEV_VEC_FAULT);
+    while (!e->fault_response && qatomic_read(&s->generation) == gen &&
+           !s->quit) {
+        qemu_cond_wait(&e->fault_cond, &s->fq_lock);
+    }
+    response = e->fault_response ? e->fault_response : -1;
+    e->fault_pending = false;
+    qemu_mutex_unlock(&s->fq_lock);
+    trace_hmmdev_fault_answered(e->id, e->fault_id, response);
+    hmmdev_count(s, response == HMMDEV_RESPONSE_RETRY ?
+                 HMMDEV_CNT_FAULT_RETRIES : HMMDEV_CNT_FAULT_ABORTS,
+                 response > 0);
+    return response;
+
+lost:
+    qemu_mutex_unlock(&s->fq_lock);
+    hmmdev_count(s, HMMDEV_CNT_FAULTS_LOST, 1);
+    if (err) {
+        hmmdev_device_error(s, err);
+    }
+    return response;
+}
+
+/* cmdq thread: RESPOND */
+static bool hmmdev_respond(HmmdevState *s, uint32_t id, uint64_t action)
+{
+    unsigned engine = id & 0xf;
+    HmmdevEngine *e = &s->engines[engine];
+    bool ok = false;
+
+    if (engine >= s->num_engines ||
+        (action != HMMDEV_RESPONSE_RETRY && action != HMMDEV_RESPONSE_ABORT)) {
+        return false;
+    }
+    qemu_mutex_lock(&s->fq_lock);
+    if (e->fault_pending && !e->fault_response && e->fault_id == id) {
+        e->fault_response = action;
+        qemu_cond_signal(&e->fault_cond);
+        ok = true;
+    }
+    qemu_mutex_unlock(&s->fq_lock);
+    return ok;
+}
+
+/* ---- command queue ---- */
+
+static bool hmmdev_run_command(HmmdevState *s, HmmdevCommand *c)
+{
+    uint64_t va = le64_to_cpu(c->arg0), len = le64_to_cpu(c->arg1);
+    uint64_t fence;
+    unsigned ctx = le16_to_cpu(c->context);
+    bool all_ctx = c->flags & HMMDEV_INV_ALL_CONTEXTS;
+    bool all_va = c->flags & HMMDEV_INV_ALL_ADDRESSES;
+
+    if (c->rsvd) {
+        return false;
+    }
+    switch (c->opcode) {
+    case HMMDEV_CMD_INVALIDATE:
+        if (c->flags & ~(HMMDEV_INV_ALL_CONTEXTS | HMMDEV_INV_ALL_ADDRESSES) ||
+            (!all_ctx && ctx >= HMMDEV_NUM_CONTEXTS) ||
+            (!all_va && (len == 0 || va >= (1ull << HMMDEV_VA_BITS) ||
+                         len > (1ull << HMMDEV_VA_BITS) - va))) {
+            return false;
+        }
+        hmmdev_count(s, HMMDEV_CNT_INVALIDATES, 1);
+        hmmdev_atc_invalidate(s, all_ctx, ctx, all_va, va, len);
+        return true;
+    case HMMDEV_CMD_SYNC:
+        if (c->flags & ~HMMDEV_SYNC_IRQ || va % 8) {
+            return false;
+        }
+        hmmdev_wait_translations(s);
+        hmmdev_count(s, HMMDEV_CNT_SYNCS, 1);
+        fence = c->arg1;            /* already little endian */
+        if (va && hmmdev_sysmem_rw(s, va, &fence, sizeof(fence),
+                                   DMA_DIRECTION_FROM_DEVICE)) {
+            hmmdev_device_error(s, HMMDEV_ERR_SYNC_WRITE);
+        }
+        trace_hmmdev_sync(va, le64_to_cpu(c->arg1));
+        if (c->flags & HMMDEV_SYNC_IRQ) {
+            hmmdev_raise(s, HMMDEV_VEC_CMDQ);
+        }
+        return true;
+    case HMMDEV_CMD_RESPOND:
+        if (c->flags || va > UINT32_MAX || !hmmdev_respond(s, va, len)) {
+            hmmdev_device_error(s, HMMDEV_ERR_BAD_RESPONSE);
+        }
+        return true;
+    }
+    return false;
+}
+
+static void *hmmdev_cq_thread(void *opaque)
+{
+    HmmdevState *s = opaque;
+    HmmdevCommand c;
+    uint32_t index;
+
+    rcu_register_thread();
+    qemu_mutex_lock(&s->cq_lock);
+    while (!s->quit) {
+        if (!s->cq_enabled || s->cq_head == s->cq_tail) {
+            qemu_cond_wait(&s->cq_cond, &s->cq_lock);
+            continue;
+        }
+        index = s->cq_head;
+        if (hmmdev_sysmem_rw(s, s->cq_base + index * sizeof(c), &c, sizeof(c),
+                             DMA_DIRECTION_TO_DEVICE)) {
+            s->cq_enabled = false;
+            qemu_mutex_unlock(&s->cq_lock);
+            hmmdev_device_error(s, HMMDEV_ERR_CMD_FETCH);
+            qemu_mutex_lock(&s->cq_lock);
+            continue;
+        }
+        qemu_mutex_unlock(&s->cq_lock);
+
+        trace_hmmdev_command(index, c.opcode, le16_to_cpu(c.context),
+                             le64_to_cpu(c.arg0), le64_to_cpu(c.arg1));
+        hmmdev_count(s, HMMDEV_CNT_COMMANDS, 1);
+        if (!hmmdev_run_command(s, &c)) {
+            hmmdev_device_error(s, HMMDEV_ERR_BAD_COMMAND);
+        }
+
+        qemu_mutex_lock(&s->cq_lock);
+        /* a reset while the command ran moved the ring: leave it */
+        if (s->cq_entries && s->cq_head == index) {
+            s->cq_head = (index + 1) & (s->cq_entries - 1);
+        }
+    }
+    qemu_mutex_unlock(&s->cq_lock);
+    rcu_unregister_thread();
+    return NULL;
+}
+
+void hmmdev_queues_start(HmmdevState *s)
+{
+    unsigned i;
+
+    qemu_mutex_init(&s->cq_lock);
+    qemu_cond_init(&s->cq_cond);
+    qemu_mutex_init(&s->fq_lock);
+    for (i = 0; i < s->num_engines; i++) {
+        qemu_cond_init(&s->engines[i].fault_cond);
+    }
+    qemu_thread_create(&s->cq_thread, "hmmdev-cmdq", hmmdev_cq_thread, s,
+                       QEMU_THREAD_JOINABLE);
+}
+
+/* After the engines stopped (s->quit is set). */
+void hmmdev_queues_stop(HmmdevState *s)
+{
+    unsigned i;
+
+    qemu_mutex_lock(&s->cq_lock);
+    qemu_cond_broadcast(&s->cq_cond);
+    qemu_mutex_unlock(&s->cq_lock);
+    qemu_thread_join(&s->cq_thread);
+    for (i = 0; i < s->num_engines; i++) {
+        qemu_cond_destroy(&s->engines[i].fault_cond);
+    }
+    qemu_mutex_destroy(&s->fq_lock);
+    qemu_cond_destroy(&s->cq_cond);
+    qemu_mutex_destroy(&s->cq_lock);
+}
+
+/* Wake stalled engines (their job is dropped: the generation moved). */
+static void hmmdev_wake_stalled(HmmdevState *s)
+{
+    unsigned i;
+
+    qemu_mutex_lock(&s->fq_lock);
+    for (i = 0; i < s->num_engines; i++) {
+        qemu_cond_broadcast(&s->engines[i].fault_cond);
+    }
+    qemu_mutex_unlock(&s->fq_lock);
+}
+
+void hmmdev_queues_reset(HmmdevState *s)
+{
+    qemu_mutex_lock(&s->cq_lock);
+    s->cq_enabled = false;
+    s->cq_base = 0;
+    s->cq_entries = s->cq_head = s->cq_tail = 0;
+    qemu_mutex_unlock(&s->cq_lock);
+    qemu_mutex_lock(&s->fq_lock);
+    s->fq_enabled = s->fq_overflow = false;
+    s->fq_base = 0;
+    s->fq_entries = s->fq_head = s->fq_tail = 0;
+    qemu_mutex_unlock(&s->fq_lock);
+    hmmdev_wake_stalled(s);
+}
+
+/* CTRL bits CQ_ENABLE and FQ_ENABLE */
+void hmmdev_queues_enable(HmmdevState *s, uint32_t ctrl)
+{
+    bool cq_on = ctrl & HMMDEV_CTRL_CQ_ENABLE;
+    bool fq_on = ctrl & HMMDEV_CTRL_FQ_ENABLE;
+    bool bad = false;
+
+    qemu_mutex_lock(&s->cq_lock);
+    if (cq_on && !s->cq_enabled &&
+        !hmmdev_ring_ok(s->cq_base, s->cq_entries, HMMDEV_CMD_SIZE)) {
+        bad = true;
+    } else {
+        s->cq_enabled = cq_on;
+        qemu_cond_broadcast(&s->cq_cond);
+    }
+    qemu_mutex_unlock(&s->cq_lock);
+
+    qemu_mutex_lock(&s->fq_lock);
+    if (fq_on && !s->fq_enabled &&
+        !hmmdev_ring_ok(s->fq_base, s->fq_entries, HMMDEV_FAULT_SIZE)) {
+        bad = true;
+    } else {
+        s->fq_enabled = fq_on;
+    }
+    qemu_mutex_unlock(&s->fq_lock);
+    if (bad) {
+        hmmdev_device_error(s, HMMDEV_ERR_BAD_RING);
+    }
+}
+
+uint32_t hmmdev_queues_status(HmmdevState *s)
+{
+    uint32_t st = 0;
+
+    qemu_mutex_lock(&s->cq_lock);
+    st |= s->cq_enabled ? HMMDEV_STATUS_CQ_ENABLED : 0;
+    qemu_mutex_unlock(&s->cq_lock);
+    qemu_mutex_lock(&s->fq_lock);
+    st |= s->fq_enabled ? HMMDEV_STATUS_FQ_ENABLED : 0;
+    st |= s->fq_overflow ? HMMDEV_STATUS_FQ_OVERFLOW : 0;
+    qemu_mutex_unlock(&s->fq_lock);
+    return st;
+}
+
+uint64_t hmmdev_queue_read(HmmdevState *s, hwaddr addr)
+{
+    uint64_t val = 0;
+
+    if (addr < HMMDEV_REG_FQ_BASE) {
+        qemu_mutex_lock(&s->cq_lock);
+        val = addr == HMMDEV_REG_CQ_BASE ? s->cq_base :
+              addr == HMMDEV_REG_CQ_ENTRIES ? s->cq_entries :
+              addr == HMMDEV_REG_CQ_TAIL ? s->cq_tail : s->cq_head;
+        qemu_mutex_unlock(&s->cq_lock);
+    } else {
+        qemu_mutex_lock(&s->fq_lock);
+        val = addr == HMMDEV_REG_FQ_BASE ? s->fq_base :
+              addr == HMMDEV_REG_FQ_ENTRIES ? s->fq_entries :
+              addr == HMMDEV_REG_FQ_HEAD ? s->fq_head : s->fq_tail;
+        qemu_mutex_unlock(&s->fq_lock);
+    }
+    return val;
+}
+
+static void hmmdev_set_base(uint64_t *base, hwaddr addr, hwaddr reg,
+                            uint64_t val, unsigned size)
+{
+    if (size == 8) {
+        *base = val;
+    } else {
+        *base = deposit64(*base, addr == reg ? 0 : 32, 32, val);
+    }
+}
+
+/* CQ_BASE/ENTRIES/TAIL, FQ_BASE/ENTRIES/HEAD */
+void hmmdev_queue_write(HmmdevState *s, hwaddr addr, uint64_t val,
+                        unsigned size)
+{
+    uint32_t err = HMMDEV_ERR_NONE;
+
+    if (addr < HMMDEV_REG_FQ_BASE) {
+        qemu_mutex_lock(&s->cq_lock);
+        if (addr == HMMDEV_REG_CQ_TAIL) {
+            if (!s->cq_entries || val >= s->cq_entries) {
+                err = HMMDEV_ERR_BAD_TAIL;
+            } else {
+                s->cq_tail = val;
+                qemu_cond_broadcast(&s->cq_cond);
+            }
+        } else if (s->cq_enabled) {
+            err = HMMDEV_ERR_RING_BUSY;
+        } else if (addr == HMMDEV_REG_CQ_ENTRIES) {
+            s->cq_entries = val;
+            s->cq_head = s->cq_tail = 0;
+        } else {
+            hmmdev_set_base(&s->cq_base, addr, HMMDEV_REG_CQ_BASE, val, size);
+        }
+        qemu_mutex_unlock(&s->cq_lock);
+    } else {
+        qemu_mutex_lock(&s->fq_lock);
+        if (addr == HMMDEV_REG_FQ_HEAD) {
+            if (!s->fq_entries || val >= s->fq_entries) {
+                err = HMMDEV_ERR_BAD_TAIL;
+            } else {
+                s->fq_head = val;
+            }
+        } else if (s->fq_enabled) {
+            err = HMMDEV_ERR_RING_BUSY;
+        } else if (addr == HMMDEV_REG_FQ_ENTRIES) {
+            s->fq_entries = val;
+            s->fq_head = s->fq_tail = 0;
+            s->fq_overflow = false;
+        } else {
+            hmmdev_set_base(&s->fq_base, addr, HMMDEV_REG_FQ_BASE, val, size);
+        }
+        qemu_mutex_unlock(&s->fq_lock);
+    }
+    if (err) {
+        hmmdev_device_error(s, err);
+    }
+}
