@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run one of hmmdev's QEMU qtests (TAP) against the built QEMU.
-#   images/run-qtest.sh [--asan] [NAME]     NAME: hmmdev-test (default),
-#                                           hmmdev-mmu-test, hmmdev-fuzz
+#   images/run-qtest.sh [--asan] [NAME [glib test options]]
+#       NAME: hmmdev-test (default), hmmdev-mmu-test, hmmdev-fuzz
 # The fuzz test takes HMMDEV_FUZZ_OPS and HMMDEV_FUZZ_SEED from the
 # environment.
 set -euo pipefail
@@ -9,8 +9,9 @@ set -euo pipefail
 variant=
 [ "${1:-}" = --asan ] && { variant=-asan; shift; }
 name=${1:-hmmdev-test}
+[ $# -eq 0 ] || shift
 build=$HMMDEV_CACHE/qemu$variant-current/build
 [ -x "$build/tests/qtest/$name" ] || die "qtest $name not built (images/build-qemu.sh${variant:+ --asan})"
 cd "$build"
 export QTEST_QEMU_BINARY=./qemu-system-x86_64
-exec "./tests/qtest/$name" --tap -k
+exec "./tests/qtest/$name" --tap -k "$@"

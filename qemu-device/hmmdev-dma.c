@@ -149,7 +149,7 @@ static uint32_t hmmdev_end_map(HmmdevEngine *e, const HmmdevJobDesc *d,
     case HMMDEV_END_VA:
         break;
     }
-    switch (hmmdev_translate(e, d->context, va, access, &x, &reason)) {
+    switch (hmmdev_translate(e, d->context, va, access, max, &x, &reason)) {
     case HMMDEV_XLATE_OK:
         break;
     case HMMDEV_XLATE_FAULT:
@@ -162,13 +162,14 @@ static uint32_t hmmdev_end_map(HmmdevEngine *e, const HmmdevJobDesc *d,
         return HMMDEV_JOB_BAD_CONTEXT;
     }
     /* the translation is used here, and only here */
-    trace_hmmdev_xlate_use(e->id, d->context, va, x.addr, x.vram, access);
+    trace_hmmdev_xlate_use(e->id, d->context, va, x.addr, x.vram, access,
+                           MIN(max, x.len));
     if (qatomic_read(&s->inject_xlate_delay_us)) {
         g_usleep(qatomic_read(&s->inject_xlate_delay_us));
     }
     max = MIN(max, x.len);
     if (x.vram) {
-        /* the walk checked that the page lies inside VRAM */
+        /* the walks checked that the pages lie inside VRAM */
         *seg = (HmmdevSeg) { .ptr = s->vram_ptr + x.addr, .len = max };
         return HMMDEV_JOB_OK;
     }

@@ -328,12 +328,43 @@ retry:
 }
 
 /*
- * Translate @va of @ctx for @access.  The caller holds a translation
- * marker (hmmdev_xlate_begin) until it has finished using the result.
+ * atc_lock held.  Grow @x over the pages after it while they are cached,
+ * serve @access and continue it contiguously, up to @max bytes: one run,
+ * one DMA mapping for the engine.
+ */
+static void hmmdev_atc_extend(HmmdevState *s, unsigned ctx, uint64_t va,
+                              unsigned access, uint64_t max, HmmdevXlate *x)
+{
+    HmmdevAtcEntry *next;
+    uint64_t page, addr;
+
+    while (x->len < max && va + x->len < (1ull << HMMDEV_VA_BITS)) {
+        next = hmmdev_atc_lookup(s, ctx, va + x->len);
+        if (!next || !hmmdev_leaf_serves(next->pte, access) ||
+            !(next->pte & HMMDEV_PTE_VRAM) != !x->vram) {
+            return;
+        }
+        page = next->huge ? PAGE_2M : PAGE_4K;
+        addr = (next->pte & HMMDEV_PTE_ADDR_MASK) +
+               ((va + x->len) & (page - 1));
+        if (addr != x->addr + x->len) {
+            return;
+        }
+        next->lru = ++s->atc_tick;
+        x->len += page - ((va + x->len) & (page - 1));
+        hmmdev_count(s, HMMDEV_CNT_ATC_HITS, 1);
+    }
+}
+
+/*
+ * Translate @va of @ctx for @access; @x covers at least the rest of @va's
+ * page and, where cached translations continue it, up to @max bytes.  The
+ * caller holds a translation marker (hmmdev_xlate_begin) until it has
+ * finished using the result.
  */
 HmmdevXlateStatus hmmdev_translate(HmmdevEngine *e, unsigned ctx, uint64_t va,
-                                   unsigned access, HmmdevXlate *x,
-                                   uint32_t *reason)
+                                   unsigned access, uint64_t max,
+                                   HmmdevXlate *x, uint32_t *reason)
 {
     HmmdevState *s = e->s;
     HmmdevAtcEntry *hit;
@@ -374,5 +405,10 @@ HmmdevXlateStatus hmmdev_translate(HmmdevEngine *e, unsigned ctx, uint64_t va,
     x->addr = (pte & HMMDEV_PTE_ADDR_MASK) + (va & (page - 1));
     x->len = page - (va & (page - 1));
     x->vram = pte & HMMDEV_PTE_VRAM;
+    if (max > x->len) {
+        qemu_mutex_lock(&s->atc_lock);
+        hmmdev_atc_extend(s, ctx, va, access, max, x);
+        qemu_mutex_unlock(&s->atc_lock);
+    }
     return HMMDEV_XLATE_OK;
 }

@@ -61,7 +61,7 @@ typedef struct HmmdevContext {
 /* Result of a translation */
 typedef struct HmmdevXlate {
     uint64_t addr;                  /* bus address or VRAM offset */
-    uint64_t len;                   /* bytes from there to the page end */
+    uint64_t len;                   /* bytes mapped contiguously from there */
     bool vram;
 } HmmdevXlate;
 
@@ -166,8 +166,8 @@ void hmmdev_ctx_write(HmmdevState *s, hwaddr off, uint64_t val, unsigned size);
 void hmmdev_xlate_begin(HmmdevEngine *e);
 void hmmdev_xlate_end(HmmdevEngine *e);
 HmmdevXlateStatus hmmdev_translate(HmmdevEngine *e, unsigned ctx, uint64_t va,
-                                   unsigned access, HmmdevXlate *x,
-                                   uint32_t *reason);
+                                   unsigned access, uint64_t max,
+                                   HmmdevXlate *x, uint32_t *reason);
 void hmmdev_atc_invalidate(HmmdevState *s, bool all_ctx, unsigned ctx,
                            bool all_va, uint64_t va, uint64_t len);
 void hmmdev_wait_translations(HmmdevState *s);
