@@ -6,9 +6,12 @@
 #define HMMDEV_DRV_H
 
 #include <linux/atomic.h>
+#include <linux/bits.h>
 #include <linux/completion.h>
 #include <linux/kref.h>
 #include <linux/miscdevice.h>
+#include <linux/mmu_notifier.h>
+#include <linux/workqueue.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/rwsem.h>
@@ -19,8 +22,13 @@
 #include "hmmdev-hw.h"
 
 #define HMMDEV_JQ_ENTRIES	64
+#define HMMDEV_CQ_ENTRIES	64
+#define HMMDEV_FQ_ENTRIES	16	/* > engines + 1: never overflows */
 #define HMMDEV_JOB_TIMEOUT	(30 * HZ)
 #define HMMDEV_STATUS_PENDING	0xffffffffu
+#define HMMDEV_VA_LIMIT		BIT_ULL(HMMDEV_VA_BITS)
+#define HMMDEV_FAULT_AROUND_DEFAULT	16	/* pages */
+#define HMMDEV_FAULT_LAT_SAMPLES	4096
 
 /**
  * struct hmmdev_job_slot - driver side of one job-ring slot
@@ -57,6 +65,71 @@ struct hmmdev_jobq {
 };
 
 /**
+ * struct hmmdev_cmdq - the command queue shared with the device
+ * @lock: serialises submitters; may be taken under mirror->lock
+ * @ring: commands (coherent DMA memory)
+ * @ring_dma: bus address of @ring
+ * @fence: where SYNC writes its sequence number (coherent DMA memory)
+ * @fence_dma: bus address of @fence
+ * @tail: next slot to fill
+ * @seq: last SYNC sequence number issued
+ * @wq: woken by vector CMDQ
+ */
+struct hmmdev_cmdq {
+	struct mutex lock;		/* see the kernel-doc above */
+	struct hmmdev_command *ring;
+	dma_addr_t ring_dma;
+	u64 *fence;
+	dma_addr_t fence_dma;
+	u32 tail;
+	u64 seq;
+	wait_queue_head_t wq;
+};
+
+struct hmmdev;
+
+/**
+ * struct hmmdev_mirror - a device context mirroring one process (see the
+ * lifetime and locking rules in hmmdev_mirror.c)
+ * @hd: the device (a reference is held)
+ * @notifier: covers the whole address space of @mm
+ * @mm: the mirrored mm (mmgrab()ed)
+ * @lock: device page tables; the read_begin/read_retry lock
+ * @job_lock: one compat READ/WRITE job at a time (the fault hint)
+ * @ref: held by the owner and by the fault service while it works
+ * @ctx: device context number
+ * @root: VRAM offset of the level-4 table
+ * @dead: the device is gone or the context torn down
+ * @mapped_pages: 4 KiB pages mapped by leaves
+ * @hint_start: first byte of the running job's range, for the fault service
+ * @hint_end: one past its last byte (0: no hint)
+ * @fault_around: pages faulted in around an address without a hint
+ * @job_faults: faults serviced for the running job
+ * @fault_error: errno of the last fault answered ABORT
+ * @stats_faults: faults serviced
+ * @stats_huge: 2 MiB leaves installed
+ */
+struct hmmdev_mirror {
+	struct hmmdev *hd;
+	struct mmu_interval_notifier notifier;
+	struct mm_struct *mm;
+	struct mutex lock;		/* see the kernel-doc above */
+	struct mutex job_lock;		/* see the kernel-doc above */
+	struct kref ref;
+	u16 ctx;
+	u64 root;
+	bool dead;
+	unsigned long mapped_pages;
+	u64 hint_start;
+	u64 hint_end;
+	u32 fault_around;
+	atomic_t job_faults;
+	int fault_error;
+	unsigned long stats_faults;
+	unsigned long stats_huge;
+};
+
+/**
  * struct hmmdev_vector - the dev_id of one MSI-X vector's handler
  * @hd: the device
  * @index: the vector (HMMDEV_VEC_*)
@@ -76,6 +149,8 @@ struct hmmdev_vector {
  * @id: N of /dev/hmmdevN
  * @name: "hmmdevN"
  * @misc: the character device
+ * @dmirror_name: "hmm_dmirrorN"
+ * @dmirror_misc: /dev/hmm_dmirrorN, lib/test_hmm_uapi.h compatible
  * @ref: held by the PCI binding and by each open file
  * @state_lock: read-held by every user operation, write-held by remove
  * @removed: the PCI function is gone; user operations fail with -ENODEV
@@ -85,6 +160,30 @@ struct hmmdev_vector {
  * @files_lock: protects @files
  * @files: open files, for zapping their VRAM mappings on remove
  * @jq: the job queue
+ * @cq: the command queue
+ * @fq_ring: fault records (coherent DMA memory)
+ * @fq_dma: bus address of @fq_ring
+ * @fq_head: next record to read (fault_work only)
+ * @fault_pfns: hmm_range_fault() output, for fault_work only
+ * @fault_wq: ordered workqueue of @fault_work
+ * @fault_work: drains the fault queue
+ * @fault_lat_us: recent fault round trips (record to RETRY), us
+ * @fault_lat_count: samples recorded so far
+ * @ctx_lock: protects @ctx_used and @mirrors
+ * @ctx_used: contexts in use
+ * @mirrors: the mirror of each context
+ * @pgmap_owner: owner of our device-private pages (device memory)
+ * @pt_lock: protects @pt_bitmap
+ * @pt_virt: the page-table pool in VRAM, mapped
+ * @pt_base: VRAM offset of the pool
+ * @pt_size: bytes of the pool
+ * @pt_bitmap: allocated pool pages
+ * @pt_pages: pool pages in use
+ * @invalidations: INVALIDATE+SYNC issued
+ * @notifier_calls: invalidation callbacks that reached the device side
+ * @sync_timeouts: SYNCs that did not complete
+ * @fault_retries: faults answered RETRY
+ * @fault_aborts: faults answered ABORT
  * @vectors: per-vector handler data
  * @irq_wq: woken by every interrupt
  * @irqs: interrupts handled, per vector
@@ -103,6 +202,8 @@ struct hmmdev {
 	int id;
 	char name[24];
 	struct miscdevice misc;
+	char dmirror_name[24];
+	struct miscdevice dmirror_misc;
 	struct kref ref;
 	struct rw_semaphore state_lock;
 	bool removed;
@@ -112,6 +213,30 @@ struct hmmdev {
 	struct mutex files_lock;	/* protects @files */
 	struct list_head files;
 	struct hmmdev_jobq jq;
+	struct hmmdev_cmdq cq;
+	struct hmmdev_fault *fq_ring;
+	dma_addr_t fq_dma;
+	u32 fq_head;
+	unsigned long *fault_pfns;
+	struct workqueue_struct *fault_wq;
+	struct work_struct fault_work;
+	u32 fault_lat_us[HMMDEV_FAULT_LAT_SAMPLES];
+	atomic_t fault_lat_count;
+	spinlock_t ctx_lock;		/* @ctx_used, @mirrors */
+	DECLARE_BITMAP(ctx_used, HMMDEV_NUM_CONTEXTS);
+	struct hmmdev_mirror *mirrors[HMMDEV_NUM_CONTEXTS];
+	void *pgmap_owner;
+	spinlock_t pt_lock;		/* @pt_bitmap */
+	void __iomem *pt_virt;
+	u64 pt_base;
+	u64 pt_size;
+	unsigned long *pt_bitmap;
+	atomic_t pt_pages;
+	atomic64_t invalidations;
+	atomic64_t notifier_calls;
+	atomic64_t sync_timeouts;
+	atomic64_t fault_retries;
+	atomic64_t fault_aborts;
 	struct hmmdev_vector vectors[HMMDEV_MSIX_VECTORS];
 	wait_queue_head_t irq_wq;
 	atomic64_t irqs[HMMDEV_MSIX_VECTORS];
@@ -146,7 +271,43 @@ int hmmdev_jobq_init(struct hmmdev *hd);
 void hmmdev_jobq_start(struct hmmdev *hd);
 void hmmdev_jobq_stop(struct hmmdev *hd);
 irqreturn_t hmmdev_jobq_irq(int irq, void *data);
-int hmmdev_job_run(struct hmmdev *hd, struct hmmdev_job_desc *desc, u64 *result);
+int hmmdev_job_run(struct hmmdev *hd, struct hmmdev_job_desc *desc, u64 *result,
+		   u32 *status);
+
+/* hmmdev_cmdq.c */
+int hmmdev_cmdq_init(struct hmmdev *hd);
+void hmmdev_cmdq_start(struct hmmdev *hd);
+irqreturn_t hmmdev_cmdq_irq(int irq, void *data);
+void hmmdev_declare_failed(struct hmmdev *hd, const char *why);
+int hmmdev_invalidate(struct hmmdev *hd, u16 ctx, u64 start, u64 end);
+int hmmdev_respond(struct hmmdev *hd, u32 id, u32 action);
+
+/* hmmdev_pt.c */
+int hmmdev_pt_init(struct hmmdev *hd);
+u64 hmmdev_pt_alloc(struct hmmdev *hd);
+int hmmdev_pt_map(struct hmmdev_mirror *m, u64 va, u64 leaf, bool *replaced);
+unsigned long hmmdev_pt_zap(struct hmmdev_mirror *m, u64 start, u64 end);
+void hmmdev_pt_reap(struct hmmdev_mirror *m, u64 start, u64 end);
+bool hmmdev_pt_any(struct hmmdev_mirror *m, u64 start, u64 end);
+void hmmdev_pt_destroy(struct hmmdev_mirror *m);
+
+/* hmmdev_mirror.c */
+struct hmmdev_mirror *hmmdev_mirror_create(struct hmmdev *hd);
+struct hmmdev_mirror *hmmdev_mirror_get(struct hmmdev *hd, unsigned int ctx);
+void hmmdev_mirror_put(struct hmmdev_mirror *m);
+void hmmdev_mirror_destroy(struct hmmdev_mirror *m);
+void hmmdev_mirrors_detach(struct hmmdev *hd);
+
+/* hmmdev_fault.c */
+int hmmdev_faultq_init(struct hmmdev *hd);
+void hmmdev_faultq_start(struct hmmdev *hd);
+irqreturn_t hmmdev_fault_irq(int irq, void *data);
+void hmmdev_fault_work(struct work_struct *work);
+void hmmdev_fault_latency_record(struct hmmdev *hd, u64 ns);
+
+/* hmmdev_dmirror.c */
+int hmmdev_dmirror_register(struct hmmdev *hd);
+void hmmdev_dmirror_unregister(struct hmmdev *hd);
 int hmmdev_dma_copy(struct hmmdev *hd, dma_addr_t sysmem, u64 vram_offset,
 		    u64 length, bool to_vram);
 

@@ -46,7 +46,6 @@ void hmmdev_jobq_start(struct hmmdev *hd)
 	jq->tail = 0;
 	writeq(jq->ring_dma, hd->regs + HMMDEV_REG_JQ_BASE);
 	hmmdev_wr32(hd, HMMDEV_REG_JQ_ENTRIES, HMMDEV_JQ_ENTRIES);
-	hmmdev_wr32(hd, HMMDEV_REG_CTRL, HMMDEV_CTRL_ENABLE);
 }
 
 /* Stop fetching, let running jobs finish (bounded), then reset. */
@@ -151,11 +150,13 @@ static void hmmdev_slot_release(struct hmmdev *hd, u32 index)
  * @hd: the device
  * @desc: the job; completion, fence and the IRQ flag are filled in here
  * @result: out: the completion record's result field
+ * @status_out: out (may be NULL): the job's HMMDEV_JOB_* status
  *
  * Return: 0, -EIO for a job the device failed (or a failed device),
  * -ETIMEDOUT when the device did not answer (it is then marked failed).
  */
-int hmmdev_job_run(struct hmmdev *hd, struct hmmdev_job_desc *desc, u64 *result)
+int hmmdev_job_run(struct hmmdev *hd, struct hmmdev_job_desc *desc, u64 *result,
+		   u32 *status_out)
 {
 	struct hmmdev_jobq *jq = &hd->jq;
 	struct hmmdev_completion *rec;
@@ -167,12 +168,10 @@ int hmmdev_job_run(struct hmmdev *hd, struct hmmdev_job_desc *desc, u64 *result)
 		return index;
 	if (!wait_for_completion_timeout(&jq->slots[index].done,
 					 HMMDEV_JOB_TIMEOUT)) {
-		WRITE_ONCE(hd->failed, true);
 		atomic64_inc(&hd->timeouts);
-		wake_up_all(&jq->slot_wq);
-		dev_err(&hd->pdev->dev,
-			"job %llu (slot %d) timed out after %d s: device declared failed\n",
+		dev_err(&hd->pdev->dev, "job %llu (slot %d) timed out after %d s\n",
 			desc->fence, index, HMMDEV_JOB_TIMEOUT / HZ);
+		hmmdev_declare_failed(hd, "job timeout");
 		return -ETIMEDOUT;
 	}
 	rec = &jq->comp[index];
@@ -186,6 +185,8 @@ int hmmdev_job_run(struct hmmdev *hd, struct hmmdev_job_desc *desc, u64 *result)
 		status = HMMDEV_STATUS_PENDING;	/* not OK */
 	}
 	hmmdev_slot_release(hd, index);
+	if (status_out)
+		*status_out = status;
 	if (status != HMMDEV_JOB_OK) {
 		atomic64_inc(&hd->job_errors);
 		dev_dbg(&hd->pdev->dev, "job %llu failed: status %u\n",
@@ -216,5 +217,5 @@ int hmmdev_dma_copy(struct hmmdev *hd, dma_addr_t sysmem, u64 vram_offset,
 		.length = length,
 	};
 
-	return hmmdev_job_run(hd, &desc, NULL);
+	return hmmdev_job_run(hd, &desc, NULL, NULL);
 }

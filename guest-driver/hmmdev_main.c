@@ -24,6 +24,7 @@
 #include <linux/module.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 
 #include "hmmdev.h"
 
@@ -48,6 +49,8 @@ static void hmmdev_release(struct kref *ref)
 	struct hmmdev *hd = container_of(ref, struct hmmdev, ref);
 
 	ida_free(&hmmdev_ida, hd->id);
+	if (hd->fault_wq)
+		destroy_workqueue(hd->fault_wq);
 	pci_dev_put(hd->pdev);
 	kfree(hd);
 }
@@ -103,6 +106,10 @@ static int hmmdev_setup_irqs(struct hmmdev *hd)
 			handler = hmmdev_error_irq;
 		else if (v == HMMDEV_VEC_JOB)
 			handler = hmmdev_jobq_irq;
+		else if (v == HMMDEV_VEC_FAULT)
+			handler = hmmdev_fault_irq;
+		else if (v == HMMDEV_VEC_CMDQ)
+			handler = hmmdev_cmdq_irq;
 		else
 			handler = hmmdev_count_irq;
 		hd->vectors[v].hd = hd;
@@ -210,9 +217,72 @@ static int hmmdev_counters_show(struct seq_file *m, void *unused)
 	seq_printf(m, "driver.device_errors %lld\n",
 		   atomic64_read(&hd->device_errors));
 	seq_printf(m, "driver.failed %d\n", READ_ONCE(hd->failed));
+	seq_printf(m, "driver.invalidations %lld\n",
+		   atomic64_read(&hd->invalidations));
+	seq_printf(m, "driver.notifier_calls %lld\n",
+		   atomic64_read(&hd->notifier_calls));
+	seq_printf(m, "driver.sync_timeouts %lld\n",
+		   atomic64_read(&hd->sync_timeouts));
+	seq_printf(m, "driver.fault_retries %lld\n",
+		   atomic64_read(&hd->fault_retries));
+	seq_printf(m, "driver.fault_aborts %lld\n",
+		   atomic64_read(&hd->fault_aborts));
+	seq_printf(m, "driver.pt_pages %d\n", atomic_read(&hd->pt_pages));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(hmmdev_counters);
+
+static int hmmdev_u32_cmp(const void *a, const void *b)
+{
+	u32 x = *(const u32 *)a, y = *(const u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Fault round trips (record to RETRY, device clock): p50/p99 in us. */
+static int hmmdev_fault_latency_show(struct seq_file *m, void *unused)
+{
+	struct hmmdev *hd = m->private;
+	int n = min(atomic_read(&hd->fault_lat_count), HMMDEV_FAULT_LAT_SAMPLES);
+	u32 *v;
+
+	seq_printf(m, "samples %d\n", n);
+	if (!n)
+		return 0;
+	v = kmemdup(hd->fault_lat_us, n * sizeof(*v), GFP_KERNEL);
+	if (!v)
+		return -ENOMEM;
+	sort(v, n, sizeof(*v), hmmdev_u32_cmp, NULL);
+	seq_printf(m, "p50_us %u\np99_us %u\nmax_us %u\n", v[n / 2],
+		   v[(n * 99) / 100], v[n - 1]);
+	kfree(v);
+	return 0;
+}
+
+static int hmmdev_fault_latency_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, hmmdev_fault_latency_show, inode->i_private);
+}
+
+/* Writing anything starts a new measurement. */
+static ssize_t hmmdev_fault_latency_write(struct file *file,
+					  const char __user *buf, size_t len,
+					  loff_t *pos)
+{
+	struct hmmdev *hd = ((struct seq_file *)file->private_data)->private;
+
+	atomic_set(&hd->fault_lat_count, 0);
+	return len;
+}
+
+static const struct file_operations hmmdev_fault_latency_fops = {
+	.owner = THIS_MODULE,
+	.open = hmmdev_fault_latency_open,
+	.read = seq_read,
+	.write = hmmdev_fault_latency_write,
+	.llseek = seq_lseek,
+	.release = single_release,
+};
 
 static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
@@ -225,6 +295,7 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (!hd)
 		return -ENOMEM;
 	kref_init(&hd->ref);
+	spin_lock_init(&hd->ctx_lock);
 	init_rwsem(&hd->state_lock);
 	init_rwsem(&hd->map_lock);
 	mutex_init(&hd->files_lock);
@@ -278,12 +349,28 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	hmmdev_wr32(hd, HMMDEV_REG_CTRL, HMMDEV_CTRL_RESET);
 
 	ret = hmmdev_jobq_init(hd);
+	if (!ret)
+		ret = hmmdev_cmdq_init(hd);
+	if (!ret)
+		ret = hmmdev_faultq_init(hd);
+	if (!ret)
+		ret = hmmdev_pt_init(hd);
 	if (ret)
 		goto err_put;
+	hd->fault_wq = alloc_ordered_workqueue("%s-fault", WQ_MEM_RECLAIM,
+					       hd->name);
+	if (!hd->fault_wq) {
+		ret = -ENOMEM;
+		goto err_put;
+	}
 	ret = hmmdev_setup_irqs(hd);
 	if (ret)
 		goto err_put;
 	hmmdev_jobq_start(hd);
+	hmmdev_cmdq_start(hd);
+	hmmdev_faultq_start(hd);
+	hmmdev_wr32(hd, HMMDEV_REG_CTRL, HMMDEV_CTRL_ENABLE |
+		    HMMDEV_CTRL_CQ_ENABLE | HMMDEV_CTRL_FQ_ENABLE);
 	ret = hmmdev_selftest(hd);
 	if (ret)
 		goto err_stop;
@@ -291,9 +378,16 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	hd->debugfs = debugfs_create_dir(pci_name(pdev), hmmdev_debugfs_root);
 	debugfs_create_file("counters", 0444, hd->debugfs, hd,
 			    &hmmdev_counters_fops);
+	debugfs_create_file("fault_latency", 0644, hd->debugfs, hd,
+			    &hmmdev_fault_latency_fops);
 	ret = hmmdev_chardev_register(hd);
 	if (ret)
 		goto err_debugfs;
+	ret = hmmdev_dmirror_register(hd);
+	if (ret) {
+		hmmdev_chardev_unregister(hd);
+		goto err_debugfs;
+	}
 	dev_info(dev, "/dev/%s: %llu MiB VRAM, %u engines, %d MSI-X vectors\n",
 		 hd->name, hd->vram_size >> 20, hd->engines, HMMDEV_MSIX_VECTORS);
 	return 0;
@@ -311,9 +405,12 @@ static void hmmdev_remove(struct pci_dev *pdev)
 {
 	struct hmmdev *hd = pci_get_drvdata(pdev);
 
-	hmmdev_chardev_unregister(hd);
+	hmmdev_dmirror_unregister(hd);
+	hmmdev_chardev_unregister(hd);		/* sets hd->removed */
+	cancel_work_sync(&hd->fault_work);
 	debugfs_remove_recursive(hd->debugfs);
-	hmmdev_jobq_stop(hd);
+	hmmdev_jobq_stop(hd);			/* resets the device */
+	hmmdev_mirrors_detach(hd);
 	hmmdev_put(hd);
 }
 

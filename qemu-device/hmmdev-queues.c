@@ -96,14 +96,15 @@ lost:
 /* cmdq thread: RESPOND */
 static bool hmmdev_respond(HmmdevState *s, uint32_t id, uint64_t action)
 {
-    unsigned engine = id & 0xf;
-    HmmdevEngine *e = &s->engines[engine];
+    unsigned engine = id & 0xf;     /* guest-controlled: check first */
+    HmmdevEngine *e;
     bool ok = false;
 
     if (engine >= s->num_engines ||
         (action != HMMDEV_RESPONSE_RETRY && action != HMMDEV_RESPONSE_ABORT)) {
         return false;
     }
+    e = &s->engines[engine];
     qemu_mutex_lock(&s->fq_lock);
     if (e->fault_pending && !e->fault_response && e->fault_id == id) {
         e->fault_response = action;

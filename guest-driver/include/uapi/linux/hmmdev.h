@@ -66,7 +66,7 @@ struct hmmdev_irq_test {
 };
 
 #define HMMDEV_MAX_VECTORS	8
-#define HMMDEV_MAX_COUNTERS	16
+#define HMMDEV_MAX_COUNTERS	32
 
 /**
  * struct hmmdev_counters - device and driver counters

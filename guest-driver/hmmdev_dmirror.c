@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmmdev driver: /dev/hmm_dmirrorN, speaking the kernel's test_hmm uapi
+ * (lib/test_hmm_uapi.h) so that tools/testing/selftests/mm/hmm-tests runs
+ * unmodified against real hardware (well, hmmdev).
+ *
+ * Each open file is a mirror of the opener's mm.  READ and WRITE are device
+ * jobs: the engines copy between the process's virtual addresses and a
+ * bounce buffer through the device MMU, and fault like hardware does.  The
+ * job's range is handed to the fault service as a hint, so the first fault
+ * populates everything up to the end of the request -- one fault for the
+ * whole range, as test_hmm counts them (cmd.faults).  SNAPSHOT reads the
+ * CPU page tables through hmm_range_fault() without faulting.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/hmm.h>
+#include <linux/memremap.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "hmmdev.h"
+#include "test_hmm_uapi.h"	/* from the kernel source tree, lib/ */
+
+#define HMMDEV_BOUNCE_MAX	(4u << 20)
+#define SNAPSHOT_CHUNK		512
+
+/* READ (device reads the process, @write false) or WRITE. */
+static int hmmdev_dmirror_rw(struct hmmdev_mirror *m,
+			     struct hmm_dmirror_cmd *cmd, bool write)
+{
+	struct hmmdev *hd = m->hd;
+	struct device *dev = &hd->pdev->dev;
+	u64 size = cmd->npages << PAGE_SHIFT, off, n, done;
+	size_t bounce_size = min_t(u64, size, HMMDEV_BOUNCE_MAX);
+	void __user *uptr = u64_to_user_ptr(cmd->ptr);
+	dma_addr_t dma;
+	u32 status;
+	void *bounce;
+	int ret = 0;
+
+	bounce = dma_alloc_coherent(dev, bounce_size, &dma, GFP_KERNEL);
+	if (!bounce)
+		return -ENOMEM;
+	mutex_lock(&m->job_lock);
+	atomic_set(&m->job_faults, 0);
+	WRITE_ONCE(m->fault_error, 0);
+	WRITE_ONCE(m->hint_end, cmd->addr + size);
+	for (off = 0; off < size && !ret; off += n) {
+		struct hmmdev_job_desc desc = {
+			.opcode = HMMDEV_OP_COPY,
+			.flags = write ? HMMDEV_JOB_DST_VA : HMMDEV_JOB_SRC_VA,
+			.context = m->ctx,
+			.src = write ? dma : cmd->addr + off,
+			.dst = write ? cmd->addr + off : dma,
+		};
+
+		n = min_t(u64, size - off, bounce_size);
+		desc.length = n;
+		if (write && copy_from_user(bounce, uptr + off, n)) {
+			ret = -EFAULT;
+			break;
+		}
+		WRITE_ONCE(m->hint_start, cmd->addr + off);
+		ret = hmmdev_job_run(hd, &desc, &done, &status);
+		if (ret == -EIO && status == HMMDEV_JOB_FAULT_ABORTED)
+			ret = READ_ONCE(m->fault_error) ?: -EFAULT;
+		if (ret) {
+			cmd->cpages += done >> PAGE_SHIFT;
+			break;
+		}
+		if (!write && copy_to_user(uptr + off, bounce, n))
+			ret = -EFAULT;
+		else
+			cmd->cpages += n >> PAGE_SHIFT;
+	}
+	WRITE_ONCE(m->hint_end, 0);
+	cmd->faults = atomic_read(&m->job_faults);
+	mutex_unlock(&m->job_lock);
+	/* a job that timed out may still write the buffer: never free it */
+	if (ret != -ETIMEDOUT)
+		dma_free_coherent(dev, bounce_size, bounce, dma);
+	return ret;
+}
+
+/* The HMM_DMIRROR_PROT_* byte for one hmm_range_fault() entry. */
+static u8 hmmdev_snapshot_prot(struct hmmdev *hd, unsigned long entry)
+{
+	unsigned int order;
+	struct page *page;
+	u8 prot;
+
+	if (entry & HMM_PFN_ERROR)
+		return HMM_DMIRROR_PROT_ERROR;
+	if (!(entry & HMM_PFN_VALID))
+		return HMM_DMIRROR_PROT_NONE;
+	page = hmm_pfn_to_page(entry);
+	if (is_device_private_page(page))
+		prot = page->pgmap->owner == hd->pgmap_owner ?
+		       HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL :
+		       HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE;
+	else if (is_device_coherent_page(page))
+		prot = page->pgmap->owner == hd->pgmap_owner ?
+		       HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL :
+		       HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE;
+	else if (is_zero_pfn(page_to_pfn(page)))
+		prot = HMM_DMIRROR_PROT_ZERO;
+	else
+		prot = HMM_DMIRROR_PROT_NONE;
+	prot |= entry & HMM_PFN_WRITE ? HMM_DMIRROR_PROT_WRITE :
+					HMM_DMIRROR_PROT_READ;
+	order = hmm_pfn_to_map_order(entry);
+	if (order + PAGE_SHIFT == PMD_SHIFT)
+		prot |= HMM_DMIRROR_PROT_PMD;
+	else if (order + PAGE_SHIFT == PUD_SHIFT)
+		prot |= HMM_DMIRROR_PROT_PUD;
+	return prot;
+}
+
+/* One chunk of SNAPSHOT: the CPU page tables, read consistently. */
+static int hmmdev_snapshot_chunk(struct hmmdev_mirror *m, u64 start, u64 end,
+				 unsigned long *pfns, u8 *prot)
+{
+	struct hmm_range range = {
+		.notifier = &m->notifier,
+		.start = start,
+		.end = end,
+		.hmm_pfns = pfns,
+		.dev_private_owner = m->hd->pgmap_owner,
+	};
+	unsigned long i, timeout = jiffies +
+				   msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	int ret;
+
+	for (;;) {
+		if (time_after(jiffies, timeout))
+			return -EBUSY;
+		range.notifier_seq = mmu_interval_read_begin(&m->notifier);
+		mmap_read_lock(m->mm);
+		ret = hmm_range_fault(&range);
+		mmap_read_unlock(m->mm);
+		if (ret == -EBUSY)
+			continue;
+		if (ret)
+			return ret;
+		mutex_lock(&m->lock);
+		if (!mmu_interval_read_retry(&m->notifier, range.notifier_seq))
+			break;
+		mutex_unlock(&m->lock);
+	}
+	for (i = 0; i < (end - start) >> PAGE_SHIFT; i++)
+		prot[i] = hmmdev_snapshot_prot(m->hd, pfns[i]);
+	mutex_unlock(&m->lock);
+	return 0;
+}
+
+static int hmmdev_dmirror_snapshot(struct hmmdev_mirror *m,
+				   struct hmm_dmirror_cmd *cmd)
+{
+	u64 start = cmd->addr, end = start + (cmd->npages << PAGE_SHIFT), next;
+	void __user *uptr = u64_to_user_ptr(cmd->ptr);
+	unsigned long *pfns;
+	u8 *prot;
+	int ret = 0;
+
+	if (!mmget_not_zero(m->mm))
+		return -EINVAL;
+	pfns = kmalloc_array(SNAPSHOT_CHUNK, sizeof(*pfns), GFP_KERNEL);
+	prot = kmalloc(SNAPSHOT_CHUNK, GFP_KERNEL);
+	if (!pfns || !prot)
+		ret = -ENOMEM;
+	for (; start < end && !ret; start = next) {
+		next = min(end, start + (SNAPSHOT_CHUNK << PAGE_SHIFT));
+		ret = hmmdev_snapshot_chunk(m, start, next, pfns, prot);
+		if (!ret && copy_to_user(uptr, prot, (next - start) >> PAGE_SHIFT))
+			ret = -EFAULT;
+		uptr += (next - start) >> PAGE_SHIFT;
+		if (!ret)
+			cmd->cpages += (next - start) >> PAGE_SHIFT;
+	}
+	kfree(pfns);
+	kfree(prot);
+	mmput(m->mm);
+	return ret;
+}
+
+static int hmmdev_dmirror_open(struct inode *inode, struct file *filp)
+{
+	struct hmmdev *hd = container_of(filp->private_data, struct hmmdev,
+					 dmirror_misc);
+	struct hmmdev_mirror *m;
+
+	down_read(&hd->state_lock);
+	m = hd->removed ? ERR_PTR(-ENODEV) : hmmdev_mirror_create(hd);
+	up_read(&hd->state_lock);
+	if (IS_ERR(m))
+		return PTR_ERR(m);
+	filp->private_data = m;
+	return 0;
+}
+
+static int hmmdev_dmirror_release(struct inode *inode, struct file *filp)
+{
+	hmmdev_mirror_destroy(filp->private_data);
+	return 0;
+}
+
+static long hmmdev_dmirror_ioctl(struct file *filp, unsigned int command,
+				 unsigned long arg)
+{
+	struct hmmdev_mirror *m = filp->private_data;
+	struct hmmdev *hd = m->hd;
+	void __user *uarg = (void __user *)arg;
+	struct hmm_dmirror_cmd cmd;
+	long ret;
+
+	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
+		return -EFAULT;
+	if (cmd.addr & ~PAGE_MASK || !cmd.npages ||
+	    cmd.npages > (HMMDEV_VA_LIMIT >> PAGE_SHIFT) ||
+	    cmd.addr >= cmd.addr + (cmd.npages << PAGE_SHIFT))
+		return -EINVAL;
+	/* a mirror is bound to the mm of the process that opened it */
+	if (current->mm != m->mm)
+		return -EINVAL;
+	cmd.cpages = 0;
+	cmd.faults = 0;
+
+	down_read(&hd->state_lock);
+	if (hd->removed || m->dead) {
+		ret = -ENODEV;
+	} else if (READ_ONCE(hd->failed)) {
+		ret = -EIO;
+	} else {
+		switch (command) {
+		case HMM_DMIRROR_READ:
+			ret = hmmdev_dmirror_rw(m, &cmd, false);
+			break;
+		case HMM_DMIRROR_WRITE:
+			ret = hmmdev_dmirror_rw(m, &cmd, true);
+			break;
+		case HMM_DMIRROR_SNAPSHOT:
+			ret = hmmdev_dmirror_snapshot(m, &cmd);
+			break;
+		default:
+			/* MIGRATE_*, EXCLUSIVE, RELEASE: device memory */
+			ret = -EINVAL;
+		}
+	}
+	up_read(&hd->state_lock);
+	if (ret)
+		return ret;
+	return copy_to_user(uarg, &cmd, sizeof(cmd)) ? -EFAULT : 0;
+}
+
+/* As test_hmm: a private mapping of zeroed pages, inserted one by one. */
+static int hmmdev_dmirror_mmap(struct file *filp, struct vm_area_struct *vma)
+{
+	unsigned long addr;
+	struct page *page;
+	int ret;
+
+	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
+		page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!page)
+			return -ENOMEM;
+		ret = vm_insert_page(vma, addr, page);
+		put_page(page);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static const struct file_operations hmmdev_dmirror_fops = {
+	.owner = THIS_MODULE,
+	.open = hmmdev_dmirror_open,
+	.release = hmmdev_dmirror_release,
+	.unlocked_ioctl = hmmdev_dmirror_ioctl,
+	.mmap = hmmdev_dmirror_mmap,
+	.llseek = default_llseek,
+};
+
+int hmmdev_dmirror_register(struct hmmdev *hd)
+{
+	snprintf(hd->dmirror_name, sizeof(hd->dmirror_name), "hmm_dmirror%d",
+		 hd->id);
+	hd->dmirror_misc.minor = MISC_DYNAMIC_MINOR;
+	hd->dmirror_misc.name = hd->dmirror_name;
+	hd->dmirror_misc.fops = &hmmdev_dmirror_fops;
+	hd->dmirror_misc.parent = &hd->pdev->dev;
+	return misc_register(&hd->dmirror_misc);
+}
+
+void hmmdev_dmirror_unregister(struct hmmdev *hd)
+{
+	misc_deregister(&hd->dmirror_misc);
+}

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmmdev driver: the device fault service.
+ *
+ * Vector FAULT queues fault_work on an ordered workqueue, which drains the
+ * fault ring in batches.  For each record it finds the mirror of the
+ * record's context, faults the CPU pages in with hmm_range_fault() and,
+ * under mirror->lock with mmu_interval_read_retry() saying nothing changed,
+ * installs device PTEs (2 MiB leaves where the CPU maps a PMD), then
+ * answers RETRY.  A bad address or permission answers ABORT and leaves the
+ * errno in the mirror for the job's submitter; a dying mm answers ABORT.
+ *
+ * How much is faulted in: the range of the job that faulted, when its
+ * submitter gave one (mirror->hint_*: "populate the job's whole range"),
+ * else fault_around pages around the address, clamped to the VMA.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/hmm.h>
+#include <linux/interrupt.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+
+#include "hmmdev.h"
+
+#define HMMDEV_FAULT_CHUNK	512	/* pages per hmm_range_fault() call */
+#define PMD_PAGES		(PMD_SIZE >> PAGE_SHIFT)
+
+int hmmdev_faultq_init(struct hmmdev *hd)
+{
+	struct device *dev = &hd->pdev->dev;
+
+	hd->fq_ring = dmam_alloc_coherent(dev, HMMDEV_FQ_ENTRIES *
+					  sizeof(*hd->fq_ring), &hd->fq_dma,
+					  GFP_KERNEL);
+	hd->fault_pfns = devm_kcalloc(dev, HMMDEV_FAULT_CHUNK,
+				      sizeof(*hd->fault_pfns), GFP_KERNEL);
+	if (!hd->fq_ring || !hd->fault_pfns)
+		return -ENOMEM;
+	INIT_WORK(&hd->fault_work, hmmdev_fault_work);
+	return 0;
+}
+
+void hmmdev_faultq_start(struct hmmdev *hd)
+{
+	hd->fq_head = 0;
+	writeq(hd->fq_dma, hd->regs + HMMDEV_REG_FQ_BASE);
+	hmmdev_wr32(hd, HMMDEV_REG_FQ_ENTRIES, HMMDEV_FQ_ENTRIES);
+}
+
+irqreturn_t hmmdev_fault_irq(int irq, void *data)
+{
+	struct hmmdev_vector *vec = data;
+	struct hmmdev *hd = vec->hd;
+
+	atomic64_inc(&hd->irqs[vec->index]);
+	queue_work(hd->fault_wq, &hd->fault_work);
+	wake_up_all(&hd->irq_wq);
+	return IRQ_HANDLED;
+}
+
+/* mirror->lock held: map one leaf of @size bytes at @va to @page. */
+static int hmmdev_install(struct hmmdev_mirror *m, u64 va, struct page *page,
+			  size_t size, bool writable, bool *replaced)
+{
+	struct device *dev = &m->hd->pdev->dev;
+	dma_addr_t dma;
+	u64 leaf;
+	int ret;
+
+	dma = dma_map_page(dev, page, 0, size, DMA_BIDIRECTIONAL);
+	if (dma_mapping_error(dev, dma))
+		return -ENOMEM;
+	leaf = dma | HMMDEV_PTE_VALID |
+	       (writable ? HMMDEV_PTE_WRITE | HMMDEV_PTE_ATOMIC : 0) |
+	       (size == PMD_SIZE ? HMMDEV_PTE_HUGE : 0);
+	ret = hmmdev_pt_map(m, va, leaf, replaced);
+	if (ret || *replaced)
+		dma_unmap_page(dev, dma, size, DMA_BIDIRECTIONAL);
+	return ret;
+}
+
+/* mirror->lock held: install what hmm_range_fault() returned. */
+static int hmmdev_install_range(struct hmmdev_mirror *m,
+				struct hmm_range *range)
+{
+	unsigned long npages = (range->end - range->start) >> PAGE_SHIFT;
+	unsigned long *pfns = range->hmm_pfns, i = 0;
+	bool replaced;
+	int ret;
+
+	lockdep_assert_held(&m->lock);
+	if (m->dead)
+		return -ENODEV;
+	while (i < npages) {
+		u64 va = range->start + (i << PAGE_SHIFT);
+		struct page *page = hmm_pfn_to_page(pfns[i]);
+		bool writable = pfns[i] & HMM_PFN_WRITE;
+
+		if (hmm_pfn_to_map_order(pfns[i]) == PMD_SHIFT - PAGE_SHIFT &&
+		    IS_ALIGNED(va, PMD_SIZE) && npages - i >= PMD_PAGES &&
+		    page == compound_head(page)) {
+			ret = hmmdev_install(m, va, page, PMD_SIZE, writable,
+					     &replaced);
+			if (!ret) {
+				m->stats_huge++;
+				i += PMD_PAGES;
+				continue;
+			}
+			if (ret != -EEXIST)
+				return ret;
+		}
+		ret = hmmdev_install(m, va, page, PAGE_SIZE, writable,
+				     &replaced);
+		if (ret)
+			return ret;
+		i++;
+	}
+	return 0;
+}
+
+/* Fault in [start, end) of @m's mm and mirror it (one chunk). */
+static int hmmdev_fault_chunk(struct hmmdev_mirror *m, u64 start, u64 end,
+			      bool write)
+{
+	struct hmm_range range = {
+		.notifier = &m->notifier,
+		.start = start,
+		.end = end,
+		.hmm_pfns = m->hd->fault_pfns,
+		.default_flags = HMM_PFN_REQ_FAULT |
+				 (write ? HMM_PFN_REQ_WRITE : 0),
+		.dev_private_owner = m->hd->pgmap_owner,
+	};
+	unsigned long timeout = jiffies +
+				msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	int ret;
+
+	for (;;) {
+		if (time_after(jiffies, timeout))
+			return -EBUSY;
+		range.notifier_seq = mmu_interval_read_begin(&m->notifier);
+		mmap_read_lock(m->mm);
+		ret = hmm_range_fault(&range);
+		mmap_read_unlock(m->mm);
+		if (ret == -EBUSY)
+			continue;
+		if (ret)
+			return ret;
+		mutex_lock(&m->lock);
+		if (!mmu_interval_read_retry(&m->notifier, range.notifier_seq))
+			break;
+		mutex_unlock(&m->lock);
+	}
+	ret = hmmdev_install_range(m, &range);
+	mutex_unlock(&m->lock);
+	return ret;
+}
+
+/* The range to fault in for @va: the job's range, or fault-around. */
+static void hmmdev_fault_range(struct hmmdev_mirror *m, u64 va, u64 *start,
+			       u64 *end)
+{
+	u64 hint_start = READ_ONCE(m->hint_start);
+	u64 hint_end = READ_ONCE(m->hint_end);
+	u64 around = (u64)READ_ONCE(m->fault_around) << PAGE_SHIFT;
+	struct vm_area_struct *vma;
+
+	if (va >= hint_start && va < hint_end) {
+		*start = va & PAGE_MASK;
+		*end = hint_end;
+		return;
+	}
+	*start = ALIGN_DOWN(va, around);
+	*end = *start + around;
+	mmap_read_lock(m->mm);
+	vma = vma_lookup(m->mm, va);
+	if (vma) {
+		*start = max_t(u64, *start, vma->vm_start);
+		*end = min_t(u64, *end, vma->vm_end);
+	}
+	mmap_read_unlock(m->mm);
+}
+
+/* Service one fault: 0 (RETRY) or the errno to report (ABORT). */
+static int hmmdev_fault_service(struct hmmdev *hd, struct hmmdev_fault *rec)
+{
+	bool write = rec->access & (HMMDEV_ACCESS_WRITE | HMMDEV_ACCESS_ATOMIC);
+	struct hmmdev_mirror *m = hmmdev_mirror_get(hd, rec->context);
+	u64 start, end, addr, next;
+	int ret = 0;
+
+	if (!m)
+		return -ENODEV;
+	if (!mmget_not_zero(m->mm)) {
+		hmmdev_mirror_put(m);
+		return -ESRCH;
+	}
+	hmmdev_fault_range(m, rec->va, &start, &end);
+	for (addr = start; addr < end && !ret; addr = next) {
+		next = min(end, ALIGN(addr + 1, PMD_SIZE));
+		next = min_t(u64, next, addr + HMMDEV_FAULT_CHUNK * PAGE_SIZE);
+		ret = hmmdev_fault_chunk(m, addr, next, write);
+		/* a fault-around page may be refused where the faulting one is not */
+		if (ret && (rec->va < addr || rec->va >= next)) {
+			end = addr;
+			ret = 0;
+		}
+	}
+	if (ret && start < (rec->va & PAGE_MASK))
+		ret = hmmdev_fault_chunk(m, rec->va & PAGE_MASK,
+					 (rec->va & PAGE_MASK) + PAGE_SIZE, write);
+	mmput(m->mm);
+	if (ret)
+		WRITE_ONCE(m->fault_error, ret);
+	else
+		atomic_inc(&m->job_faults);
+	m->stats_faults++;
+	hmmdev_mirror_put(m);
+	return ret;
+}
+
+void hmmdev_fault_work(struct work_struct *work)
+{
+	struct hmmdev *hd = container_of(work, struct hmmdev, fault_work);
+	struct hmmdev_fault rec;
+	u64 now;
+	int err;
+
+	while (!READ_ONCE(hd->removed) && !READ_ONCE(hd->failed) &&
+	       hmmdev_rd32(hd, HMMDEV_REG_FQ_TAIL) != hd->fq_head) {
+		dma_rmb();
+		rec = hd->fq_ring[hd->fq_head];
+		hd->fq_head = (hd->fq_head + 1) % HMMDEV_FQ_ENTRIES;
+		hmmdev_wr32(hd, HMMDEV_REG_FQ_HEAD, hd->fq_head);
+		err = hmmdev_fault_service(hd, &rec);
+		hmmdev_respond(hd, rec.id, err ? HMMDEV_RESPONSE_ABORT :
+			       HMMDEV_RESPONSE_RETRY);
+		/* round trip on the device's clock: record to answer */
+		now = hmmdev_rd64(hd, HMMDEV_REG_TIMESTAMP);
+		hmmdev_fault_latency_record(hd, now - rec.timestamp);
+		atomic64_inc(err ? &hd->fault_aborts : &hd->fault_retries);
+	}
+}
+
+void hmmdev_fault_latency_record(struct hmmdev *hd, u64 ns)
+{
+	int i = atomic_inc_return(&hd->fault_lat_count) - 1;
+
+	hd->fault_lat_us[i % HMMDEV_FAULT_LAT_SAMPLES] = min_t(u64, ns / 1000,
+								U32_MAX);
+}

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmmdev driver: a mirror -- one device context that mirrors one process's
+ * page tables.
+ *
+ * Lifetime.  A mirror is created when /dev/hmm_dmirrorN (or a VA job on
+ * /dev/hmmdevN) is first used by a process and is bound to that process's
+ * mm: it holds mmgrab() on the mm (the struct, not the address space) and
+ * one interval notifier covering the whole address space.  The device
+ * context (ctx) and its page tables belong to the mirror.  The mirror holds
+ * a reference on struct hmmdev; hd->mirrors[ctx] (ctx_lock) lets the fault
+ * service find it, taking a reference of its own.  File release destroys
+ * the mirror: notifier removed (no callback runs afterwards), context
+ * unpublished, disabled and invalidated, page tables reaped and freed, mm
+ * dropped.  When the PCI device goes away first, hmmdev_mirrors_detach()
+ * reaps every mirror's tables and marks it dead; a dead mirror never
+ * touches the device again.
+ *
+ * Locking.  mirror->lock serialises every change of the mirror's device
+ * page tables with the invalidation callback, and is the lock of the
+ * mmu_interval_read_begin()/mmu_interval_read_retry() protocol
+ * (Documentation/mm/hmm.rst): the fault service installs entries only
+ * under mirror->lock after read_retry() said the CPU page tables did not
+ * change.  The callback runs under mmap_lock or from reclaim: under
+ * mirror->lock nothing allocates memory, and it only ever takes cq.lock
+ * and pt_lock inside.
+ */
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+
+#include "hmmdev.h"
+
+static void hmmdev_ctx_program(struct hmmdev *hd, u16 ctx, u64 root, bool on)
+{
+	u32 reg = HMMDEV_REG_CTX_BASE + ctx * HMMDEV_CTX_STRIDE;
+
+	if (on)
+		writeq(root, hd->regs + reg + HMMDEV_CTX_ROOT);
+	hmmdev_wr32(hd, reg + HMMDEV_CTX_CTRL, on);
+}
+
+/*
+ * Remove the device's view of [start, end): zap the leaves, make the
+ * device drop and stop using their translations, unmap the pages.
+ */
+static void hmmdev_mirror_unmap(struct hmmdev_mirror *m, u64 start, u64 end)
+{
+	lockdep_assert_held(&m->lock);
+	if (m->dead || !hmmdev_pt_zap(m, start, end))
+		return;
+	hmmdev_invalidate(m->hd, m->ctx, start, end);
+	hmmdev_pt_reap(m, start, end);
+}
+
+static bool hmmdev_mirror_invalidate(struct mmu_interval_notifier *mni,
+				     const struct mmu_notifier_range *range,
+				     unsigned long cur_seq)
+{
+	struct hmmdev_mirror *m = container_of(mni, struct hmmdev_mirror,
+					       notifier);
+
+	/*
+	 * Our own migrations invalidate the device themselves, before they
+	 * copy, and hold references on the pages (protocol-lessons, seed
+	 * 000).  Every other invalidation reaches the device.
+	 */
+	if (range->event == MMU_NOTIFY_MIGRATE && m->hd->pgmap_owner &&
+	    range->owner == m->hd->pgmap_owner)
+		return true;
+
+	if (mmu_notifier_range_blockable(range)) {
+		mutex_lock(&m->lock);
+	} else if (!mutex_trylock(&m->lock)) {
+		return false;
+	} else if (!m->dead && hmmdev_pt_any(m, range->start, range->end)) {
+		/* waiting for the device is not allowed here */
+		mutex_unlock(&m->lock);
+		return false;
+	}
+	mmu_interval_set_seq(mni, cur_seq);
+	hmmdev_mirror_unmap(m, range->start, range->end);
+	atomic64_inc(&m->hd->notifier_calls);
+	mutex_unlock(&m->lock);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops hmmdev_mirror_ops = {
+	.invalidate = hmmdev_mirror_invalidate,
+};
+
+/**
+ * hmmdev_mirror_create() - a device context mirroring current->mm
+ * @hd: the device
+ *
+ * Return: the mirror or an ERR_PTR (-EBUSY: all contexts in use, -ENOMEM).
+ */
+struct hmmdev_mirror *hmmdev_mirror_create(struct hmmdev *hd)
+{
+	struct hmmdev_mirror *m;
+	int ctx, ret;
+
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return ERR_PTR(-ENOMEM);
+	kref_init(&m->ref);
+	mutex_init(&m->lock);
+	mutex_init(&m->job_lock);
+	m->hd = hd;
+	m->fault_around = HMMDEV_FAULT_AROUND_DEFAULT;
+
+	spin_lock(&hd->ctx_lock);
+	ctx = find_first_zero_bit(hd->ctx_used, HMMDEV_NUM_CONTEXTS);
+	if (ctx < HMMDEV_NUM_CONTEXTS)
+		__set_bit(ctx, hd->ctx_used);
+	spin_unlock(&hd->ctx_lock);
+	if (ctx >= HMMDEV_NUM_CONTEXTS) {
+		kfree(m);
+		return ERR_PTR(-EBUSY);
+	}
+	m->ctx = ctx;
+	m->root = hmmdev_pt_alloc(hd);
+	ret = m->root ? 0 : -ENOMEM;
+	if (!ret)
+		ret = mmu_interval_notifier_insert(&m->notifier, current->mm, 0,
+						   ULONG_MAX & PAGE_MASK,
+						   &hmmdev_mirror_ops);
+	if (ret) {
+		if (m->root)
+			hmmdev_pt_destroy(m);
+		spin_lock(&hd->ctx_lock);
+		__clear_bit(ctx, hd->ctx_used);
+		spin_unlock(&hd->ctx_lock);
+		kfree(m);
+		return ERR_PTR(ret);
+	}
+	m->mm = current->mm;
+	mmgrab(m->mm);
+	kref_get(&hd->ref);
+	hmmdev_ctx_program(hd, ctx, m->root, true);
+	spin_lock(&hd->ctx_lock);
+	hd->mirrors[ctx] = m;
+	spin_unlock(&hd->ctx_lock);
+	return m;
+}
+
+/* The mirror of @ctx with a reference, or NULL. */
+struct hmmdev_mirror *hmmdev_mirror_get(struct hmmdev *hd, unsigned int ctx)
+{
+	struct hmmdev_mirror *m = NULL;
+
+	spin_lock(&hd->ctx_lock);
+	if (ctx < HMMDEV_NUM_CONTEXTS && hd->mirrors[ctx]) {
+		m = hd->mirrors[ctx];
+		kref_get(&m->ref);
+	}
+	spin_unlock(&hd->ctx_lock);
+	return m;
+}
+
+static void hmmdev_mirror_free(struct kref *ref)
+{
+	struct hmmdev_mirror *m = container_of(ref, struct hmmdev_mirror, ref);
+
+	mmdrop(m->mm);
+	hmmdev_put(m->hd);
+	kfree(m);
+}
+
+void hmmdev_mirror_put(struct hmmdev_mirror *m)
+{
+	kref_put(&m->ref, hmmdev_mirror_free);
+}
+
+/* Tear the device side down (remove, or destroy of a live mirror). */
+static void hmmdev_mirror_teardown(struct hmmdev_mirror *m, bool device_alive)
+{
+	struct hmmdev *hd = m->hd;
+
+	mutex_lock(&m->lock);
+	if (!m->dead) {
+		hmmdev_pt_zap(m, 0, HMMDEV_VA_LIMIT);
+		if (device_alive) {
+			hmmdev_ctx_program(hd, m->ctx, 0, false);
+			hmmdev_invalidate(hd, m->ctx, 0, HMMDEV_VA_LIMIT);
+		}
+		hmmdev_pt_reap(m, 0, HMMDEV_VA_LIMIT);
+		hmmdev_pt_destroy(m);
+		m->dead = true;
+	}
+	mutex_unlock(&m->lock);
+}
+
+/* File release: see "Lifetime" above. */
+void hmmdev_mirror_destroy(struct hmmdev_mirror *m)
+{
+	struct hmmdev *hd = m->hd;
+
+	mmu_interval_notifier_remove(&m->notifier);
+	spin_lock(&hd->ctx_lock);
+	if (hd->mirrors[m->ctx] == m)
+		hd->mirrors[m->ctx] = NULL;
+	spin_unlock(&hd->ctx_lock);
+	/* a fault being serviced for this mirror finishes first */
+	flush_work(&hd->fault_work);
+	/* remove waits for us, or has already reset the device */
+	down_read(&hd->state_lock);
+	hmmdev_mirror_teardown(m, !hd->removed);
+	up_read(&hd->state_lock);
+	spin_lock(&hd->ctx_lock);
+	__clear_bit(m->ctx, hd->ctx_used);
+	spin_unlock(&hd->ctx_lock);
+	hmmdev_mirror_put(m);
+}
+
+/* PCI remove: the device is reset; drop every mirror's device state. */
+void hmmdev_mirrors_detach(struct hmmdev *hd)
+{
+	struct hmmdev_mirror *m;
+	int ctx;
+
+	for (ctx = 0; ctx < HMMDEV_NUM_CONTEXTS; ctx++) {
+		m = hmmdev_mirror_get(hd, ctx);
+		if (!m)
+			continue;
+		hmmdev_mirror_teardown(m, false);
+		hmmdev_mirror_put(m);
+	}
+}

@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmmdev driver: device page tables in VRAM.
+ *
+ * The top eighth of VRAM is a pool of 4 KiB page-table pages, mapped
+ * uncached and handed out by a bitmap allocator (pt_lock, a spinlock: it is
+ * used inside invalidation callbacks, where nothing may allocate memory).
+ * Table pages are freed only when their context is destroyed, after the
+ * context is disabled and invalidated: the device may walk a table at any
+ * time, so a table page is never reused under a live context.
+ *
+ * Leaves map system-memory pages through the DMA API.  Removing leaves is
+ * two-phase: hmmdev_pt_zap() clears VALID but keeps the address (the device
+ * then sees "not present"), and after INVALIDATE + SYNC hmmdev_pt_reap()
+ * unmaps the DMA addresses and clears the entries.  The page tables
+ * themselves record what is left to unmap.
+ *
+ * Everything that changes a context's tables holds mirror->lock.
+ */
+#include <linux/bitmap.h>
+#include <linux/dma-mapping.h>
+#include <linux/io.h>
+
+#include "hmmdev.h"
+
+#define PT_PAGE		4096ull
+#define PTE_ADDR(pte)	((pte) & HMMDEV_PTE_ADDR_MASK)
+
+int hmmdev_pt_init(struct hmmdev *hd)
+{
+	struct device *dev = &hd->pdev->dev;
+
+	spin_lock_init(&hd->pt_lock);
+	hd->pt_size = hd->vram_size / 8;
+	hd->pt_base = hd->vram_size - hd->pt_size;
+	hd->pt_virt = devm_ioremap(dev, hd->vram_phys + hd->pt_base, hd->pt_size);
+	hd->pt_bitmap = devm_bitmap_zalloc(dev, hd->pt_size / PT_PAGE, GFP_KERNEL);
+	return hd->pt_virt && hd->pt_bitmap ? 0 : -ENOMEM;
+}
+
+/* A zeroed table page (VRAM offset), or 0 when the pool is empty. */
+u64 hmmdev_pt_alloc(struct hmmdev *hd)
+{
+	unsigned long n = hd->pt_size / PT_PAGE, bit;
+
+	spin_lock(&hd->pt_lock);
+	bit = find_first_zero_bit(hd->pt_bitmap, n);
+	if (bit < n)
+		__set_bit(bit, hd->pt_bitmap);
+	spin_unlock(&hd->pt_lock);
+	if (bit >= n)
+		return 0;
+	memset_io(hd->pt_virt + bit * PT_PAGE, 0, PT_PAGE);
+	atomic_inc(&hd->pt_pages);
+	return hd->pt_base + bit * PT_PAGE;
+}
+
+static void hmmdev_pt_free_page(struct hmmdev *hd, u64 table)
+{
+	spin_lock(&hd->pt_lock);
+	__clear_bit((table - hd->pt_base) / PT_PAGE, hd->pt_bitmap);
+	spin_unlock(&hd->pt_lock);
+	atomic_dec(&hd->pt_pages);
+}
+
+static u64 __iomem *hmmdev_pte(struct hmmdev *hd, u64 table, unsigned int i)
+{
+	return hd->pt_virt + (table - hd->pt_base) + i * 8;
+}
+
+static unsigned int hmmdev_pt_index(u64 va, int level)
+{
+	return (va >> (12 + 9 * (level - 1))) & 511;
+}
+
+static u64 hmmdev_pt_span(int level)
+{
+	return 1ull << (12 + 9 * (level - 1));
+}
+
+/**
+ * hmmdev_pt_map() - install a leaf
+ * @m: the mirror (lock held)
+ * @va: virtual address, aligned to the leaf size
+ * @leaf: the entry (address | flags); HMMDEV_PTE_HUGE for a 2 MiB leaf
+ * @replaced: out: a leaf for the same address was there (the caller's
+ *	new DMA mapping is then redundant)
+ *
+ * A leaf already present for the same address is replaced (a permission
+ * upgrade); the caller never replaces a leaf that maps another page (the
+ * invalidation callback removed it first).  A 2 MiB leaf is refused with
+ * -EEXIST where a table of 4 KiB leaves already exists.
+ *
+ * Return: 0, -ENOMEM (no table page left) or -EEXIST (also for a leaf
+ * that maps another page: the CPU side changed without an invalidation
+ * reaching us, which the notifier protocol rules out).
+ */
+int hmmdev_pt_map(struct hmmdev_mirror *m, u64 va, u64 leaf, bool *replaced)
+{
+	struct hmmdev *hd = m->hd;
+	int target = leaf & HMMDEV_PTE_HUGE ? 2 : 1, level;
+	u64 table = m->root, pte, next;
+	u64 __iomem *slot;
+
+	lockdep_assert_held(&m->lock);
+	for (level = 4; level > target; level--) {
+		slot = hmmdev_pte(hd, table, hmmdev_pt_index(va, level));
+		pte = readq(slot);
+		if (pte & HMMDEV_PTE_HUGE)
+			return -EEXIST;
+		if (!(pte & HMMDEV_PTE_VALID)) {
+			next = hmmdev_pt_alloc(hd);
+			if (!next)
+				return -ENOMEM;
+			pte = next | HMMDEV_PTE_VALID;
+			writeq(pte, slot);
+		}
+		table = PTE_ADDR(pte);
+	}
+	slot = hmmdev_pte(hd, table, hmmdev_pt_index(va, target));
+	pte = readq(slot);
+	*replaced = pte & HMMDEV_PTE_VALID;
+	if (*replaced && (PTE_ADDR(pte) != PTE_ADDR(leaf) ||
+			  (pte & HMMDEV_PTE_HUGE) != (leaf & HMMDEV_PTE_HUGE))) {
+		dev_warn_ratelimited(&hd->pdev->dev,
+				     "ctx %u va %#llx: leaf %#llx already maps another page\n",
+				     m->ctx, va, pte);
+		return -EEXIST;
+	}
+	if (!*replaced)
+		m->mapped_pages += target == 2 ? 512 : 1;
+	writeq(leaf, slot);
+	return 0;
+}
+
+enum hmmdev_pt_op { PT_ZAP, PT_REAP, PT_ANY };
+
+/* Walk [start, end) of the tree under @table; returns the leaves seen. */
+static unsigned long hmmdev_pt_walk(struct hmmdev_mirror *m, u64 table,
+				    int level, u64 base, u64 start, u64 end,
+				    enum hmmdev_pt_op op)
+{
+	struct hmmdev *hd = m->hd;
+	u64 span = hmmdev_pt_span(level), va, pte;
+	unsigned long seen = 0;
+	unsigned int i;
+
+	for (i = hmmdev_pt_index(max(start, base), level); i < 512; i++) {
+		u64 __iomem *slot = hmmdev_pte(hd, table, i);
+		bool leaf;
+
+		va = base + i * span;
+		if (va >= end)
+			break;
+		pte = readq(slot);
+		leaf = level == 1 || (level == 2 && (pte & HMMDEV_PTE_HUGE));
+		if (!leaf) {
+			if (pte & HMMDEV_PTE_VALID)
+				seen += hmmdev_pt_walk(m, PTE_ADDR(pte), level - 1,
+						       va, start, end, op);
+			continue;
+		}
+		if (op == PT_ANY) {
+			seen += !!(pte & HMMDEV_PTE_VALID);
+		} else if (op == PT_ZAP && (pte & HMMDEV_PTE_VALID)) {
+			writeq(pte & ~HMMDEV_PTE_VALID, slot);
+			seen++;
+		} else if (op == PT_REAP && !(pte & HMMDEV_PTE_VALID) &&
+			   PTE_ADDR(pte)) {
+			if (!(pte & HMMDEV_PTE_VRAM))
+				dma_unmap_page(&hd->pdev->dev, PTE_ADDR(pte),
+					       hmmdev_pt_span(level),
+					       DMA_BIDIRECTIONAL);
+			writeq(0, slot);
+			m->mapped_pages -= level == 2 ? 512 : 1;
+			seen++;
+		}
+	}
+	return seen;
+}
+
+/* Clear VALID on the leaves in [start, end); returns how many. */
+unsigned long hmmdev_pt_zap(struct hmmdev_mirror *m, u64 start, u64 end)
+{
+	lockdep_assert_held(&m->lock);
+	return hmmdev_pt_walk(m, m->root, 4, 0, start, min(end, HMMDEV_VA_LIMIT),
+			      PT_ZAP);
+}
+
+/* After INVALIDATE + SYNC: unmap and clear the zapped leaves. */
+void hmmdev_pt_reap(struct hmmdev_mirror *m, u64 start, u64 end)
+{
+	lockdep_assert_held(&m->lock);
+	hmmdev_pt_walk(m, m->root, 4, 0, start, min(end, HMMDEV_VA_LIMIT),
+		       PT_REAP);
+}
+
+/* Any valid leaf in [start, end)?  (No sleeping, no allocation.) */
+bool hmmdev_pt_any(struct hmmdev_mirror *m, u64 start, u64 end)
+{
+	return hmmdev_pt_walk(m, m->root, 4, 0, start, min(end, HMMDEV_VA_LIMIT),
+			      PT_ANY) > 0;
+}
+
+static void hmmdev_pt_free_tree(struct hmmdev *hd, u64 table, int level)
+{
+	unsigned int i;
+	u64 pte;
+
+	for (i = 0; level > 1 && i < 512; i++) {
+		pte = readq(hmmdev_pte(hd, table, i));
+		if ((pte & HMMDEV_PTE_VALID) && !(pte & HMMDEV_PTE_HUGE))
+			hmmdev_pt_free_tree(hd, PTE_ADDR(pte), level - 1);
+	}
+	hmmdev_pt_free_page(hd, table);
+}
+
+/* The context is disabled, invalidated and reaped: free its tables. */
+void hmmdev_pt_destroy(struct hmmdev_mirror *m)
+{
+	hmmdev_pt_free_tree(m->hd, m->root, 4);
+	m->root = 0;
+}
