@@ -246,7 +246,7 @@ void hmmdev_fault_work(struct work_struct *work)
 void hmmdev_fault_latency_record(struct hmmdev *hd, u64 ns)
 {
 	int i = atomic_inc_return(&hd->fault_lat_count) - 1;
+	u64 us = min_t(u64, ns / 1000, U32_MAX);
 
-	hd->fault_lat_us[i % HMMDEV_FAULT_LAT_SAMPLES] = min_t(u64, ns / 1000,
-								U32_MAX);
+	hd->fault_lat_us[i % HMMDEV_FAULT_LAT_SAMPLES] = us;
 }
