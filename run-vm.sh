@@ -17,9 +17,9 @@ on the serial console (Ctrl-A X quits QEMU; leaving the shell powers off).
                       line "N passed, N failed, N skipped"; exit 1 on any
                       failure, guest kernel WARNING/BUG/oops/lockdep report,
                       or timeout
-  --suite NAME        with --test: hmmdev (our suite) or baseline (upstream
-                      hmm-tests on the kernel's test_hmm); repeatable;
-                      default: both
+  --suite NAME        with --test: hmmdev (our suite), hmm-tests (upstream
+                      hmm-tests on hmmdev) or baseline (upstream hmm-tests
+                      on the kernel's test_hmm); repeatable; default: all
   --add FILE          copy FILE into the VM's /work (repeatable)
   --run 'CMD'         run CMD in /work, print its output, power off, exit
                       with its status
@@ -76,9 +76,11 @@ while [ $# -gt 0 ]; do
 	shift
 done
 case "$ndev" in [0-4]) ;; *) die "--devices must be 0..4" ;; esac
-[ ${#suites[@]} -gt 0 ] || suites=(hmmdev baseline)
+[ ${#suites[@]} -gt 0 ] || suites=(hmmdev hmm-tests baseline)
 for s in "${suites[@]}"; do
-	case "$s" in hmmdev|baseline) ;; *) die "unknown suite '$s' (hmmdev, baseline)" ;; esac
+	case "$s" in hmmdev|hmm-tests|baseline) ;;
+	*) die "unknown suite '$s' (hmmdev, hmm-tests, baseline)" ;;
+	esac
 done
 [ ${#adds[@]} -eq 0 ] || [ "$mode" = run ] || die "--add goes with --run"
 

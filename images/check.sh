@@ -34,7 +34,7 @@ awk -v meson_rc="$meson_rc" '
 	else failed++
 	next
 }
-/^# (boot to|baseline)/ { notes[++nn] = test ": " substr($0, 3) }
+/^# (boot to|baseline|note)/ { notes[++nn] = test ": " substr($0, 3) }
 END {
 	for (i = 1; i <= nn; i++) print "# " notes[i]
 	if (meson_rc != 0 && failed == 0) {

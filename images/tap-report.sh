@@ -47,6 +47,7 @@ function emit(ok, desc,    line) {
 	else failed++
 }
 /^HMMDEV-WALL / { wall = $2; next }
+/^HMMDEV-NOTE / { notes[++nnotes] = substr($0, 13); next }
 /^HMMDEV-INIT / { sub(/.*uptime=/, ""); uptime = $0; next }
 /^HMMDEV-SUITE-BEGIN / { suite = $2; order[++nsuites] = suite; next }
 /^HMMDEV-SUITE-END / { done[suite] = 1; suite = ""; next }
@@ -98,6 +99,8 @@ END {
 		emit(1, "guest kernel log: no WARNING, BUG, oops or lockdep report")
 	if (wall != "")
 		printf "# boot to /init: %.2f s wall, guest uptime %s s\n", wall, uptime
+	for (i = 1; i <= nnotes; i++)
+		print "# note: " notes[i]
 	if (b_total)
 		printf "# baseline (upstream hmm-tests on test_hmm): %d passed, %d failed, %d skipped\n", \
 			b_pass, b_fail, b_skip
