@@ -101,9 +101,10 @@ struct hmmdev;
  * @root: VRAM offset of the level-4 table
  * @dead: the device is gone or the context torn down
  * @mapped_pages: 4 KiB pages mapped by leaves
- * @hint_start: first byte of the running job's range, for the fault service
- * @hint_end: one past its last byte (0: no hint)
+ * @hint: ranges of the running job the fault service populates whole
+ *	(start, one past the end; end 0: no hint)
  * @fault_around: pages faulted in around an address without a hint
+ * @populate_job: hint the whole range of each job (struct hmmdev_policy)
  * @job_faults: faults serviced for the running job
  * @fault_error: errno of the last fault answered ABORT
  * @stats_faults: faults serviced
@@ -120,9 +121,12 @@ struct hmmdev_mirror {
 	u64 root;
 	bool dead;
 	unsigned long mapped_pages;
-	u64 hint_start;
-	u64 hint_end;
+	struct {
+		u64 start;
+		u64 end;
+	} hint[2];
 	u32 fault_around;
+	bool populate_job;
 	atomic_t job_faults;
 	int fault_error;
 	unsigned long stats_faults;
@@ -297,6 +301,11 @@ struct hmmdev_mirror *hmmdev_mirror_get(struct hmmdev *hd, unsigned int ctx);
 void hmmdev_mirror_put(struct hmmdev_mirror *m);
 void hmmdev_mirror_destroy(struct hmmdev_mirror *m);
 void hmmdev_mirrors_detach(struct hmmdev *hd);
+void hmmdev_mirror_jobs_begin(struct hmmdev_mirror *m);
+void hmmdev_mirror_jobs_end(struct hmmdev_mirror *m);
+void hmmdev_mirror_hint(struct hmmdev_mirror *m, int i, u64 start, u64 end);
+int hmmdev_mirror_run(struct hmmdev_mirror *m, struct hmmdev_job_desc *desc,
+		      u64 *result);
 
 /* hmmdev_fault.c */
 int hmmdev_faultq_init(struct hmmdev *hd);

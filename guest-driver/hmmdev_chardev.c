@@ -27,11 +27,16 @@
  * @hd: the device (a reference is held)
  * @filp: the file
  * @node: on hd->files
+ * @mirror_lock: protects @mirror's creation
+ * @mirror: the context mirroring the opener's mm, made by the first
+ *	HMMDEV_IOC_JOB or HMMDEV_IOC_SET_POLICY; destroyed at release
  */
 struct hmmdev_file {
 	struct hmmdev *hd;
 	struct file *filp;
 	struct list_head node;
+	struct mutex mirror_lock;	/* see the kernel-doc above */
+	struct hmmdev_mirror *mirror;
 };
 
 static int hmmdev_open(struct inode *inode, struct file *filp)
@@ -51,6 +56,7 @@ static int hmmdev_open(struct inode *inode, struct file *filp)
 	kref_get(&hd->ref);
 	hf->hd = hd;
 	hf->filp = filp;
+	mutex_init(&hf->mirror_lock);
 	mutex_lock(&hd->files_lock);
 	list_add(&hf->node, &hd->files);
 	mutex_unlock(&hd->files_lock);
@@ -67,6 +73,8 @@ static int hmmdev_release_file(struct inode *inode, struct file *filp)
 	mutex_lock(&hd->files_lock);
 	list_del(&hf->node);
 	mutex_unlock(&hd->files_lock);
+	if (hf->mirror)
+		hmmdev_mirror_destroy(hf->mirror);
 	kfree(hf);
 	hmmdev_put(hd);
 	return 0;
@@ -174,6 +182,115 @@ static long hmmdev_ioc_counters(struct hmmdev *hd, void __user *arg)
 	return copy_to_user(arg, &c, sizeof(c)) ? -EFAULT : 0;
 }
 
+/* This file's mirror of the caller's mm, made on first use. */
+static struct hmmdev_mirror *hmmdev_file_mirror(struct hmmdev_file *hf)
+{
+	struct hmmdev_mirror *m;
+
+	mutex_lock(&hf->mirror_lock);
+	if (!hf->mirror) {
+		m = hmmdev_mirror_create(hf->hd);
+		if (!IS_ERR(m))
+			hf->mirror = m;
+	} else {
+		m = hf->mirror;
+	}
+	mutex_unlock(&hf->mirror_lock);
+	/* a mirror is bound to the mm of the process that made it */
+	if (!IS_ERR(m) && m->mm != current->mm)
+		return ERR_PTR(-EINVAL);
+	return m;
+}
+
+static long hmmdev_ioc_set_policy(struct hmmdev_file *hf, void __user *arg)
+{
+	struct hmmdev_policy p;
+	struct hmmdev_mirror *m;
+
+	if (copy_from_user(&p, arg, sizeof(p)))
+		return -EFAULT;
+	if (p.flags & ~HMMDEV_POLICY_POPULATE_JOB || !p.fault_around ||
+	    p.fault_around > 512 || !is_power_of_2(p.fault_around))
+		return -EINVAL;
+	m = hmmdev_file_mirror(hf);
+	if (IS_ERR(m))
+		return PTR_ERR(m);
+	WRITE_ONCE(m->fault_around, p.fault_around);
+	WRITE_ONCE(m->populate_job, p.flags & HMMDEV_POLICY_POPULATE_JOB);
+	return 0;
+}
+
+/* A user VA range the device may be asked to touch. */
+static bool hmmdev_user_range_ok(u64 addr, u64 len)
+{
+	return addr + len > addr && access_ok(u64_to_user_ptr(addr), len);
+}
+
+/* Check a user job and turn it into a device descriptor. */
+static long hmmdev_job_to_desc(const struct hmmdev_job *job,
+			       struct hmmdev_job_desc *desc)
+{
+	bool reads = job->op == HMMDEV_JOB_COPY || job->op == HMMDEV_JOB_CHECKSUM;
+	bool writes = job->op != HMMDEV_JOB_CHECKSUM;
+
+	if (job->flags || job->op < HMMDEV_JOB_COPY ||
+	    job->op > HMMDEV_JOB_CHECKSUM)
+		return -EINVAL;
+	if (!job->length || job->length > HMMDEV_JOB_MAX_LENGTH ||
+	    (job->op == HMMDEV_JOB_ATOMIC_ADD &&
+	     (job->length != 8 || job->dst % 8)))
+		return -EINVAL;
+	if ((reads && !hmmdev_user_range_ok(job->src, job->length)) ||
+	    (writes && !hmmdev_user_range_ok(job->dst, job->length)))
+		return -EFAULT;
+	/* the uapi's op numbers are the device's opcodes */
+	BUILD_BUG_ON(HMMDEV_OP_COPY != HMMDEV_JOB_COPY);
+	BUILD_BUG_ON(HMMDEV_OP_CHECKSUM != HMMDEV_JOB_CHECKSUM);
+	*desc = (struct hmmdev_job_desc) {
+		.opcode = job->op,
+		.flags = (reads ? HMMDEV_JOB_SRC_VA : 0) |
+			 (writes ? HMMDEV_JOB_DST_VA : 0),
+		.src = job->src,
+		.dst = job->dst,
+		.length = job->length,
+		.value = job->value,
+	};
+	return 0;
+}
+
+static long hmmdev_ioc_job(struct hmmdev_file *hf, void __user *arg)
+{
+	struct hmmdev_job_desc desc;
+	struct hmmdev_mirror *m;
+	struct hmmdev_job job;
+	ktime_t t0;
+	long ret;
+
+	if (copy_from_user(&job, arg, sizeof(job)))
+		return -EFAULT;
+	ret = hmmdev_job_to_desc(&job, &desc);
+	if (ret)
+		return ret;
+	m = hmmdev_file_mirror(hf);
+	if (IS_ERR(m))
+		return PTR_ERR(m);
+	hmmdev_mirror_jobs_begin(m);
+	if (READ_ONCE(m->populate_job)) {
+		if (desc.flags & HMMDEV_JOB_SRC_VA)
+			hmmdev_mirror_hint(m, 0, job.src, job.src + job.length);
+		if (desc.flags & HMMDEV_JOB_DST_VA)
+			hmmdev_mirror_hint(m, 1, job.dst, job.dst + job.length);
+	}
+	t0 = ktime_get();
+	ret = hmmdev_mirror_run(m, &desc, &job.result);
+	job.device_ns = ktime_to_ns(ktime_sub(ktime_get(), t0));
+	job.faults = atomic_read(&m->job_faults);
+	hmmdev_mirror_jobs_end(m);
+	if (!ret && copy_to_user(arg, &job, sizeof(job)))
+		ret = -EFAULT;
+	return ret;
+}
+
 static long hmmdev_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
 	struct hmmdev_file *hf = filp->private_data;
@@ -202,6 +319,12 @@ static long hmmdev_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		break;
 	case HMMDEV_IOC_COUNTERS:
 		ret = hmmdev_ioc_counters(hd, uarg);
+		break;
+	case HMMDEV_IOC_JOB:
+		ret = hmmdev_ioc_job(hf, uarg);
+		break;
+	case HMMDEV_IOC_SET_POLICY:
+		ret = hmmdev_ioc_set_policy(hf, uarg);
 		break;
 	default:
 		ret = -ENOTTY;

@@ -36,22 +36,17 @@ static int hmmdev_dmirror_rw(struct hmmdev_mirror *m,
 	size_t bounce_size = min_t(u64, size, HMMDEV_BOUNCE_MAX);
 	void __user *uptr = u64_to_user_ptr(cmd->ptr);
 	dma_addr_t dma;
-	u32 status;
 	void *bounce;
 	int ret = 0;
 
 	bounce = dma_alloc_coherent(dev, bounce_size, &dma, GFP_KERNEL);
 	if (!bounce)
 		return -ENOMEM;
-	mutex_lock(&m->job_lock);
-	atomic_set(&m->job_faults, 0);
-	WRITE_ONCE(m->fault_error, 0);
-	WRITE_ONCE(m->hint_end, cmd->addr + size);
+	hmmdev_mirror_jobs_begin(m);
 	for (off = 0; off < size && !ret; off += n) {
 		struct hmmdev_job_desc desc = {
 			.opcode = HMMDEV_OP_COPY,
 			.flags = write ? HMMDEV_JOB_DST_VA : HMMDEV_JOB_SRC_VA,
-			.context = m->ctx,
 			.src = write ? dma : cmd->addr + off,
 			.dst = write ? cmd->addr + off : dma,
 		};
@@ -62,10 +57,9 @@ static int hmmdev_dmirror_rw(struct hmmdev_mirror *m,
 			ret = -EFAULT;
 			break;
 		}
-		WRITE_ONCE(m->hint_start, cmd->addr + off);
-		ret = hmmdev_job_run(hd, &desc, &done, &status);
-		if (ret == -EIO && status == HMMDEV_JOB_FAULT_ABORTED)
-			ret = READ_ONCE(m->fault_error) ?: -EFAULT;
+		/* a fault populates the rest of the request, as test_hmm does */
+		hmmdev_mirror_hint(m, 0, cmd->addr + off, cmd->addr + size);
+		ret = hmmdev_mirror_run(m, &desc, &done);
 		if (ret) {
 			cmd->cpages += done >> PAGE_SHIFT;
 			break;
@@ -75,9 +69,8 @@ static int hmmdev_dmirror_rw(struct hmmdev_mirror *m,
 		else
 			cmd->cpages += n >> PAGE_SHIFT;
 	}
-	WRITE_ONCE(m->hint_end, 0);
 	cmd->faults = atomic_read(&m->job_faults);
-	mutex_unlock(&m->job_lock);
+	hmmdev_mirror_jobs_end(m);
 	/* a job that timed out may still write the buffer: never free it */
 	if (ret != -ETIMEDOUT)
 		dma_free_coherent(dev, bounce_size, bounce, dma);

@@ -11,7 +11,7 @@
  * errno in the mirror for the job's submitter; a dying mm answers ABORT.
  *
  * How much is faulted in: the range of the job that faulted, when its
- * submitter gave one (mirror->hint_*: "populate the job's whole range"),
+ * submitter gave one (mirror->hint: "populate the job's whole range"),
  * else fault_around pages around the address, clamped to the VMA.
  */
 #include <linux/dma-mapping.h>
@@ -161,15 +161,19 @@ static int hmmdev_fault_chunk(struct hmmdev_mirror *m, u64 start, u64 end,
 static void hmmdev_fault_range(struct hmmdev_mirror *m, u64 va, u64 *start,
 			       u64 *end)
 {
-	u64 hint_start = READ_ONCE(m->hint_start);
-	u64 hint_end = READ_ONCE(m->hint_end);
 	u64 around = (u64)READ_ONCE(m->fault_around) << PAGE_SHIFT;
 	struct vm_area_struct *vma;
+	int i;
 
-	if (va >= hint_start && va < hint_end) {
-		*start = va & PAGE_MASK;
-		*end = hint_end;
-		return;
+	for (i = 0; i < ARRAY_SIZE(m->hint); i++) {
+		u64 hint_start = READ_ONCE(m->hint[i].start);
+		u64 hint_end = READ_ONCE(m->hint[i].end);
+
+		if (va >= hint_start && va < hint_end) {
+			*start = va & PAGE_MASK;
+			*end = hint_end;
+			return;
+		}
 	}
 	*start = ALIGN_DOWN(va, around);
 	*end = *start + around;

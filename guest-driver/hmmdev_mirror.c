@@ -145,6 +145,55 @@ struct hmmdev_mirror *hmmdev_mirror_create(struct hmmdev *hd)
 	return m;
 }
 
+/* Start a job sequence: one at a time per mirror (fault hint, counters). */
+void hmmdev_mirror_jobs_begin(struct hmmdev_mirror *m)
+{
+	mutex_lock(&m->job_lock);
+	atomic_set(&m->job_faults, 0);
+	WRITE_ONCE(m->fault_error, 0);
+}
+
+void hmmdev_mirror_jobs_end(struct hmmdev_mirror *m)
+{
+	mutex_unlock(&m->job_lock);
+}
+
+/*
+ * For the next job: a fault in [start, end) populates the range from the
+ * faulting page to @end (the caller holds job_lock).
+ */
+void hmmdev_mirror_hint(struct hmmdev_mirror *m, int i, u64 start, u64 end)
+{
+	lockdep_assert_held(&m->job_lock);
+	WRITE_ONCE(m->hint[i].start, start);
+	WRITE_ONCE(m->hint[i].end, end);
+}
+
+/**
+ * hmmdev_mirror_run() - run one job in the mirror's context
+ * @m: the mirror (hmmdev_mirror_jobs_begin() done, hints set)
+ * @desc: the job; its context is set here
+ * @result: out: the job's result
+ *
+ * Return: 0, the errno of an aborted fault (-EFAULT, -EPERM, ...), -EIO or
+ * -ETIMEDOUT as hmmdev_job_run().
+ */
+int hmmdev_mirror_run(struct hmmdev_mirror *m, struct hmmdev_job_desc *desc,
+		      u64 *result)
+{
+	u32 status = HMMDEV_JOB_OK;
+	int ret;
+
+	lockdep_assert_held(&m->job_lock);
+	desc->context = m->ctx;
+	ret = hmmdev_job_run(m->hd, desc, result, &status);
+	hmmdev_mirror_hint(m, 0, 0, 0);
+	hmmdev_mirror_hint(m, 1, 0, 0);
+	if (ret == -EIO && status == HMMDEV_JOB_FAULT_ABORTED)
+		ret = READ_ONCE(m->fault_error) ?: -EFAULT;
+	return ret;
+}
+
 /* The mirror of @ctx with a reference, or NULL. */
 struct hmmdev_mirror *hmmdev_mirror_get(struct hmmdev *hd, unsigned int ctx)
 {

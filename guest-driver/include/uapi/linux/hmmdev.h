@@ -9,6 +9,7 @@
 #ifndef _UAPI_LINUX_HMMDEV_H
 #define _UAPI_LINUX_HMMDEV_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -86,10 +87,62 @@ struct hmmdev_counters {
 	__u64 device_errors;
 };
 
+/* Engine jobs on the caller's virtual addresses (HMMDEV_IOC_JOB) */
+#define HMMDEV_JOB_COPY		1	/* length bytes from src to dst */
+#define HMMDEV_JOB_FILL		2	/* dst: the 8 bytes of value, repeated */
+#define HMMDEV_JOB_ATOMIC_ADD	3	/* u64 at dst += value (length 8) */
+#define HMMDEV_JOB_CHECKSUM	4	/* sum of the LE u64 words at src */
+
+/**
+ * struct hmmdev_job - one device job on the caller's virtual addresses
+ * @op: HMMDEV_JOB_*
+ * @flags: zero
+ * @src: source address (COPY, CHECKSUM)
+ * @dst: destination address (COPY, FILL, ATOMIC_ADD; 8-byte aligned for it)
+ * @length: bytes, 1..max_dma_length; 8 for ATOMIC_ADD
+ * @value: FILL pattern, ATOMIC_ADD addend
+ * @result: out: COPY/FILL bytes done, ATOMIC_ADD old value, CHECKSUM sum
+ * @faults: out: device faults serviced while the job ran
+ * @device_ns: out: submission to completion
+ *
+ * The device translates the addresses with its MMU, mirroring the
+ * caller's page tables; what is not mapped yet faults on the device and is
+ * serviced by the driver (see struct hmmdev_policy).  An address the
+ * process may not access fails the job: -EFAULT, or -EPERM for a write to
+ * read-only memory.
+ */
+struct hmmdev_job {
+	__u32 op;
+	__u32 flags;
+	__u64 src;
+	__u64 dst;
+	__u64 length;
+	__u64 value;
+	__u64 result;
+	__u64 faults;
+	__u64 device_ns;
+};
+
+#define HMMDEV_POLICY_POPULATE_JOB	_BITUL(0)
+
+/**
+ * struct hmmdev_policy - how the driver services this file's device faults
+ * @fault_around: pages faulted in around a faulting address: a power of
+ *	two, 1..512
+ * @flags: HMMDEV_POLICY_POPULATE_JOB: the first fault of a job populates
+ *	the job's whole range
+ */
+struct hmmdev_policy {
+	__u32 fault_around;
+	__u32 flags;
+};
+
 #define HMMDEV_IOC_MAGIC	'h'
 #define HMMDEV_IOC_INFO		_IOR(HMMDEV_IOC_MAGIC, 0x40, struct hmmdev_info)
 #define HMMDEV_IOC_DMA		_IOWR(HMMDEV_IOC_MAGIC, 0x41, struct hmmdev_dma)
 #define HMMDEV_IOC_IRQ_TEST	_IOWR(HMMDEV_IOC_MAGIC, 0x42, struct hmmdev_irq_test)
 #define HMMDEV_IOC_COUNTERS	_IOR(HMMDEV_IOC_MAGIC, 0x43, struct hmmdev_counters)
+#define HMMDEV_IOC_JOB		_IOWR(HMMDEV_IOC_MAGIC, 0x44, struct hmmdev_job)
+#define HMMDEV_IOC_SET_POLICY	_IOW(HMMDEV_IOC_MAGIC, 0x45, struct hmmdev_policy)
 
 #endif /* _UAPI_LINUX_HMMDEV_H */
