@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmmdev-mirror: device jobs on process virtual addresses through the
+ * device MMU -- copy/fill/checksum/atomics checked against the CPU, the
+ * fault policy, fault errors, bad arguments, both devices on one buffer,
+ * several processes, and no page-table leak afterwards.
+ *
+ *   hmmdev-mirror [EXPECTED_DEVICES]
+ */
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "hmmdev_test_util.h"
+
+#define MIB		(1024 * 1024ul)
+
+static long page_size;
+
+static int job(int fd, struct hmmdev_job *j)
+{
+	return ioctl(fd, HMMDEV_IOC_JOB, j) ? -errno : 0;
+}
+
+static int job_copy(int fd, void *dst, const void *src, size_t len,
+		    struct hmmdev_job *out)
+{
+	struct hmmdev_job j = {
+		.op = HMMDEV_JOB_COPY, .src = (uintptr_t)src,
+		.dst = (uintptr_t)dst, .length = len,
+	};
+	int ret = job(fd, &j);
+
+	if (out)
+		*out = j;
+	return ret;
+}
+
+static int policy(int fd, unsigned int around, unsigned int flags)
+{
+	struct hmmdev_policy p = { .fault_around = around, .flags = flags };
+
+	return ioctl(fd, HMMDEV_IOC_SET_POLICY, &p) ? -errno : 0;
+}
+
+/* Fresh, untouched anonymous memory without THP (deterministic faults). */
+static void *fresh(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p != MAP_FAILED)
+		madvise(p, len, MADV_NOHUGEPAGE);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static uint64_t cpu_checksum(const void *buf, size_t len)
+{
+	const uint64_t *w = buf;
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < len / 8; i++)
+		sum += w[i];
+	return sum;
+}
+
+static void test_copy_fill_checksum(int fd, const char *node)
+{
+	size_t len = 4 * MIB;
+	uint8_t *src = fresh(len), *dst = fresh(len);
+	struct hmmdev_job j = {
+		.op = HMMDEV_JOB_FILL, .dst = (uintptr_t)src, .length = len,
+		.value = 0x0123456789abcdefull,
+	};
+	long bad = -2;
+	int ret, ok = 1;
+	size_t i;
+
+	ret = job(fd, &j);
+	for (i = 0; !ret && i < len; i++)
+		if (src[i] != (uint8_t)(j.value >> (8 * (i % 8))))
+			ok = 0;
+	ksft_test_result(!ret && ok && j.result == len,
+			 "%s fill: 4 MiB through the device MMU, CPU sees the pattern (%d faults)\n",
+			 node, (int)j.faults);
+
+	fill_pattern(src, len, 42);
+	ret = job_copy(fd, dst, src, len, &j);
+	if (!ret)
+		bad = first_mismatch(src, dst, len);
+	ksft_test_result(!ret && bad == -1 && j.result == len,
+			 "%s copy: 4 MiB VA to VA, verified (%d faults, first mismatch %ld)\n",
+			 node, (int)j.faults, bad);
+
+	j = (struct hmmdev_job){ .op = HMMDEV_JOB_CHECKSUM,
+				 .src = (uintptr_t)dst, .length = len };
+	ret = job(fd, &j);
+	ksft_test_result(!ret && j.result == cpu_checksum(dst, len),
+			 "%s checksum: device %#llx, CPU %#llx\n", node,
+			 (unsigned long long)j.result,
+			 (unsigned long long)cpu_checksum(dst, len));
+	munmap(src, len);
+	munmap(dst, len);
+}
+
+struct atomic_arg {
+	int fd;
+	uint64_t *counter;
+	int rounds;
+	int errors;
+};
+
+static void *device_adder(void *p)
+{
+	struct atomic_arg *a = p;
+	int i;
+
+	for (i = 0; i < a->rounds; i++) {
+		struct hmmdev_job j = {
+			.op = HMMDEV_JOB_ATOMIC_ADD,
+			.dst = (uintptr_t)a->counter, .length = 8, .value = 1,
+		};
+
+		if (job(a->fd, &j))
+			a->errors++;
+	}
+	return NULL;
+}
+
+/* Device atomics and CPU atomics on one counter: nothing is lost. */
+static void test_atomics(int fd, const char *node)
+{
+	uint64_t *counter = fresh(page_size);
+	struct atomic_arg a = { fd, counter, 300, 0 };
+	pthread_t t;
+	int i;
+
+	pthread_create(&t, NULL, device_adder, &a);
+	for (i = 0; i < 30000; i++)
+		__atomic_fetch_add(counter, 1, __ATOMIC_SEQ_CST);
+	pthread_join(t, NULL);
+	ksft_test_result(!a.errors && *counter == 30300,
+			 "%s atomics: 300 device adds + 30000 CPU adds = %llu (want 30300)\n",
+			 node, (unsigned long long)*counter);
+	munmap(counter, page_size);
+}
+
+/* Faults per job: populate whole job, fault-around 1, fault-around 16. */
+static void test_fault_policy(int fd, const char *node)
+{
+	size_t len = 1 * MIB, pages = len / page_size;
+	struct { unsigned int around, flags; size_t want; } cases[] = {
+		{ 16, HMMDEV_POLICY_POPULATE_JOB, 1 },
+		{ 1, 0, pages },
+		{ 16, 0, pages / 16 },
+	};
+	unsigned long got[3] = { 0 };
+	int i, ok = 1;
+
+	for (i = 0; i < 3; i++) {
+		uint8_t *src = fresh(len), *dst = fresh(len);
+		struct hmmdev_job j;
+
+		memset(src, 0x5a, len);         /* CPU-populated source */
+		if (policy(fd, cases[i].around, cases[i].flags) ||
+		    job_copy(fd, dst, src, len, &j) || dst[len - 1] != 0x5a)
+			ok = 0;
+		got[i] = j.faults;
+		/* the source is faulted too: it counts once per range */
+		/* src and dst fault separately; windows need not be aligned */
+		if (got[i] < cases[i].want || got[i] > 2 * cases[i].want + 2)
+			ok = 0;
+		munmap(src, len);
+		munmap(dst, len);
+	}
+	policy(fd, 16, 0);
+	ksft_test_result(ok, "%s fault-policy: 1 MiB copy took %lu faults populating the job, %lu with fault-around 1, %lu with 16\n",
+			 node, got[0], got[1], got[2]);
+}
+
+/* What the process may not touch, the device may not either. */
+static void test_fault_errors(int fd, const char *node)
+{
+	uint8_t *buf = fresh(4 * page_size), *ro = fresh(page_size);
+	struct hmmdev_job j = {
+		.op = HMMDEV_JOB_FILL, .length = page_size, .value = 1,
+	};
+	int e_ro, e_none, e_unmapped, e_after;
+
+	mprotect(ro, page_size, PROT_READ);
+	j.dst = (uintptr_t)ro;
+	e_ro = job(fd, &j);
+	mprotect(buf, page_size, PROT_NONE);
+	e_none = job_copy(fd, buf + page_size, buf, page_size, NULL);
+	munmap(buf + 3 * page_size, page_size);
+	j.dst = (uintptr_t)(buf + 3 * page_size);
+	e_unmapped = job(fd, &j);
+	/* mapped and used by the device, then unmapped */
+	j.dst = (uintptr_t)(buf + 2 * page_size);
+	job(fd, &j);
+	munmap(buf + 2 * page_size, page_size);
+	e_after = job(fd, &j);
+	ksft_test_result(e_ro == -EPERM && e_none == -EFAULT &&
+			 e_unmapped == -EFAULT && e_after == -EFAULT,
+			 "%s fault-errors: write to read-only %d (EPERM), PROT_NONE %d, unmapped %d, after munmap %d (EFAULT)\n",
+			 node, e_ro, e_none, e_unmapped, e_after);
+	munmap(buf, 2 * page_size);
+	munmap(ro, page_size);
+}
+
+static int job_errno(int fd, struct hmmdev_job j)
+{
+	return ioctl(fd, HMMDEV_IOC_JOB, &j) ? errno : 0;
+}
+
+static int policy_errno(int fd, unsigned int around, unsigned int flags)
+{
+	return -policy(fd, around, flags);
+}
+
+static void test_bad_args(int fd, const char *node)
+{
+	static char buf[4096] __attribute__((aligned(8)));
+	struct hmmdev_job good = {
+		.op = HMMDEV_JOB_COPY, .src = (uintptr_t)buf,
+		.dst = (uintptr_t)buf, .length = 64,
+	};
+	struct hmmdev_job j;
+	int e[13], n = 0, i, bad = -1;
+	static const int want[] = {
+		EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EFAULT,
+		EFAULT, EINVAL, EINVAL, EINVAL, EFAULT,
+	};
+
+	j = good; j.flags = 1;
+	e[n++] = job_errno(fd, j);
+	j = good; j.op = 0;
+	e[n++] = job_errno(fd, j);
+	j = good; j.op = 99;
+	e[n++] = job_errno(fd, j);
+	j = good; j.length = 0;
+	e[n++] = job_errno(fd, j);
+	j = good; j.length = (1ull << 30) + 1;
+	e[n++] = job_errno(fd, j);
+	j = good; j.op = HMMDEV_JOB_ATOMIC_ADD; j.length = 16;
+	e[n++] = job_errno(fd, j);
+	j = good; j.op = HMMDEV_JOB_ATOMIC_ADD; j.length = 8; j.dst += 4;
+	e[n++] = job_errno(fd, j);
+	j = good; j.dst = 0xffff888000000000ull;
+	e[n++] = job_errno(fd, j);
+	j = good; j.src = ~0ull - 8;
+	e[n++] = job_errno(fd, j);
+	e[n++] = policy_errno(fd, 3, 0);
+	e[n++] = policy_errno(fd, 1024, 0);
+	e[n++] = policy_errno(fd, 16, 0x80);
+	e[n++] = ioctl(fd, HMMDEV_IOC_JOB, NULL) ? errno : 0;
+	for (i = 0; i < n; i++)
+		if (e[i] != want[i] && bad < 0)
+			bad = i;
+	ksft_test_result(bad < 0, "%s job-bad-args: %d classes (first wrong: case %d, errno %d)\n",
+			 node, n, bad, bad < 0 ? 0 : e[bad]);
+}
+
+/* Two devices mirror one buffer: each sees what the other and the CPU wrote. */
+static void test_two_devices(struct hmmdev_fn *fns, int n)
+{
+	size_t len = 2 * MIB;
+	uint8_t *buf = fresh(len), *out = fresh(len);
+	struct hmmdev_job j = {
+		.op = HMMDEV_JOB_FILL, .dst = (uintptr_t)buf, .length = len,
+		.value = 0x1111111111111111ull,
+	};
+	int fd0 = n >= 2 ? open(fns[0].node, O_RDWR) : -1;
+	int fd1 = n >= 2 ? open(fns[1].node, O_RDWR) : -1;
+	int ok = fd0 >= 0 && fd1 >= 0;
+
+	ok = ok && !job(fd0, &j);                       /* dev0 writes */
+	ok = ok && !job_copy(fd1, out, buf, len, NULL) && /* dev1 reads */
+	     out[len - 1] == 0x11;
+	memset(buf, 0x22, len);                         /* CPU writes */
+	ok = ok && !job_copy(fd0, out, buf, len, NULL) && out[7] == 0x22 &&
+	     !job_copy(fd1, out, buf, len, NULL) && out[len / 2] == 0x22;
+	ksft_test_result(ok, "two-devices: one buffer mirrored by %d devices, writes by either device and the CPU seen by all\n",
+			 n);
+	close(fd0);
+	close(fd1);
+	munmap(buf, len);
+	munmap(out, len);
+}
+
+static long pt_pages(const struct hmmdev_fn *fn)
+{
+	char path[512], line[128];
+	long val = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/hmmdev/%s/counters",
+		 fn->bdf);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		sscanf(line, "driver.pt_pages %ld", &val);
+	if (f)
+		fclose(f);
+	return val;
+}
+
+/* Children with contexts of their own; some exit without closing. */
+static void test_processes(struct hmmdev_fn *fn)
+{
+	long before = pt_pages(fn), after;
+	int i, status, failed = 0;
+
+	for (i = 0; i < 4; i++) {
+		if (fork() == 0) {
+			int fd = open(fn->node, O_RDWR), r, bad = 0;
+			uint8_t *a = fresh(MIB), *b = fresh(MIB);
+
+			for (r = 0; r < 8 && fd >= 0; r++) {
+				memset(a, i * 16 + r, MIB);
+				if (job_copy(fd, b, a, MIB, NULL) ||
+				    first_mismatch(a, b, MIB) >= 0)
+					bad = 1;
+			}
+			_exit(fd < 0 || bad);    /* no close, no munmap */
+		}
+	}
+	for (i = 0; i < 4; i++)
+		if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+			failed++;
+	after = pt_pages(fn);
+	ksft_test_result(!failed && before >= 0 && after == before,
+			 "%s processes: 4 processes with their own contexts, %d failed; page-table pages %ld before, %ld after\n",
+			 fn->node, failed, before, after);
+}
+
+int main(int argc, char **argv)
+{
+	struct hmmdev_fn fns[MAX_DEVS];
+	int n = find_hmmdevs(fns, MAX_DEVS), i;
+	int want = expected_devices(argc, argv);
+
+	page_size = sysconf(_SC_PAGESIZE);
+	ksft_print_header();
+	ksft_set_plan(n * 8 + 2);
+	for (i = 0; i < n; i++) {
+		int fd = open(fns[i].node, O_RDWR);
+
+		if (fd < 0)
+			ksft_exit_fail_msg("open %s: %s\n", fns[i].node,
+					   strerror(errno));
+		test_copy_fill_checksum(fd, fns[i].node);
+		test_atomics(fd, fns[i].node);
+		test_fault_policy(fd, fns[i].node);
+		test_fault_errors(fd, fns[i].node);
+		test_bad_args(fd, fns[i].node);
+		close(fd);
+		test_processes(&fns[i]);
+	}
+	test_two_devices(fns, n);
+	ksft_test_result(n >= 1 && (!want || n == want), "devices: %d (expected %d)\n",
+			 n, want);
+	ksft_finished();
+}

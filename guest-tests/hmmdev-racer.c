@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmmdev-racer: device jobs against a process whose page tables keep
+ * changing under them.
+ *
+ * Workers (two per device) own slices of a shared buffer.  Each round a
+ * worker writes a fresh pattern into its slice with the CPU, has the device
+ * copy the slice elsewhere and checks the copy page by page; then has the
+ * device fill the slice and checks it with the CPU.  Meanwhile disruptors:
+ *  - fork() children that exit at once: the slices become copy-on-write,
+ *    the next CPU write moves a page, and a device that kept the old
+ *    translation would copy the old data;
+ *  - mprotect() slices read-write again (an invalidation of every page);
+ *  - MADV_COLLAPSE / MADV_DONTNEED-free THP split of the buffer;
+ *  - map, use and unmap a scratch buffer on the device, then check a job
+ *    on the unmapped range fails with -EFAULT;
+ *  - run a child process with its own context and kill it mid-job.
+ * Any page that differs from what was written is a mismatch; the test
+ * passes with every round done and 0 mismatches.
+ *
+ *   hmmdev-racer [SECONDS]       (default 15)
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "hmmdev_test_util.h"
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+
+#define SLICE		(2ul << 20)
+#define WORKERS_PER_DEV	2
+
+static volatile int stop;
+static uint8_t *shared;
+static long page_size;
+
+struct worker {
+	const char *node;
+	uint8_t *slice;
+	unsigned long rounds, mismatches, errors;
+	int id;
+};
+
+struct stats {
+	unsigned long forks, mprotects, collapses, scratch, scratch_bad, kills;
+};
+
+static int job(int fd, struct hmmdev_job *j)
+{
+	return ioctl(fd, HMMDEV_IOC_JOB, j) ? -errno : 0;
+}
+
+static unsigned long count_bad_pages(const uint8_t *a, const uint8_t *b,
+				     size_t len)
+{
+	unsigned long bad = 0;
+	size_t off;
+
+	for (off = 0; off < len; off += page_size)
+		bad += memcmp(a + off, b + off, page_size) != 0;
+	return bad;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	int fd = open(w->node, O_RDWR);
+	uint8_t *copy = malloc(SLICE), *want = malloc(SLICE);
+
+	if (fd < 0 || !copy || !want) {
+		w->errors++;
+		return NULL;
+	}
+	while (!stop) {
+		struct hmmdev_job j = {
+			.op = HMMDEV_JOB_COPY, .src = (uintptr_t)w->slice,
+			.dst = (uintptr_t)copy, .length = SLICE,
+		};
+		uint64_t v = ((uint64_t)w->id << 56) | w->rounds;
+		size_t i;
+
+		fill_pattern(want, SLICE, v);
+		memcpy(w->slice, want, SLICE);          /* CPU writes */
+		memset(copy, 0, SLICE);
+		if (job(fd, &j))
+			w->errors++;
+		else
+			w->mismatches += count_bad_pages(want, copy, SLICE);
+
+		j = (struct hmmdev_job){ .op = HMMDEV_JOB_FILL,
+					 .dst = (uintptr_t)w->slice,
+					 .length = SLICE, .value = ~v };
+		if (job(fd, &j)) {
+			w->errors++;
+		} else {
+			for (i = 0; i < SLICE / 8; i++)
+				((uint64_t *)want)[i] = ~v;
+			w->mismatches += count_bad_pages(want, w->slice, SLICE);
+		}
+		w->rounds++;
+	}
+	close(fd);
+	free(copy);
+	free(want);
+	return NULL;
+}
+
+/* Map, use on the device, unmap; a job on the old range must fail. */
+static void scratch_round(int fd, struct stats *st)
+{
+	size_t len = 256 * 1024;
+	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct hmmdev_job j = {
+		.op = HMMDEV_JOB_FILL, .dst = (uintptr_t)p, .length = len,
+		.value = 0x7777777777777777ull,
+	};
+
+	if (p == MAP_FAILED || job(fd, &j) || p[len - 1] != 0x77)
+		st->scratch_bad++;
+	munmap(p, len);
+	if (job(fd, &j) != -EFAULT)
+		st->scratch_bad++;
+	st->scratch++;
+}
+
+/* A child with its own context, killed while its jobs run. */
+static void kill_round(const char *node, struct stats *st)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(node, O_RDWR);
+		uint8_t *a = malloc(4 << 20), *b = malloc(4 << 20);
+		struct hmmdev_job j = {
+			.op = HMMDEV_JOB_COPY, .src = (uintptr_t)a,
+			.dst = (uintptr_t)b, .length = 4 << 20,
+		};
+
+		memset(a, 1, 4 << 20);
+		for (;;)
+			job(fd, &j);
+	}
+	usleep(20000 + rand() % 50000);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	st->kills++;
+}
+
+static void disrupt(struct hmmdev_fn *fns, size_t shared_len, int seconds,
+		    struct stats *st)
+{
+	double end = now_s() + seconds;
+	int fd = open(fns[0].node, O_RDWR);
+	unsigned int r = 1;
+
+	while (now_s() < end) {
+		size_t off = (rand_r(&r) % (shared_len / SLICE)) * SLICE;
+		pid_t pid;
+
+		switch (rand_r(&r) % 8) {
+		case 0:
+		case 1:
+			pid = fork();
+			if (pid == 0)
+				_exit(0);
+			waitpid(pid, NULL, 0);
+			st->forks++;
+			break;
+		case 2:
+		case 3:
+			mprotect(shared + off, SLICE, PROT_READ | PROT_WRITE);
+			st->mprotects++;
+			break;
+		case 4:
+			madvise(shared + off, SLICE, MADV_COLLAPSE);
+			st->collapses++;
+			break;
+		case 5:
+		case 6:
+			scratch_round(fd, st);
+			break;
+		case 7:
+			kill_round(fns[0].node, st);
+			break;
+		}
+		usleep(2000);
+	}
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	struct hmmdev_fn fns[MAX_DEVS];
+	int n = find_hmmdevs(fns, MAX_DEVS), i, nw, seconds;
+	struct worker w[MAX_DEVS * WORKERS_PER_DEV] = {};
+	pthread_t t[MAX_DEVS * WORKERS_PER_DEV];
+	unsigned long rounds = 0, mismatches = 0, errors = 0;
+	struct stats st = {};
+	size_t shared_len;
+
+	seconds = argc > 1 ? atoi(argv[1]) : 15;
+	page_size = sysconf(_SC_PAGESIZE);
+	ksft_print_header();
+	ksft_set_plan(2);
+	if (n < 1)
+		ksft_exit_fail_msg("no hmmdev device\n");
+	nw = n * WORKERS_PER_DEV;
+	shared_len = nw * SLICE;
+	shared = aligned_alloc(SLICE, shared_len);
+	madvise(shared, shared_len, MADV_HUGEPAGE);
+	memset(shared, 0, shared_len);
+	for (i = 0; i < nw; i++) {
+		w[i] = (struct worker){ .node = fns[i / WORKERS_PER_DEV].node,
+					.slice = shared + i * SLICE, .id = i };
+		pthread_create(&t[i], NULL, worker_main, &w[i]);
+	}
+	disrupt(fns, shared_len, seconds, &st);
+	stop = 1;
+	for (i = 0; i < nw; i++) {
+		pthread_join(t[i], NULL);
+		rounds += w[i].rounds;
+		mismatches += w[i].mismatches;
+		errors += w[i].errors;
+	}
+	ksft_print_msg("disruptions: %lu forks, %lu mprotects, %lu collapses, %lu scratch map/use/unmap, %lu killed children\n",
+		       st.forks, st.mprotects, st.collapses, st.scratch, st.kills);
+	ksft_test_result(rounds >= (unsigned long)nw && !mismatches && !errors,
+			 "racer: %d workers on %d devices, %lu rounds (%lu MiB verified), %lu page mismatches, %lu job errors\n",
+			 nw, n, rounds, rounds * 2 * SLICE >> 20, mismatches, errors);
+	ksft_test_result(st.scratch > 0 && !st.scratch_bad,
+			 "racer-unmap: %lu scratch buffers used then unmapped, %lu wrong outcomes (a job on an unmapped range must fail -EFAULT)\n",
+			 st.scratch, st.scratch_bad);
+	ksft_finished();
+}
