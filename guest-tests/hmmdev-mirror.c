@@ -221,7 +221,7 @@ static int policy_errno(int fd, unsigned int around, unsigned int flags)
 
 static void test_bad_args(int fd, const char *node)
 {
-	static char buf[4096] __attribute__((aligned(8)));
+	static uint64_t buf[512];
 	struct hmmdev_job good = {
 		.op = HMMDEV_JOB_COPY, .src = (uintptr_t)buf,
 		.dst = (uintptr_t)buf, .length = 64,
@@ -289,7 +289,7 @@ static void test_two_devices(struct hmmdev_fn *fns, int n)
 	munmap(out, len);
 }
 
-static long pt_pages(const struct hmmdev_fn *fn)
+static long table_pages(const struct hmmdev_fn *fn)
 {
 	char path[512], line[128];
 	long val = -1;
@@ -308,7 +308,7 @@ static long pt_pages(const struct hmmdev_fn *fn)
 /* Children with contexts of their own; some exit without closing. */
 static void test_processes(struct hmmdev_fn *fn)
 {
-	long before = pt_pages(fn), after;
+	long before = table_pages(fn), after;
 	int i, status, failed = 0;
 
 	for (i = 0; i < 4; i++) {
@@ -328,7 +328,7 @@ static void test_processes(struct hmmdev_fn *fn)
 	for (i = 0; i < 4; i++)
 		if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
 			failed++;
-	after = pt_pages(fn);
+	after = table_pages(fn);
 	ksft_test_result(!failed && before >= 0 && after == before,
 			 "%s processes: 4 processes with their own contexts, %d failed; page-table pages %ld before, %ld after\n",
 			 fn->node, failed, before, after);

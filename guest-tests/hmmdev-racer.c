@@ -34,7 +34,7 @@
 #define SLICE		(2ul << 20)
 #define WORKERS_PER_DEV	2
 
-static volatile int stop;
+static int stop;
 static uint8_t *shared;
 static long page_size;
 
@@ -75,7 +75,7 @@ static void *worker_main(void *arg)
 		w->errors++;
 		return NULL;
 	}
-	while (!stop) {
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
 		struct hmmdev_job j = {
 			.op = HMMDEV_JOB_COPY, .src = (uintptr_t)w->slice,
 			.dst = (uintptr_t)copy, .length = SLICE,
@@ -220,7 +220,7 @@ int main(int argc, char **argv)
 		pthread_create(&t[i], NULL, worker_main, &w[i]);
 	}
 	disrupt(fns, shared_len, seconds, &st);
-	stop = 1;
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
 	for (i = 0; i < nw; i++) {
 		pthread_join(t[i], NULL);
 		rounds += w[i].rounds;
