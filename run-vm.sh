@@ -20,6 +20,8 @@ on the serial console (Ctrl-A X quits QEMU; leaving the shell powers off).
   --suite NAME        with --test: hmmdev (our suite), hmm-tests (upstream
                       hmm-tests on hmmdev) or baseline (upstream hmm-tests
                       on the kernel's test_hmm); repeatable; default: all
+                      three.  bench: the mirror benchmark, hmmdev and
+                      test_hmm in the same VM
   --add FILE          copy FILE into the VM's /work (repeatable)
   --run 'CMD'         run CMD in /work, print its output, power off, exit
                       with its status
@@ -78,8 +80,8 @@ done
 case "$ndev" in [0-4]) ;; *) die "--devices must be 0..4" ;; esac
 [ ${#suites[@]} -gt 0 ] || suites=(hmmdev hmm-tests baseline)
 for s in "${suites[@]}"; do
-	case "$s" in hmmdev|hmm-tests|baseline) ;;
-	*) die "unknown suite '$s' (hmmdev, hmm-tests, baseline)" ;;
+	case "$s" in hmmdev|hmm-tests|baseline|bench) ;;
+	*) die "unknown suite '$s' (hmmdev, hmm-tests, baseline, bench)" ;;
 	esac
 done
 [ ${#adds[@]} -eq 0 ] || [ "$mode" = run ] || die "--add goes with --run"

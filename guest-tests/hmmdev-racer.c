@@ -12,14 +12,15 @@
  *    translation would copy the old data;
  *  - mprotect() slices read-write again (an invalidation of every page);
  *  - MADV_COLLAPSE / MADV_DONTNEED-free THP split of the buffer;
- *  - map, use and unmap a scratch buffer on the device, then check a job
- *    on the unmapped range fails with -EFAULT;
+ *  - map, use, mremap and unmap a scratch buffer on the device: the device
+ *    follows the moved data, and jobs on ranges that are gone fail -EFAULT;
  *  - run a child process with its own context and kill it mid-job.
  * Any page that differs from what was written is a mismatch; the test
  * passes with every round done and 0 mismatches.
  *
  *   hmmdev-racer [SECONDS]       (default 15)
  */
+#define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -109,23 +110,43 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* Map, use on the device, unmap; a job on the old range must fail. */
+/*
+ * Map, use on the device, mremap elsewhere (the device must follow the
+ * data), unmap; a job on a range that is gone must fail with -EFAULT.
+ */
 static void scratch_round(int fd, struct stats *st)
 {
 	size_t len = 256 * 1024;
 	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *q;
+	uint8_t *out = malloc(len);
 	struct hmmdev_job j = {
 		.op = HMMDEV_JOB_FILL, .dst = (uintptr_t)p, .length = len,
 		.value = 0x7777777777777777ull,
 	};
+	struct hmmdev_job c = {
+		.op = HMMDEV_JOB_COPY, .dst = (uintptr_t)out, .length = len,
+	};
 
 	if (p == MAP_FAILED || job(fd, &j) || p[len - 1] != 0x77)
 		st->scratch_bad++;
-	munmap(p, len);
-	if (job(fd, &j) != -EFAULT)
+	q = mremap(p, len, 2 * len, MREMAP_MAYMOVE);
+	if (q == MAP_FAILED) {
+		munmap(p, len);
+		st->scratch_bad++;
+		free(out);
+		return;
+	}
+	c.src = (uintptr_t)q;
+	if (q != p && job(fd, &j) != -EFAULT)   /* the old range is gone */
+		st->scratch_bad++;
+	if (job(fd, &c) || out[0] != 0x77 || out[len - 1] != 0x77)
+		st->scratch_bad++;
+	munmap(q, 2 * len);
+	if (job(fd, &c) != -EFAULT)
 		st->scratch_bad++;
 	st->scratch++;
+	free(out);
 }
 
 /* A child with its own context, killed while its jobs run. */
@@ -227,13 +248,13 @@ int main(int argc, char **argv)
 		mismatches += w[i].mismatches;
 		errors += w[i].errors;
 	}
-	ksft_print_msg("disruptions: %lu forks, %lu mprotects, %lu collapses, %lu scratch map/use/unmap, %lu killed children\n",
-		       st.forks, st.mprotects, st.collapses, st.scratch, st.kills);
+	printf("HMMDEV-NOTE racer disruptions: %lu forks, %lu mprotects, %lu collapses, %lu mremap/munmap rounds, %lu children killed mid-job\n",
+	       st.forks, st.mprotects, st.collapses, st.scratch, st.kills);
 	ksft_test_result(rounds >= (unsigned long)nw && !mismatches && !errors,
 			 "racer: %d workers on %d devices, %lu rounds (%lu MiB verified), %lu page mismatches, %lu job errors\n",
 			 nw, n, rounds, rounds * 2 * SLICE >> 20, mismatches, errors);
 	ksft_test_result(st.scratch > 0 && !st.scratch_bad,
-			 "racer-unmap: %lu scratch buffers used then unmapped, %lu wrong outcomes (a job on an unmapped range must fail -EFAULT)\n",
+			 "racer-remap: %lu scratch buffers used, mremapped and unmapped, %lu wrong outcomes (data follows mremap; jobs on ranges that are gone fail -EFAULT)\n",
 			 st.scratch, st.scratch_bad);
 	ksft_finished();
 }

@@ -27,7 +27,8 @@ grep -E 'warning:' "$out/driver.log" >&2 && die "hmmdev.ko: compiler warnings" |
 
 # -- guest tests: static, kselftest.h from the same kernel source
 cflags=(-static -O2 -Wall -Wextra -Werror -I"$HMMDEV_TOP/guest-driver/include/uapi"
-	-I"$ktree/headers/include" -I"$ksrc/tools/testing/selftests")
+	-I"$ktree/headers/include" -I"$ksrc/tools/testing/selftests"
+	-I"$ksrc")
 for c in "$HMMDEV_TOP"/guest-tests/*.c; do
 	bin=$out/bin/$(basename "${c%.c}")
 	if [ ! -x "$bin" ] || [ -n "$(find "$c" "$HMMDEV_TOP"/guest-tests/*.h \

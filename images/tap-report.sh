@@ -48,6 +48,7 @@ function emit(ok, desc,    line) {
 }
 /^HMMDEV-WALL / { wall = $2; next }
 /^HMMDEV-NOTE / { notes[++nnotes] = substr($0, 13); next }
+/^# bench: / { notes[++nnotes] = substr($0, 3); next }
 /^HMMDEV-INIT / { sub(/.*uptime=/, ""); uptime = $0; next }
 /^HMMDEV-SUITE-BEGIN / { suite = $2; order[++nsuites] = suite; next }
 /^HMMDEV-SUITE-END / { done[suite] = 1; suite = ""; next }
