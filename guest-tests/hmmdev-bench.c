@@ -34,19 +34,23 @@ static double mirror_read(int fd, void *buf, void *out, uint64_t *faults,
 }
 
 /* p50/p99 of the last measurement, from debugfs. */
-static void fault_latency(const char *bdf, long *p50, long *p99, long *n)
+static void read_latency(const char *bdf, long *p50, long *p99, long *n)
 {
-	char path[512], line[64];
+	char path[512], name[32];
+	long val;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/sys/kernel/debug/hmmdev/%s/fault_latency",
 		 bdf);
 	*p50 = *p99 = *n = -1;
 	f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f)) {
-		sscanf(line, "samples %ld", n);
-		sscanf(line, "p50_us %ld", p50);
-		sscanf(line, "p99_us %ld", p99);
+	while (f && fscanf(f, "%31s %ld", name, &val) == 2) {
+		if (!strcmp(name, "samples"))
+			*n = val;
+		else if (!strcmp(name, "p50_us"))
+			*p50 = val;
+		else if (!strcmp(name, "p99_us"))
+			*p99 = val;
 	}
 	if (f)
 		fclose(f);
@@ -88,7 +92,7 @@ static bool bench_faults(struct hmmdev_fn *fn, unsigned int around)
 	ok = fd >= 0 && !ioctl(fd, HMMDEV_IOC_SET_POLICY, &p);
 	reset_latency(fn->bdf);
 	ok = ok && !ioctl(fd, HMMDEV_IOC_JOB, &j) && dst[JOB_SIZE - 1] == 0x3c;
-	fault_latency(fn->bdf, &p50, &p99, &n);
+	read_latency(fn->bdf, &p50, &p99, &n);
 	ksft_print_msg("bench: hmmdev fault round trip, fault-around %u page(s): p50 %ld us, p99 %ld us over %ld faults; 16 MiB copy in %.1f ms\n",
 		       around, p50, p99, n, j.device_ns / 1e6);
 	close(fd);
