@@ -21,7 +21,8 @@ on the serial console (Ctrl-A X quits QEMU; leaving the shell powers off).
                       hmm-tests on hmmdev) or baseline (upstream hmm-tests
                       on the kernel's test_hmm); repeatable; default: all
                       three.  bench: the mirror benchmark, hmmdev and
-                      test_hmm in the same VM
+                      test_hmm in the same VM.  failure: a device that loses
+                      SYNC completions (sets x-inject-drop-syncs itself)
   --add FILE          copy FILE into the VM's /work (repeatable)
   --run 'CMD'         run CMD in /work, print its output, power off, exit
                       with its status
@@ -80,8 +81,8 @@ done
 case "$ndev" in [0-4]) ;; *) die "--devices must be 0..4" ;; esac
 [ ${#suites[@]} -gt 0 ] || suites=(hmmdev hmm-tests baseline)
 for s in "${suites[@]}"; do
-	case "$s" in hmmdev|hmm-tests|baseline|bench) ;;
-	*) die "unknown suite '$s' (hmmdev, hmm-tests, baseline, bench)" ;;
+	case "$s" in hmmdev|hmm-tests|baseline|bench|failure) ;;
+	*) die "unknown suite '$s' (hmmdev, hmm-tests, baseline, bench, failure)" ;;
 	esac
 done
 [ ${#adds[@]} -eq 0 ] || [ "$mode" = run ] || die "--add goes with --run"
@@ -120,6 +121,8 @@ for ((i = 0; i < ndev; i++)); do
 		-device "hmmdev,id=hmmdev$i,bus=rp$i")
 done
 [ -z "$qmp" ] || args+=(-qmp "unix:$qmp,server=on,wait=off")
+# the failure suite needs a device that loses SYNC completions
+[[ " ${suites[*]} " != *" failure "* ]] || args+=(-global hmmdev.x-inject-drop-syncs=1)
 [ -z "$trace" ] || args+=(-trace "$trace" -D "$logdir/trace.log")
 
 if [ "$mode" = shell ]; then

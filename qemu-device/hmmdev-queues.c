@@ -144,6 +144,12 @@ static bool hmmdev_run_command(HmmdevState *s, HmmdevCommand *c)
             return false;
         }
         hmmdev_wait_translations(s);
+        if (qatomic_read(&s->inject_drop_syncs)) {
+            /* fault injection: this completion is lost */
+            qatomic_dec(&s->inject_drop_syncs);
+            trace_hmmdev_sync_dropped(va);
+            return true;
+        }
         hmmdev_count(s, HMMDEV_CNT_SYNCS, 1);
         fence = c->arg1;            /* already little endian */
         if (va && hmmdev_sysmem_rw(s, va, &fence, sizeof(fence),
