@@ -304,6 +304,8 @@ void hmmdev_mirrors_detach(struct hmmdev *hd);
 void hmmdev_mirror_jobs_begin(struct hmmdev_mirror *m);
 void hmmdev_mirror_jobs_end(struct hmmdev_mirror *m);
 void hmmdev_mirror_hint(struct hmmdev_mirror *m, int i, u64 start, u64 end);
+struct hmm_range;
+int hmmdev_mirror_range_fault(struct hmmdev_mirror *m, struct hmm_range *range);
 int hmmdev_mirror_run(struct hmmdev_mirror *m, struct hmmdev_job_desc *desc,
 		      u64 *result);
 

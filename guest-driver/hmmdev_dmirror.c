@@ -122,26 +122,12 @@ static int hmmdev_snapshot_chunk(struct hmmdev_mirror *m, u64 start, u64 end,
 		.hmm_pfns = pfns,
 		.dev_private_owner = m->hd->pgmap_owner,
 	};
-	unsigned long i, timeout = jiffies +
-				   msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	unsigned long i;
 	int ret;
 
-	for (;;) {
-		if (time_after(jiffies, timeout))
-			return -EBUSY;
-		range.notifier_seq = mmu_interval_read_begin(&m->notifier);
-		mmap_read_lock(m->mm);
-		ret = hmm_range_fault(&range);
-		mmap_read_unlock(m->mm);
-		if (ret == -EBUSY)
-			continue;
-		if (ret)
-			return ret;
-		mutex_lock(&m->lock);
-		if (!mmu_interval_read_retry(&m->notifier, range.notifier_seq))
-			break;
-		mutex_unlock(&m->lock);
-	}
+	ret = hmmdev_mirror_range_fault(m, &range);
+	if (ret)
+		return ret;
 	for (i = 0; i < (end - start) >> PAGE_SHIFT; i++)
 		prot[i] = hmmdev_snapshot_prot(m->hd, pfns[i]);
 	mutex_unlock(&m->lock);

@@ -132,26 +132,11 @@ static int hmmdev_fault_chunk(struct hmmdev_mirror *m, u64 start, u64 end,
 				 (write ? HMM_PFN_REQ_WRITE : 0),
 		.dev_private_owner = m->hd->pgmap_owner,
 	};
-	unsigned long timeout = jiffies +
-				msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
 	int ret;
 
-	for (;;) {
-		if (time_after(jiffies, timeout))
-			return -EBUSY;
-		range.notifier_seq = mmu_interval_read_begin(&m->notifier);
-		mmap_read_lock(m->mm);
-		ret = hmm_range_fault(&range);
-		mmap_read_unlock(m->mm);
-		if (ret == -EBUSY)
-			continue;
-		if (ret)
-			return ret;
-		mutex_lock(&m->lock);
-		if (!mmu_interval_read_retry(&m->notifier, range.notifier_seq))
-			break;
-		mutex_unlock(&m->lock);
-	}
+	ret = hmmdev_mirror_range_fault(m, &range);
+	if (ret)
+		return ret;
 	ret = hmmdev_install_range(m, &range);
 	mutex_unlock(&m->lock);
 	return ret;

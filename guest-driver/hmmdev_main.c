@@ -33,17 +33,6 @@
 static DEFINE_IDA(hmmdev_ida);
 static struct dentry *hmmdev_debugfs_root;
 
-static const char *const hmmdev_counter_names[HMMDEV_CNT_MAX] = {
-	[HMMDEV_CNT_JOBS_DONE] = "jobs-done",
-	[HMMDEV_CNT_JOBS_FAILED] = "jobs-failed",
-	[HMMDEV_CNT_BYTES] = "bytes",
-	[HMMDEV_CNT_IRQS] = "irqs",
-	[HMMDEV_CNT_DMA_ERRORS] = "dma-errors",
-	[HMMDEV_CNT_DEVICE_ERRORS] = "device-errors",
-	[HMMDEV_CNT_DOORBELLS] = "doorbells",
-	[HMMDEV_CNT_RESETS] = "resets",
-};
-
 static void hmmdev_release(struct kref *ref)
 {
 	struct hmmdev *hd = container_of(ref, struct hmmdev, ref);
@@ -205,7 +194,7 @@ static int hmmdev_counters_show(struct seq_file *m, void *unused)
 		return -ENODEV;
 	}
 	for (i = 0; i < HMMDEV_CNT_MAX; i++)
-		seq_printf(m, "device.%s %llu\n", hmmdev_counter_names[i],
+		seq_printf(m, "device.%s %llu\n", hmmdev_counter_name(i),
 			   hmmdev_rd64(hd, HMMDEV_REG_COUNTERS + 8 * i));
 	up_read(&hd->state_lock);
 	for (i = 0; i < HMMDEV_MSIX_VECTORS; i++)

@@ -25,6 +25,7 @@
  * mirror->lock nothing allocates memory, and it only ever takes cq.lock
  * and pt_lock inside.
  */
+#include <linux/hmm.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/sched/mm.h>
@@ -192,6 +193,42 @@ int hmmdev_mirror_run(struct hmmdev_mirror *m, struct hmmdev_job_desc *desc,
 	if (ret == -EIO && status == HMMDEV_JOB_FAULT_ABORTED)
 		ret = READ_ONCE(m->fault_error) ?: -EFAULT;
 	return ret;
+}
+
+/**
+ * hmmdev_mirror_range_fault() - hmm_range_fault() under the notifier protocol
+ * @m: the mirror
+ * @range: notifier, start, end, pfns and flags set by the caller
+ *
+ * Retries while the CPU page tables change under it (Documentation/mm/
+ * hmm.rst).  On success it returns 0 with m->lock held, the pfns still
+ * valid: the caller uses them and unlocks.  The mm must be pinned.
+ *
+ * Return: 0 (m->lock held), -EBUSY after HMM_RANGE_DEFAULT_TIMEOUT, or the
+ * error of hmm_range_fault().
+ */
+int hmmdev_mirror_range_fault(struct hmmdev_mirror *m, struct hmm_range *range)
+{
+	unsigned long timeout = jiffies +
+				msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	int ret;
+
+	for (;;) {
+		if (time_after(jiffies, timeout))
+			return -EBUSY;
+		range->notifier_seq = mmu_interval_read_begin(&m->notifier);
+		mmap_read_lock(m->mm);
+		ret = hmm_range_fault(range);
+		mmap_read_unlock(m->mm);
+		if (ret == -EBUSY)
+			continue;
+		if (ret)
+			return ret;
+		mutex_lock(&m->lock);
+		if (!mmu_interval_read_retry(&m->notifier, range->notifier_seq))
+			return 0;
+		mutex_unlock(&m->lock);
+	}
 }
 
 /* The mirror of @ctx with a reference, or NULL. */

@@ -175,7 +175,7 @@ enum {
 #define HMMDEV_PTE_HUGE             (1ull << 7)   /* level-2 leaf: 2 MiB */
 #define HMMDEV_PTE_ADDR_MASK        0x000ffffffffff000ull
 #define HMMDEV_PTE_LEAF_FLAGS       0xbfull       /* bits a leaf may use */
-#define HMMDEV_PTE_TABLE_FLAGS      0x01ull       /* bits a table entry may use */
+#define HMMDEV_PTE_TABLE_FLAGS      0x01ull       /* bits a table may use */
 #define HMMDEV_VA_BITS              48
 
 /* Command-queue entry: 32 bytes */
@@ -253,6 +253,35 @@ typedef enum HmmdevCounter {
     HMMDEV_CNT_SYNCS,
     HMMDEV_CNT_MAX
 } HmmdevCounter;
+
+/* The name of counter @i (QOM property stat-<name>, debugfs) */
+static inline const char *hmmdev_counter_name(unsigned int i)
+{
+    static const char *const names[HMMDEV_CNT_MAX] = {
+        [HMMDEV_CNT_JOBS_DONE] = "jobs-done",
+        [HMMDEV_CNT_JOBS_FAILED] = "jobs-failed",
+        [HMMDEV_CNT_BYTES] = "bytes",
+        [HMMDEV_CNT_IRQS] = "irqs",
+        [HMMDEV_CNT_DMA_ERRORS] = "dma-errors",
+        [HMMDEV_CNT_DEVICE_ERRORS] = "device-errors",
+        [HMMDEV_CNT_DOORBELLS] = "doorbells",
+        [HMMDEV_CNT_RESETS] = "resets",
+        [HMMDEV_CNT_ATC_HITS] = "atc-hits",
+        [HMMDEV_CNT_ATC_MISSES] = "atc-misses",
+        [HMMDEV_CNT_ATC_EVICTIONS] = "atc-evictions",
+        [HMMDEV_CNT_ATC_INVALIDATED] = "atc-invalidated",
+        [HMMDEV_CNT_WALKS] = "walks",
+        [HMMDEV_CNT_FAULTS] = "faults",
+        [HMMDEV_CNT_FAULT_RETRIES] = "fault-retries",
+        [HMMDEV_CNT_FAULT_ABORTS] = "fault-aborts",
+        [HMMDEV_CNT_FAULTS_LOST] = "faults-lost",
+        [HMMDEV_CNT_COMMANDS] = "commands",
+        [HMMDEV_CNT_INVALIDATES] = "invalidates",
+        [HMMDEV_CNT_SYNCS] = "syncs",
+    };
+
+    return i < HMMDEV_CNT_MAX ? names[i] : "unknown";
+}
 
 #ifdef QEMU_OSDEP_H
 /* QEMU naming, for the device model and its qtests */

@@ -22,29 +22,6 @@
 #include "hmmdev.h"
 #include "trace.h"
 
-static const char *const counter_names[HMMDEV_CNT_MAX] = {
-    [HMMDEV_CNT_JOBS_DONE] = "jobs-done",
-    [HMMDEV_CNT_JOBS_FAILED] = "jobs-failed",
-    [HMMDEV_CNT_BYTES] = "bytes",
-    [HMMDEV_CNT_IRQS] = "irqs",
-    [HMMDEV_CNT_DMA_ERRORS] = "dma-errors",
-    [HMMDEV_CNT_DEVICE_ERRORS] = "device-errors",
-    [HMMDEV_CNT_DOORBELLS] = "doorbells",
-    [HMMDEV_CNT_RESETS] = "resets",
-    [HMMDEV_CNT_ATC_HITS] = "atc-hits",
-    [HMMDEV_CNT_ATC_MISSES] = "atc-misses",
-    [HMMDEV_CNT_ATC_EVICTIONS] = "atc-evictions",
-    [HMMDEV_CNT_ATC_INVALIDATED] = "atc-invalidated",
-    [HMMDEV_CNT_WALKS] = "walks",
-    [HMMDEV_CNT_FAULTS] = "faults",
-    [HMMDEV_CNT_FAULT_RETRIES] = "fault-retries",
-    [HMMDEV_CNT_FAULT_ABORTS] = "fault-aborts",
-    [HMMDEV_CNT_FAULTS_LOST] = "faults-lost",
-    [HMMDEV_CNT_COMMANDS] = "commands",
-    [HMMDEV_CNT_INVALIDATES] = "invalidates",
-    [HMMDEV_CNT_SYNCS] = "syncs",
-};
-
 static bool hmmdev_is_ctx_reg(hwaddr addr)
 {
     return addr >= HMMDEV_REG_CTX_BASE &&
@@ -376,7 +353,7 @@ static void hmmdev_instance_init(Object *obj)
     qemu_mutex_init(&s->jq_lock);
     qemu_cond_init(&s->jq_cond);
     for (i = 0; i < HMMDEV_CNT_MAX; i++) {
-        snprintf(name, sizeof(name), "stat-%s", counter_names[i]);
+        snprintf(name, sizeof(name), "stat-%s", hmmdev_counter_name(i));
         object_property_add_uint64_ptr(obj, name, &s->counters[i],
                                        OBJ_PROP_FLAG_READ);
     }
