@@ -222,8 +222,12 @@ static long hmmdev_dmirror_ioctl(struct file *filp, unsigned int command,
 		case HMM_DMIRROR_SNAPSHOT:
 			ret = hmmdev_dmirror_snapshot(m, &cmd);
 			break;
+		case HMM_DMIRROR_RELEASE:
+			/* evict device memory: none is in use without it */
+			ret = 0;
+			break;
 		default:
-			/* MIGRATE_*, EXCLUSIVE, RELEASE: device memory */
+			/* MIGRATE_*, EXCLUSIVE: device memory, not yet */
 			ret = -EINVAL;
 		}
 	}
