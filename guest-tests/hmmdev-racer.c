@@ -10,8 +10,9 @@
  *  - fork() children that exit at once: the slices become copy-on-write,
  *    the next CPU write moves a page, and a device that kept the old
  *    translation would copy the old data;
- *  - mprotect() slices read-write again (an invalidation of every page);
- *  - MADV_COLLAPSE / MADV_DONTNEED-free THP split of the buffer;
+ *  - mprotect() parts of slices read-write again: an invalidation, and a
+ *    split of the transparent huge page under it;
+ *  - MADV_COLLAPSE the slices back into huge pages;
  *  - map, use, mremap and unmap a scratch buffer on the device: the device
  *    follows the moved data, and jobs on ranges that are gone fail -EFAULT;
  *  - run a child process with its own context and kill it mid-job.
@@ -193,10 +194,16 @@ static void disrupt(struct hmmdev_fn *fns, size_t shared_len, int seconds,
 			st->forks++;
 			break;
 		case 2:
-		case 3:
-			mprotect(shared + off, SLICE, PROT_READ | PROT_WRITE);
+		case 3: {
+			/* part of a huge page: the PMD is split */
+			size_t first = rand_r(&r) % (SLICE / page_size);
+			size_t n = 1 + rand_r(&r) % (SLICE / page_size - first);
+
+			mprotect(shared + off + first * page_size, n * page_size,
+				 PROT_READ | PROT_WRITE);
 			st->mprotects++;
 			break;
+		}
 		case 4:
 			madvise(shared + off, SLICE, MADV_COLLAPSE);
 			st->collapses++;
