@@ -9,6 +9,7 @@
 #include <linux/bits.h>
 #include <linux/completion.h>
 #include <linux/kref.h>
+#include <linux/memremap.h>
 #include <linux/miscdevice.h>
 #include <linux/mmu_notifier.h>
 #include <linux/workqueue.h>
@@ -29,6 +30,7 @@
 #define HMMDEV_VA_LIMIT		BIT_ULL(HMMDEV_VA_BITS)
 #define HMMDEV_FAULT_AROUND_DEFAULT	16	/* pages */
 #define HMMDEV_FAULT_LAT_SAMPLES	4096
+#define HMMDEV_DEVMEM_BASE	(64ull << 20)	/* VRAM below: raw access */
 
 /**
  * struct hmmdev_job_slot - driver side of one job-ring slot
@@ -177,6 +179,14 @@ struct hmmdev_vector {
  * @ctx_used: contexts in use
  * @mirrors: the mirror of each context
  * @pgmap_owner: owner of our device-private pages (device memory)
+ * @pgmap: VRAM above HMMDEV_DEVMEM_BASE as MEMORY_DEVICE_PRIVATE pages
+ * @dm_lock: protects @dm_free and @dm_used
+ * @dm_free: free device pages, linked through zone_device_data
+ * @dm_used: device pages in use
+ * @dm_first_pfn: pfn of the first device page
+ * @dm_pages: number of device pages (0: no device memory)
+ * @migrations_to_dev: pages migrated to VRAM
+ * @migrations_to_ram: pages migrated back on CPU faults
  * @pt_lock: protects @pt_bitmap
  * @pt_virt: the page-table pool in VRAM, mapped
  * @pt_base: VRAM offset of the pool
@@ -230,6 +240,14 @@ struct hmmdev {
 	DECLARE_BITMAP(ctx_used, HMMDEV_NUM_CONTEXTS);
 	struct hmmdev_mirror *mirrors[HMMDEV_NUM_CONTEXTS];
 	void *pgmap_owner;
+	struct dev_pagemap pgmap;
+	spinlock_t dm_lock;		/* @dm_free, @dm_used */
+	struct page *dm_free;
+	unsigned long dm_used;
+	unsigned long dm_first_pfn;
+	unsigned long dm_pages;
+	atomic64_t migrations_to_dev;
+	atomic64_t migrations_to_ram;
 	spinlock_t pt_lock;		/* @pt_bitmap */
 	void __iomem *pt_virt;
 	u64 pt_base;
@@ -315,6 +333,15 @@ void hmmdev_faultq_start(struct hmmdev *hd);
 irqreturn_t hmmdev_fault_irq(int irq, void *data);
 void hmmdev_fault_work(struct work_struct *work);
 void hmmdev_fault_latency_record(struct hmmdev *hd, u64 ns);
+
+/* hmmdev_devmem.c */
+int hmmdev_devmem_init(struct hmmdev *hd);
+void hmmdev_devmem_evict(struct hmmdev *hd);
+u64 hmmdev_devmem_offset(struct hmmdev *hd, struct page *page);
+bool hmmdev_devmem_ours(struct hmmdev *hd, struct page *page);
+int hmmdev_migrate_to_dev(struct hmmdev_mirror *m, u64 start, u64 end);
+int hmmdev_migrate_to_sys(struct hmmdev_mirror *m, u64 start, u64 end,
+			  u64 *cpages);
 
 /* hmmdev_dmirror.c */
 int hmmdev_dmirror_register(struct hmmdev *hd);

@@ -164,6 +164,58 @@ static int hmmdev_dmirror_snapshot(struct hmmdev_mirror *m,
 	return ret;
 }
 
+/* Is every page of [start, end) in this device's memory now? */
+static int hmmdev_dmirror_all_local(struct hmmdev_mirror *m, u64 start,
+				    u64 end)
+{
+	unsigned long *pfns = kmalloc_array(SNAPSHOT_CHUNK, sizeof(*pfns),
+					    GFP_KERNEL);
+	u64 addr, next, i;
+	int ret = pfns ? 0 : -ENOMEM;
+
+	for (addr = start; addr < end && !ret; addr = next) {
+		struct hmm_range range = {
+			.notifier = &m->notifier,
+			.start = addr,
+			.hmm_pfns = pfns,
+			.dev_private_owner = m->hd->pgmap_owner,
+		};
+
+		next = min(end, addr + (SNAPSHOT_CHUNK << PAGE_SHIFT));
+		range.end = next;
+		ret = hmmdev_mirror_range_fault(m, &range);
+		if (ret)
+			break;
+		for (i = 0; i < (next - addr) >> PAGE_SHIFT; i++)
+			if (!(pfns[i] & HMM_PFN_VALID) ||
+			    !hmmdev_devmem_ours(m->hd, hmm_pfn_to_page(pfns[i])))
+				ret = -ENOENT;
+		mutex_unlock(&m->lock);
+	}
+	kfree(pfns);
+	return ret;
+}
+
+/*
+ * MIGRATE_TO_DEV, as test_hmm: migrate, then read the range back through
+ * the device -- -ENOENT when a page did not move to device memory.
+ */
+static int hmmdev_dmirror_migrate(struct hmmdev_mirror *m,
+				  struct hmm_dmirror_cmd *cmd)
+{
+	u64 end = cmd->addr + (cmd->npages << PAGE_SHIFT);
+	int ret;
+
+	ret = hmmdev_migrate_to_dev(m, cmd->addr, end);
+	if (!ret && mmget_not_zero(m->mm)) {
+		ret = hmmdev_dmirror_all_local(m, cmd->addr, end);
+		mmput(m->mm);
+	}
+	if (!ret)
+		ret = hmmdev_dmirror_rw(m, cmd, false);
+	return ret;
+}
+
 static int hmmdev_dmirror_open(struct inode *inode, struct file *filp)
 {
 	struct hmmdev *hd = container_of(filp->private_data, struct hmmdev,
@@ -222,12 +274,21 @@ static long hmmdev_dmirror_ioctl(struct file *filp, unsigned int command,
 		case HMM_DMIRROR_SNAPSHOT:
 			ret = hmmdev_dmirror_snapshot(m, &cmd);
 			break;
+		case HMM_DMIRROR_MIGRATE_TO_DEV:
+			ret = hmmdev_dmirror_migrate(m, &cmd);
+			break;
+		case HMM_DMIRROR_MIGRATE_TO_SYS:
+			ret = hmmdev_migrate_to_sys(m, cmd.addr, cmd.addr +
+						    (cmd.npages << PAGE_SHIFT),
+						    &cmd.cpages);
+			break;
 		case HMM_DMIRROR_RELEASE:
-			/* evict device memory: none is in use without it */
+			/* every device page back to system memory */
+			hmmdev_devmem_evict(hd);
 			ret = 0;
 			break;
 		default:
-			/* MIGRATE_*, EXCLUSIVE: device memory, not yet */
+			/* EXCLUSIVE, CHECK_EXCLUSIVE: not yet */
 			ret = -EINVAL;
 		}
 	}

@@ -64,17 +64,20 @@ static int hmmdev_install(struct hmmdev_mirror *m, u64 va, struct page *page,
 			  size_t size, bool writable, bool *replaced)
 {
 	struct device *dev = &m->hd->pdev->dev;
+	u64 flags = HMMDEV_PTE_VALID |
+		    (writable ? HMMDEV_PTE_WRITE | HMMDEV_PTE_ATOMIC : 0) |
+		    (size == PMD_SIZE ? HMMDEV_PTE_HUGE : 0);
 	dma_addr_t dma;
-	u64 leaf;
 	int ret;
 
+	/* our own device memory: the leaf points into VRAM */
+	if (hmmdev_devmem_ours(m->hd, page))
+		return hmmdev_pt_map(m, va, hmmdev_devmem_offset(m->hd, page) |
+				     flags | HMMDEV_PTE_VRAM, replaced);
 	dma = dma_map_page(dev, page, 0, size, DMA_BIDIRECTIONAL);
 	if (dma_mapping_error(dev, dma))
 		return -ENOMEM;
-	leaf = dma | HMMDEV_PTE_VALID |
-	       (writable ? HMMDEV_PTE_WRITE | HMMDEV_PTE_ATOMIC : 0) |
-	       (size == PMD_SIZE ? HMMDEV_PTE_HUGE : 0);
-	ret = hmmdev_pt_map(m, va, leaf, replaced);
+	ret = hmmdev_pt_map(m, va, dma | flags, replaced);
 	if (ret || *replaced)
 		dma_unmap_page(dev, dma, size, DMA_BIDIRECTIONAL);
 	return ret;

@@ -217,6 +217,12 @@ static int hmmdev_counters_show(struct seq_file *m, void *unused)
 	seq_printf(m, "driver.fault_aborts %lld\n",
 		   atomic64_read(&hd->fault_aborts));
 	seq_printf(m, "driver.pt_pages %d\n", atomic_read(&hd->pt_pages));
+	seq_printf(m, "driver.devmem_pages %lu\n", hd->dm_pages);
+	seq_printf(m, "driver.devmem_used %lu\n", READ_ONCE(hd->dm_used));
+	seq_printf(m, "driver.migrations_to_dev %lld\n",
+		   atomic64_read(&hd->migrations_to_dev));
+	seq_printf(m, "driver.migrations_to_ram %lld\n",
+		   atomic64_read(&hd->migrations_to_ram));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(hmmdev_counters);
@@ -344,6 +350,8 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		ret = hmmdev_faultq_init(hd);
 	if (!ret)
 		ret = hmmdev_pt_init(hd);
+	if (!ret)
+		ret = hmmdev_devmem_init(hd);
 	if (ret)
 		goto err_put;
 	hd->fault_wq = alloc_ordered_workqueue("%s-fault", WQ_MEM_RECLAIM,
@@ -396,6 +404,8 @@ static void hmmdev_remove(struct pci_dev *pdev)
 
 	hmmdev_dmirror_unregister(hd);
 	hmmdev_chardev_unregister(hd);		/* sets hd->removed */
+	/* nothing may stay in VRAM: the engines copy it back first */
+	hmmdev_devmem_evict(hd);
 	cancel_work_sync(&hd->fault_work);
 	debugfs_remove_recursive(hd->debugfs);
 	hmmdev_jobq_stop(hd);			/* resets the device */

@@ -63,14 +63,10 @@ static bool hmmdev_mirror_invalidate(struct mmu_interval_notifier *mni,
 					       notifier);
 
 	/*
-	 * Our own migrations invalidate the device themselves, before they
-	 * copy, and hold references on the pages (protocol-lessons, seed
-	 * 000).  Every other invalidation reaches the device.
+	 * No MMU_NOTIFY_MIGRATE filtering, not even for our own migrations:
+	 * this callback is what makes the device stop using a page before a
+	 * migration copies it (protocol-lessons, seed 000).
 	 */
-	if (range->event == MMU_NOTIFY_MIGRATE && m->hd->pgmap_owner &&
-	    range->owner == m->hd->pgmap_owner)
-		return true;
-
 	if (mmu_notifier_range_blockable(range)) {
 		mutex_lock(&m->lock);
 	} else if (!mutex_trylock(&m->lock)) {
