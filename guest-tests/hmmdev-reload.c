@@ -8,30 +8,11 @@
  */
 #include <signal.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "hmmdev_test_util.h"
 
-#define MODULE_PATH	"/lib/modules/hmmdev.ko"
 #define RELOADS		10
-
-static int load_module(void)
-{
-	int fd = open(MODULE_PATH, O_RDONLY | O_CLOEXEC), ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = syscall(SYS_finit_module, fd, "", 0);
-	ret = ret ? -errno : 0;
-	close(fd);
-	return ret;
-}
-
-static int unload_module(void)
-{
-	return syscall(SYS_delete_module, "hmmdev", O_NONBLOCK) ? -errno : 0;
-}
 
 /* All functions bound, each node answering a 64 KiB round trip. */
 static int all_working(int want, int *found)
@@ -49,18 +30,6 @@ static int all_working(int want, int *found)
 	}
 	*found = ok;
 	return n >= 1 && ok == n && (!want || n == want);
-}
-
-static int sysfs_write(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
 }
 
 /* Touch @addr in a child; returns the signal that killed it, or 0. */

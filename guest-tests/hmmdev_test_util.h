@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/hmmdev.h>
@@ -166,6 +167,37 @@ static inline double now_s(void)
 static inline int expected_devices(int argc, char **argv)
 {
 	return argc > 1 ? atoi(argv[1]) : 0;
+}
+
+#define MODULE_PATH	"/lib/modules/hmmdev.ko"
+
+static inline int load_module(void)
+{
+	int fd = open(MODULE_PATH, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, "", 0);
+	ret = ret ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static inline int unload_module(void)
+{
+	return syscall(SYS_delete_module, "hmmdev", O_NONBLOCK) ? -errno : 0;
+}
+
+static inline int sysfs_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
 }
 
 #endif

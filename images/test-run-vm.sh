@@ -12,7 +12,7 @@ result() { # status, description
 	n=$((n + 1))
 	if [ "$1" -eq 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; bad=1; fi
 }
-echo "1..6"
+echo "1..7"
 
 "$top/run-vm.sh" --help | grep -q -- '--qmp PATH'
 result $? "--help describes the options"
@@ -44,6 +44,29 @@ wait $vm
 # the probe self-test runs two DMA jobs per device
 [ -n "$qom" ] && [ "$qom" -ge 2 ]
 result $? "--qmp: qom-get hmmdev0 stat-jobs-done over the socket (got '${qom:-nothing}', want >= 2)"
+
+# PCIe hot-unplug with pages in device memory: nothing may be lost
+"${run_vm[@]}" --qmp "$sock.2" --run hmmdev-unplug >"$tmp/unplug.out" 2>&1 &
+vm=$!
+for _ in $(seq 100); do [ -S "$sock.2" ] && break; sleep 0.2; done
+jobs_done=0
+for _ in $(seq 240); do
+	# probe self-test: 2 jobs; migrating 1024 pages: 1024 copy jobs
+	jobs_done=$(printf '%s\n' '{"execute":"qmp_capabilities"}' \
+		'{"execute":"qom-get","arguments":{"path":"/machine/peripheral/hmmdev1","property":"stat-jobs-done"}}' |
+		socat -t 2 - "UNIX-CONNECT:$sock.2" 2>/dev/null |
+		sed -n 's/.*"return": \([0-9][0-9]*\).*/\1/p')
+	[ "${jobs_done:-0}" -ge 1026 ] && break
+	sleep 0.5
+done
+printf '%s\n' '{"execute":"qmp_capabilities"}' \
+	'{"execute":"device_del","arguments":{"id":"hmmdev1"}}' |
+	socat -t 2 - "UNIX-CONNECT:$sock.2" >/dev/null 2>&1
+wait $vm
+rc=$?
+grep -q "data intact" "$tmp/unplug.out" &&
+	! grep -q "guest kernel log has a report" "$tmp/unplug.out"
+result $(( rc != 0 || $? != 0 )) "device_del of hmmdev1 with 1024 pages in its VRAM: $(grep -o 'device removed.*' "$tmp/unplug.out" || tail -1 "$tmp/unplug.out")"
 
 "$top/run-vm.sh" --bogus >/dev/null 2>&1
 result $(( $? == 0 )) "an unknown option is an error"

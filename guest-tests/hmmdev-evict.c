@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmmdev-evict: pages that live in a device's VRAM survive the device going
+ * away -- unbind and rmmod first copy every device page back to system
+ * memory.  The process's data must be intact, and the process alive.
+ */
+#include <stdbool.h>
+#include <sys/mman.h>
+
+#include "hmmdev_test_util.h"
+#include <lib/test_hmm_uapi.h>
+
+#define SIZE	(4ul << 20)
+
+static long vram_pages_used(const struct hmmdev_fn *fn)
+{
+	char path[512], name[64];
+	long val, used = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/hmmdev/%s/counters",
+		 fn->bdf);
+	f = fopen(path, "r");
+	while (f && fscanf(f, "%63s %ld", name, &val) == 2)
+		if (!strcmp(name, "driver.devmem_used"))
+			used = val;
+	if (f)
+		fclose(f);
+	return used;
+}
+
+/* A buffer with a pattern, migrated to the first device's VRAM. */
+static uint8_t *migrated_buffer(uint64_t seed, long *in_vram,
+				const struct hmmdev_fn *fn)
+{
+	uint8_t *buf = mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *mirror = malloc(SIZE);
+	struct hmm_dmirror_cmd cmd = {
+		.addr = (uintptr_t)buf, .ptr = (uintptr_t)mirror,
+		.npages = SIZE / 4096,
+	};
+	int fd = open("/dev/hmm_dmirror0", O_RDWR);
+
+	fill_pattern(buf, SIZE, seed);
+	if (fd < 0 || ioctl(fd, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd) ||
+	    cmd.cpages != SIZE / 4096)
+		*in_vram = -1;
+	else
+		*in_vram = vram_pages_used(fn);
+	close(fd);
+	free(mirror);
+	return buf;
+}
+
+static bool intact(uint8_t *buf, uint64_t seed)
+{
+	uint8_t *want = malloc(SIZE);
+	bool ok;
+
+	fill_pattern(want, SIZE, seed);
+	ok = first_mismatch(buf, want, SIZE) < 0;
+	free(want);
+	return ok;
+}
+
+int main(void)
+{
+	struct hmmdev_fn fns[MAX_DEVS];
+	int n = find_hmmdevs(fns, MAX_DEVS), un, load;
+	long in_vram, after;
+	uint8_t *buf;
+
+	ksft_print_header();
+	ksft_set_plan(2);
+	if (n < 1)
+		ksft_exit_fail_msg("no hmmdev device\n");
+
+	buf = migrated_buffer(11, &in_vram, &fns[0]);
+	un = sysfs_write("/sys/bus/pci/drivers/hmmdev/unbind", fns[0].bdf);
+	ksft_test_result(in_vram >= (long)(SIZE / 4096) && !un && intact(buf, 11),
+			 "evict-unbind: %ld pages in VRAM, device unbound (%d), data intact from the CPU\n",
+			 in_vram, un);
+	sysfs_write("/sys/bus/pci/drivers/hmmdev/bind", fns[0].bdf);
+	munmap(buf, SIZE);
+
+	buf = migrated_buffer(12, &in_vram, &fns[0]);
+	un = unload_module();
+	load = load_module();
+	n = find_hmmdevs(fns, MAX_DEVS);
+	after = vram_pages_used(&fns[0]);
+	ksft_test_result(in_vram >= (long)(SIZE / 4096) && !un && !load &&
+			 intact(buf, 12) && after == 0,
+			 "evict-rmmod: %ld pages in VRAM, rmmod %d, data intact, insmod %d, %ld pages in VRAM after\n",
+			 in_vram, un, load, after);
+	munmap(buf, SIZE);
+	ksft_finished();
+}
