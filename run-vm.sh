@@ -110,7 +110,12 @@ if [ "$mode" = run ]; then
 	initrd=$logdir/initramfs.cpio
 fi
 
-append="console=ttyS0 panic=-1 hmmdev.mode=$mode hmmdev.ndev=$ndev hmmdev.hugepages=64"
+# transparent_hugepage=madvise: THP only where asked for (MADV_HUGEPAGE).
+# With "always", Linux 6.12's make_device_exclusive_range() cannot take a
+# page of a large folio (mm/rmap.c rejects tail pages), and hmm-tests'
+# exclusive tests fail with -EBUSY -- on test_hmm as on hmmdev.
+append="console=ttyS0 panic=-1 transparent_hugepage=madvise"
+append+=" hmmdev.mode=$mode hmmdev.ndev=$ndev hmmdev.hugepages=64"
 append+=" hmmdev.suites=$(IFS=,; echo "${suites[*]}")"
 [ "$mode" = shell ] || append+=" quiet"
 args=(-M q35 -accel tcg,thread=multi -cpu max -smp 2 -m 2G

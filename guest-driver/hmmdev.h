@@ -311,6 +311,7 @@ int hmmdev_pt_map(struct hmmdev_mirror *m, u64 va, u64 leaf, bool *replaced);
 unsigned long hmmdev_pt_zap(struct hmmdev_mirror *m, u64 start, u64 end);
 void hmmdev_pt_reap(struct hmmdev_mirror *m, u64 start, u64 end);
 bool hmmdev_pt_any(struct hmmdev_mirror *m, u64 start, u64 end);
+bool hmmdev_pt_any_atomic(struct hmmdev_mirror *m, u64 start, u64 end);
 void hmmdev_pt_destroy(struct hmmdev_mirror *m);
 
 /* hmmdev_mirror.c */
@@ -333,6 +334,7 @@ void hmmdev_faultq_start(struct hmmdev *hd);
 irqreturn_t hmmdev_fault_irq(int irq, void *data);
 void hmmdev_fault_work(struct work_struct *work);
 void hmmdev_fault_latency_record(struct hmmdev *hd, u64 ns);
+int hmmdev_make_exclusive(struct hmmdev_mirror *m, u64 start, u64 end);
 
 /* hmmdev_devmem.c */
 int hmmdev_devmem_init(struct hmmdev *hd);

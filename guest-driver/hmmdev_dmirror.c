@@ -216,6 +216,33 @@ static int hmmdev_dmirror_migrate(struct hmmdev_mirror *m,
 	return ret;
 }
 
+/* EXCLUSIVE, as test_hmm: exclusive access, then read the range back. */
+static int hmmdev_dmirror_exclusive(struct hmmdev_mirror *m,
+				    struct hmm_dmirror_cmd *cmd)
+{
+	u64 end = cmd->addr + (cmd->npages << PAGE_SHIFT);
+	int ret;
+
+	if (!mmget_not_zero(m->mm))
+		return -EINVAL;
+	ret = hmmdev_make_exclusive(m, cmd->addr, end);
+	mmput(m->mm);
+	return ret ?: hmmdev_dmirror_rw(m, cmd, false);
+}
+
+/* CHECK_EXCLUSIVE: -EPERM while the device still holds exclusive access. */
+static int hmmdev_dmirror_check_exclusive(struct hmmdev_mirror *m,
+					  struct hmm_dmirror_cmd *cmd)
+{
+	bool held;
+
+	mutex_lock(&m->lock);
+	held = !m->dead && hmmdev_pt_any_atomic(m, cmd->addr, cmd->addr +
+						(cmd->npages << PAGE_SHIFT));
+	mutex_unlock(&m->lock);
+	return held ? -EPERM : 0;
+}
+
 static int hmmdev_dmirror_open(struct inode *inode, struct file *filp)
 {
 	struct hmmdev *hd = container_of(filp->private_data, struct hmmdev,
@@ -287,8 +314,13 @@ static long hmmdev_dmirror_ioctl(struct file *filp, unsigned int command,
 			hmmdev_devmem_evict(hd);
 			ret = 0;
 			break;
+		case HMM_DMIRROR_EXCLUSIVE:
+			ret = hmmdev_dmirror_exclusive(m, &cmd);
+			break;
+		case HMM_DMIRROR_CHECK_EXCLUSIVE:
+			ret = hmmdev_dmirror_check_exclusive(m, &cmd);
+			break;
 		default:
-			/* EXCLUSIVE, CHECK_EXCLUSIVE: not yet */
 			ret = -EINVAL;
 		}
 	}

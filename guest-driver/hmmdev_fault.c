@@ -18,6 +18,7 @@
 #include <linux/hmm.h>
 #include <linux/interrupt.h>
 #include <linux/mm.h>
+#include <linux/rmap.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
@@ -59,13 +60,18 @@ irqreturn_t hmmdev_fault_irq(int irq, void *data)
 	return IRQ_HANDLED;
 }
 
-/* mirror->lock held: map one leaf of @size bytes at @va to @page. */
+/*
+ * mirror->lock held: map one leaf of @size bytes at @va to @page.  ATOMIC
+ * is granted only with exclusive access (hmmdev_make_exclusive()).
+ */
 static int hmmdev_install(struct hmmdev_mirror *m, u64 va, struct page *page,
-			  size_t size, bool writable, bool *replaced)
+			  size_t size, bool writable, bool exclusive,
+			  bool *replaced)
 {
 	struct device *dev = &m->hd->pdev->dev;
 	u64 flags = HMMDEV_PTE_VALID |
-		    (writable ? HMMDEV_PTE_WRITE | HMMDEV_PTE_ATOMIC : 0) |
+		    (writable ? HMMDEV_PTE_WRITE : 0) |
+		    (exclusive ? HMMDEV_PTE_WRITE | HMMDEV_PTE_ATOMIC : 0) |
 		    (size == PMD_SIZE ? HMMDEV_PTE_HUGE : 0);
 	dma_addr_t dma;
 	int ret;
@@ -104,7 +110,7 @@ static int hmmdev_install_range(struct hmmdev_mirror *m,
 		    IS_ALIGNED(va, PMD_SIZE) && npages - i >= PMD_PAGES &&
 		    page == compound_head(page)) {
 			ret = hmmdev_install(m, va, page, PMD_SIZE, writable,
-					     &replaced);
+					     false, &replaced);
 			if (!ret) {
 				m->stats_huge++;
 				i += PMD_PAGES;
@@ -113,7 +119,7 @@ static int hmmdev_install_range(struct hmmdev_mirror *m,
 			if (ret != -EEXIST)
 				return ret;
 		}
-		ret = hmmdev_install(m, va, page, PAGE_SIZE, writable,
+		ret = hmmdev_install(m, va, page, PAGE_SIZE, writable, false,
 				     &replaced);
 		if (ret)
 			return ret;
@@ -142,6 +148,66 @@ static int hmmdev_fault_chunk(struct hmmdev_mirror *m, u64 start, u64 end,
 		return ret;
 	ret = hmmdev_install_range(m, &range);
 	mutex_unlock(&m->lock);
+	return ret;
+}
+
+#define EXCLUSIVE_CHUNK		32
+
+/**
+ * hmmdev_make_exclusive() - give the device exclusive access for atomics
+ * @m: the mirror; its mm is pinned by the caller
+ * @start: first byte, page aligned
+ * @end: one past the last
+ *
+ * make_device_exclusive_range() replaces the CPU mappings with
+ * device-exclusive entries; the device gets WRITE|ATOMIC leaves.  A CPU
+ * access later restores the CPU mapping and invalidates (owner = us), and
+ * the notifier takes ATOMIC away again.  On 6.12 a page of a large folio
+ * cannot be made exclusive (mm/rmap.c rejects tail pages): -EBUSY.
+ *
+ * Return: 0, -EBUSY, or an error of get_user_pages.
+ */
+int hmmdev_make_exclusive(struct hmmdev_mirror *m, u64 start, u64 end)
+{
+	struct page *pages[EXCLUSIVE_CHUNK];
+	unsigned long seq;
+	u64 addr, next;
+	bool replaced;
+	long n, i;
+	int ret = 0;
+
+	for (addr = start; addr < end && !ret; addr = next) {
+		next = min_t(u64, end, addr + EXCLUSIVE_CHUNK * PAGE_SIZE);
+		seq = mmu_interval_read_begin(&m->notifier);
+		mmap_read_lock(m->mm);
+		n = make_device_exclusive_range(m->mm, addr, next, pages,
+						m->hd->pgmap_owner);
+		mmap_read_unlock(m->mm);
+		if (n < 0)
+			return n;
+		mutex_lock(&m->lock);
+		if (mmu_interval_read_retry(&m->notifier, seq))
+			ret = -EAGAIN;      /* revoked meanwhile: again */
+		for (i = 0; i < n; i++) {
+			if (!pages[i]) {
+				ret = ret ?: -EBUSY;
+				continue;
+			}
+			if (!ret)
+				ret = hmmdev_install(m, addr + i * PAGE_SIZE,
+						     pages[i], PAGE_SIZE, true,
+						     true, &replaced);
+			unlock_page(pages[i]);
+			put_page(pages[i]);
+		}
+		if (!ret && n < (long)((next - addr) >> PAGE_SHIFT))
+			ret = -EBUSY;
+		mutex_unlock(&m->lock);
+		if (ret == -EAGAIN) {
+			ret = 0;
+			next = addr;
+		}
+	}
 	return ret;
 }
 
@@ -188,7 +254,15 @@ static int hmmdev_fault_service(struct hmmdev *hd, struct hmmdev_fault *rec)
 		hmmdev_mirror_put(m);
 		return -ESRCH;
 	}
-	hmmdev_fault_range(m, rec->va, &start, &end);
+	if (rec->access & HMMDEV_ACCESS_ATOMIC) {
+		/* atomics need exclusive access, page by page */
+		ret = hmmdev_make_exclusive(m, rec->va & PAGE_MASK,
+					    (rec->va & PAGE_MASK) + PAGE_SIZE);
+		start = 0;
+		end = 0;
+	} else {
+		hmmdev_fault_range(m, rec->va, &start, &end);
+	}
 	for (addr = start; addr < end && !ret; addr = next) {
 		next = min(end, ALIGN(addr + 1, PMD_SIZE));
 		next = min_t(u64, next, addr + HMMDEV_FAULT_CHUNK * PAGE_SIZE);
@@ -199,7 +273,8 @@ static int hmmdev_fault_service(struct hmmdev *hd, struct hmmdev_fault *rec)
 			ret = 0;
 		}
 	}
-	if (ret && start < (rec->va & PAGE_MASK))
+	if (ret && start < (rec->va & PAGE_MASK) &&
+	    !(rec->access & HMMDEV_ACCESS_ATOMIC))
 		ret = hmmdev_fault_chunk(m, rec->va & PAGE_MASK,
 					 (rec->va & PAGE_MASK) + PAGE_SIZE, write);
 	mmput(m->mm);

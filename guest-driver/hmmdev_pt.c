@@ -133,7 +133,7 @@ int hmmdev_pt_map(struct hmmdev_mirror *m, u64 va, u64 leaf, bool *replaced)
 	return 0;
 }
 
-enum hmmdev_pt_op { PT_ZAP, PT_REAP, PT_ANY };
+enum hmmdev_pt_op { PT_ZAP, PT_REAP, PT_ANY, PT_ANY_ATOMIC };
 
 /* Walk [start, end) of the tree under @table; returns the leaves seen. */
 static unsigned long hmmdev_pt_walk(struct hmmdev_mirror *m, u64 table,
@@ -162,6 +162,9 @@ static unsigned long hmmdev_pt_walk(struct hmmdev_mirror *m, u64 table,
 		}
 		if (op == PT_ANY) {
 			seen += !!(pte & HMMDEV_PTE_VALID);
+		} else if (op == PT_ANY_ATOMIC) {
+			seen += (pte & (HMMDEV_PTE_VALID | HMMDEV_PTE_ATOMIC)) ==
+				(HMMDEV_PTE_VALID | HMMDEV_PTE_ATOMIC);
 		} else if (op == PT_ZAP && (pte & HMMDEV_PTE_VALID)) {
 			writeq(pte & ~HMMDEV_PTE_VALID, slot);
 			seen++;
@@ -200,6 +203,13 @@ bool hmmdev_pt_any(struct hmmdev_mirror *m, u64 start, u64 end)
 {
 	return hmmdev_pt_walk(m, m->root, 4, 0, start, min(end, HMMDEV_VA_LIMIT),
 			      PT_ANY) > 0;
+}
+
+/* Any valid leaf with ATOMIC (exclusive access) in [start, end)? */
+bool hmmdev_pt_any_atomic(struct hmmdev_mirror *m, u64 start, u64 end)
+{
+	return hmmdev_pt_walk(m, m->root, 4, 0, start, min(end, HMMDEV_VA_LIMIT),
+			      PT_ANY_ATOMIC) > 0;
 }
 
 static void hmmdev_pt_free_tree(struct hmmdev *hd, u64 table, int level)
