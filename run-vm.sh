@@ -27,7 +27,9 @@ on the serial console (Ctrl-A X quits QEMU; leaving the shell powers off).
   --run 'CMD'         run CMD in /work, print its output, power off, exit
                       with its status
   --qmp PATH          QMP socket at PATH (qom-get/qom-set, device_del, ...)
-  --devices N         number of hmmdev devices (0..4, default 2)
+  --devices N         number of hmmdev devices (0..4, default 4: hmmdev0,1
+                      with device-private memory, hmmdev2,3 coherent, as
+                      hmm-tests wants /dev/hmm_dmirror0..3)
   --trace PATTERN     enable QEMU trace events (e.g. 'hmmdev_*'), written to
                       the log directory
   --timeout SECONDS   bound for --test/--run (default 1500)
@@ -52,7 +54,7 @@ suites=()
 adds=()
 run_cmd=
 qmp=
-ndev=2
+ndev=4
 trace=
 timeout_s=1500
 build=1
@@ -123,7 +125,7 @@ args=(-M q35 -accel tcg,thread=multi -cpu max -smp 2 -m 2G
 	-kernel "$guest/bzImage" -initrd "$initrd" -append "$append")
 for ((i = 0; i < ndev; i++)); do
 	args+=(-device "pcie-root-port,id=rp$i,chassis=$((i + 1)),slot=$((i + 1))"
-		-device "hmmdev,id=hmmdev$i,bus=rp$i")
+		-device "hmmdev,id=hmmdev$i,bus=rp$i,coherent=$([ $i -ge 2 ] && echo on || echo off)")
 done
 [ -z "$qmp" ] || args+=(-qmp "unix:$qmp,server=on,wait=off")
 # the failure suite needs a device that loses SYNC completions

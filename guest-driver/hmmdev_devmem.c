@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * hmmdev driver: device memory -- VRAM as MEMORY_DEVICE_PRIVATE pages.
+ * hmmdev driver: device memory -- VRAM as MEMORY_DEVICE_PRIVATE pages, or
+ * MEMORY_DEVICE_COHERENT pages when the device says the CPU may cache its
+ * BAR (HMMDEV_CAP_COHERENT: the model of large-BAR and CXL devices).
  *
  * VRAM layout: [0, HMMDEV_DEVMEM_BASE) stays raw (HMMDEV_IOC_DMA, mmap:
- * bring-up access), [HMMDEV_DEVMEM_BASE, pt_base) backs device-private
- * struct pages, one per 4 KiB, and the top eighth holds page tables.
+ * bring-up access), [HMMDEV_DEVMEM_BASE, pt_base) backs the device pages,
+ * one per 4 KiB, and the top eighth holds page tables.  Device-private
+ * pages get a free physical range of their own (not CPU addressable);
+ * coherent pages are the BAR's own physical addresses, which the CPU maps
+ * and reads directly.
  *
  * Pages move with migrate_vma_*(); every copy is a DMA job of the device.
  * To the device: the MMU_NOTIFY_MIGRATE invalidation that
@@ -34,7 +39,7 @@ static struct hmmdev *hmmdev_of_page(struct page *page)
 	return container_of(page->pgmap, struct hmmdev, pgmap);
 }
 
-/* VRAM offset of one of our device-private pages. */
+/* VRAM offset of one of our device pages. */
 u64 hmmdev_devmem_offset(struct hmmdev *hd, struct page *page)
 {
 	return HMMDEV_DEVMEM_BASE +
@@ -43,7 +48,16 @@ u64 hmmdev_devmem_offset(struct hmmdev *hd, struct page *page)
 
 bool hmmdev_devmem_ours(struct hmmdev *hd, struct page *page)
 {
-	return is_device_private_page(page) && page->pgmap == &hd->pgmap;
+	return (is_device_private_page(page) ||
+		is_device_coherent_page(page)) && page->pgmap == &hd->pgmap;
+}
+
+/* migrate_vma flag selecting our device pages */
+static unsigned long hmmdev_devmem_select(struct hmmdev *hd)
+{
+	return hd->pgmap.type == MEMORY_DEVICE_COHERENT ?
+	       MIGRATE_VMA_SELECT_DEVICE_COHERENT :
+	       MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
 }
 
 static struct page *hmmdev_devmem_alloc(struct hmmdev *hd)
@@ -146,7 +160,7 @@ static vm_fault_t hmmdev_devmem_fault(struct vm_fault *vmf)
 		.src = &src,
 		.dst = &dst,
 		.pgmap_owner = hd,
-		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+		.flags = hmmdev_devmem_select(hd),
 		.fault_page = vmf->page,
 	};
 
@@ -175,13 +189,18 @@ int hmmdev_devmem_init(struct hmmdev *hd)
 	if (hd->pt_base <= HMMDEV_DEVMEM_BASE)
 		return 0;               /* a small VRAM: no device memory */
 	npages = (hd->pt_base - HMMDEV_DEVMEM_BASE) >> PAGE_SHIFT;
-	res = devm_request_free_mem_region(dev, &iomem_resource,
-					   npages << PAGE_SHIFT);
-	if (IS_ERR(res))
-		return PTR_ERR(res);
-	hd->pgmap.type = MEMORY_DEVICE_PRIVATE;
-	hd->pgmap.range.start = res->start;
-	hd->pgmap.range.end = res->end;
+	if (hmmdev_rd32(hd, HMMDEV_REG_CAPS) & HMMDEV_CAP_COHERENT) {
+		hd->pgmap.type = MEMORY_DEVICE_COHERENT;
+		hd->pgmap.range.start = hd->vram_phys + HMMDEV_DEVMEM_BASE;
+	} else {
+		res = devm_request_free_mem_region(dev, &iomem_resource,
+						   npages << PAGE_SHIFT);
+		if (IS_ERR(res))
+			return PTR_ERR(res);
+		hd->pgmap.type = MEMORY_DEVICE_PRIVATE;
+		hd->pgmap.range.start = res->start;
+	}
+	hd->pgmap.range.end = hd->pgmap.range.start + (npages << PAGE_SHIFT) - 1;
 	hd->pgmap.nr_range = 1;
 	hd->pgmap.ops = &hmmdev_devmem_ops;
 	hd->pgmap.owner = hd;
@@ -189,7 +208,7 @@ int hmmdev_devmem_init(struct hmmdev *hd)
 	if (IS_ERR(addr))
 		return PTR_ERR(addr);
 	hd->pgmap_owner = hd;
-	hd->dm_first_pfn = PHYS_PFN(res->start);
+	hd->dm_first_pfn = PHYS_PFN(hd->pgmap.range.start);
 	hd->dm_pages = npages;
 	for (i = npages; i-- > 0;) {
 		struct page *page = pfn_to_page(hd->dm_first_pfn + i);
@@ -298,7 +317,7 @@ int hmmdev_migrate_to_sys(struct hmmdev_mirror *m, u64 start, u64 end,
 	for (addr = start; addr < end && !ret; addr = next) {
 		struct migrate_vma args = {
 			.src = src, .dst = dst, .pgmap_owner = hd,
-			.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+			.flags = hmmdev_devmem_select(hd),
 		};
 
 		vma = vma_lookup(m->mm, addr);

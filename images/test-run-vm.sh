@@ -29,7 +29,7 @@ out=$("${run_vm[@]}" --add "$tmp/hello.sh" --add "$tmp/blob.bin" \
 	--run './hello.sh && sha256sum blob.bin' 2>&1)
 rc=$?
 echo "$out" | grep -q "hello from 6.12" && echo "$out" | grep -q "$want" &&
-	echo "$out" | grep -q " 2 devices"
+	echo "$out" | grep -q " 4 devices"   # the default VM: 2 private + 2 coherent
 result $(( rc != 0 || $? != 0 )) "--add ships files (sha256 intact) and --run runs them in /work"
 
 sock=$tmp/qmp.sock

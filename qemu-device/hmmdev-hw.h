@@ -67,6 +67,7 @@
 #define HMMDEV_CAP_ATC              (1u << 2)
 #define HMMDEV_CAP_CMDQ             (1u << 3)
 #define HMMDEV_CAP_FAULTQ           (1u << 4)
+#define HMMDEV_CAP_COHERENT         (1u << 5)     /* CPU may cache BAR2 */
 
 #define HMMDEV_CTRL_ENABLE          (1u << 0)     /* job queue */
 #define HMMDEV_CTRL_CQ_ENABLE       (1u << 1)

@@ -114,7 +114,8 @@ static uint32_t hmmdev_reg32(HmmdevState *s, hwaddr addr)
         return HMMDEV_VERSION;
     case HMMDEV_REG_CAPS:
         return HMMDEV_CAP_JOBQ | HMMDEV_CAP_MMU | HMMDEV_CAP_ATC |
-               HMMDEV_CAP_CMDQ | HMMDEV_CAP_FAULTQ;
+               HMMDEV_CAP_CMDQ | HMMDEV_CAP_FAULTQ |
+               (s->coherent ? HMMDEV_CAP_COHERENT : 0);
     case HMMDEV_REG_ATC_SETS:
         return s->atc_sets;
     case HMMDEV_REG_ATC_WAYS:
@@ -379,6 +380,7 @@ static const Property hmmdev_properties[] = {
     DEFINE_PROP_UINT32("engines", HmmdevState, num_engines, 2),
     DEFINE_PROP_UINT32("atc-sets", HmmdevState, atc_sets, 64),
     DEFINE_PROP_UINT32("atc-ways", HmmdevState, atc_ways, 8),
+    DEFINE_PROP_BOOL("coherent", HmmdevState, coherent, false),
 };
 
 static const VMStateDescription hmmdev_vmstate = {
