@@ -16,6 +16,7 @@
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/rwsem.h>
+#include <linux/semaphore.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -33,7 +34,7 @@
 #define HMMDEV_DEVMEM_BASE	(64ull << 20)	/* VRAM below: raw access */
 
 /**
- * struct hmmdev_job_slot - driver side of one job-ring slot
+ * struct hmmdev_job_slot - driver side of one job tag (completion record)
  * @done: completed by the job interrupt once the record is written
  * @busy: the slot holds a job that has not been reaped by its submitter
  * @signalled: @done was completed for the current job
@@ -46,14 +47,14 @@ struct hmmdev_job_slot {
 
 /**
  * struct hmmdev_jobq - the job ring shared with the device
- * @lock: protects @tail and the slots' @busy/@signalled
+ * @lock: protects @tail and the tags' @busy/@signalled
  * @ring: descriptors (coherent DMA memory)
  * @ring_dma: bus address of @ring
- * @comp: one completion record per slot (coherent DMA memory)
+ * @comp: one completion record per tag (coherent DMA memory)
  * @comp_dma: bus address of @comp
- * @slots: per-slot waiters
+ * @slots: per-tag waiters
  * @tail: next slot to fill
- * @slot_wq: woken when a slot is released
+ * @slot_wq: woken when a tag is released
  */
 struct hmmdev_jobq {
 	spinlock_t lock;		/* see the kernel-doc above */
@@ -167,6 +168,7 @@ struct hmmdev_vector {
  * @files: open files, for zapping their VRAM mappings on remove
  * @jq: the job queue
  * @cq: the command queue
+ * @va_jobs: admits engines - 1 jobs on virtual addresses (hmmdev_mirror.c)
  * @fq_ring: fault records (coherent DMA memory)
  * @fq_dma: bus address of @fq_ring
  * @fq_head: next record to read (fault_work only)
@@ -228,6 +230,7 @@ struct hmmdev {
 	struct list_head files;
 	struct hmmdev_jobq jq;
 	struct hmmdev_cmdq cq;
+	struct semaphore va_jobs;
 	struct hmmdev_fault *fq_ring;
 	dma_addr_t fq_dma;
 	u32 fq_head;

@@ -2,11 +2,15 @@
 /*
  * hmmdev driver: the job ring.
  *
- * Slots are filled in ring order under jq->lock.  A submitter owns its slot
- * until it has reaped the completion record (hmmdev_job_run() returns), so a
- * slot is never reused while the device may still write its record.  The
- * device completes jobs out of order; the job interrupt scans the busy
- * slots and completes those whose record is written.
+ * Descriptors are written in ring order under jq->lock, when the device has
+ * fetched far enough (JQ_HEAD) to leave room.  Each job also takes a tag:
+ * its completion record and waiter.  A submitter owns its tag until it has
+ * reaped the record (hmmdev_job_run() returns), so a record is never reused
+ * while the device may still write it; ring slots, on the other hand, are
+ * free again as soon as the device has read them, so a job stalled on a
+ * fault does not hold up the ring.  The device completes jobs out of order;
+ * the job interrupt scans the busy tags and completes those whose record is
+ * written.
  *
  * A job that does not complete within HMMDEV_JOB_TIMEOUT marks the device
  * failed: its slot (and the memory the job points at) is never released,
@@ -88,51 +92,65 @@ irqreturn_t hmmdev_jobq_irq(int irq, void *data)
 	return IRQ_HANDLED;
 }
 
-static bool hmmdev_slot_free(struct hmmdev *hd)
+/* jq->lock held: a free job tag, or -1. */
+static int hmmdev_free_tag(struct hmmdev_jobq *jq)
 {
-	struct hmmdev_jobq *jq = &hd->jq;
-	bool free;
+	int tag;
 
-	spin_lock_irq(&jq->lock);
-	free = !jq->slots[jq->tail].busy;
-	spin_unlock_irq(&jq->lock);
-	return free || READ_ONCE(hd->failed);
+	for (tag = 0; tag < HMMDEV_JQ_ENTRIES; tag++)
+		if (!jq->slots[tag].busy)
+			return tag;
+	return -1;
 }
 
-/* Queue @desc; returns the slot index or a negative errno. */
+/* jq->lock held: room in the ring (the device has fetched up to JQ_HEAD). */
+static bool hmmdev_ring_room(struct hmmdev *hd)
+{
+	return (hd->jq.tail + 1) % HMMDEV_JQ_ENTRIES !=
+	       hmmdev_rd32(hd, HMMDEV_REG_JQ_HEAD);
+}
+
+/*
+ * Queue @desc; returns its tag or a negative errno.  A job's completion
+ * record and waiter belong to its tag, not to its ring slot, so a job that
+ * stalls on a fault never blocks the ring: the device is done with a slot
+ * once JQ_HEAD has passed it.
+ */
 static int hmmdev_job_submit(struct hmmdev *hd, struct hmmdev_job_desc *desc)
 {
 	struct hmmdev_jobq *jq = &hd->jq;
+	unsigned long deadline = jiffies + HMMDEV_JOB_TIMEOUT;
 	struct hmmdev_job_slot *slot;
-	u32 index;
+	int tag;
 
 	spin_lock_irq(&jq->lock);
-	while (!READ_ONCE(hd->failed) && jq->slots[jq->tail].busy) {
+	while (!READ_ONCE(hd->failed) &&
+	       ((tag = hmmdev_free_tag(jq)) < 0 || !hmmdev_ring_room(hd))) {
 		spin_unlock_irq(&jq->lock);
-		if (!wait_event_timeout(jq->slot_wq, hmmdev_slot_free(hd),
-					HMMDEV_JOB_TIMEOUT))
+		if (time_after(jiffies, deadline))
 			return -ETIMEDOUT;
+		/* completions wake slot_wq; ring room is polled */
+		wait_event_timeout(jq->slot_wq, READ_ONCE(hd->failed), HZ / 100);
 		spin_lock_irq(&jq->lock);
 	}
 	if (READ_ONCE(hd->failed)) {
 		spin_unlock_irq(&jq->lock);
 		return -EIO;
 	}
-	index = jq->tail;
-	slot = &jq->slots[index];
+	slot = &jq->slots[tag];
 	slot->busy = true;
 	slot->signalled = false;
 	reinit_completion(&slot->done);
-	jq->comp[index].status = HMMDEV_STATUS_PENDING;
-	desc->completion = jq->comp_dma + index * sizeof(*jq->comp);
+	jq->comp[tag].status = HMMDEV_STATUS_PENDING;
+	desc->completion = jq->comp_dma + tag * sizeof(*jq->comp);
 	desc->fence = atomic64_inc_return(&hd->jobs);
 	desc->flags |= HMMDEV_JOB_IRQ;
-	jq->ring[index] = *desc;
-	jq->tail = (index + 1) % HMMDEV_JQ_ENTRIES;
+	jq->ring[jq->tail] = *desc;
+	jq->tail = (jq->tail + 1) % HMMDEV_JQ_ENTRIES;
 	/* writel orders the descriptor stores before the doorbell */
 	hmmdev_wr32(hd, HMMDEV_REG_JQ_TAIL, jq->tail);
 	spin_unlock_irq(&jq->lock);
-	return index;
+	return tag;
 }
 
 static void hmmdev_slot_release(struct hmmdev *hd, u32 index)

@@ -336,6 +336,7 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		goto err_put;
 	}
 	hd->engines = hmmdev_rd32(hd, HMMDEV_REG_ENGINES);
+	sema_init(&hd->va_jobs, max(hd->engines, 2u) - 1);
 
 	ret = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64));
 	if (ret)

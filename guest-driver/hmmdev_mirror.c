@@ -24,6 +24,12 @@
  * change.  The callback runs under mmap_lock or from reclaim: under
  * mirror->lock nothing allocates memory, and it only ever takes cq.lock
  * and pt_lock inside.
+ *
+ * Engines.  A job on virtual addresses can stall its engine on a fault, and
+ * the fault service can wait for a migration whose copy needs an engine
+ * (hmm_range_fault() sleeps on migration entries).  hd->va_jobs admits at
+ * most engines - 1 such jobs, so one engine is always free for copies:
+ * the job ring is FIFO, so a copy behind stalled jobs still finds it.
  */
 #include <linux/hmm.h>
 #include <linux/mm.h>
@@ -191,7 +197,11 @@ int hmmdev_mirror_run(struct hmmdev_mirror *m, struct hmmdev_job_desc *desc,
 
 	lockdep_assert_held(&m->job_lock);
 	desc->context = m->ctx;
+	/* keep one engine free for copies that fault service may wait on */
+	if (down_killable(&m->hd->va_jobs))
+		return -EINTR;
 	ret = hmmdev_job_run(m->hd, desc, result, &status);
+	up(&m->hd->va_jobs);
 	hmmdev_mirror_hint(m, 0, 0, 0);
 	hmmdev_mirror_hint(m, 1, 0, 0);
 	if (ret == -EIO && status == HMMDEV_JOB_FAULT_ABORTED)
