@@ -15,9 +15,7 @@
  *  - MADV_COLLAPSE the slices back into huge pages;
  *  - map, use, mremap and unmap a scratch buffer on the device: the device
  *    follows the moved data, and jobs on ranges that are gone fail -EFAULT;
- *  - run a child process with its own context and kill it mid-job;
- *  - migrate slices into VRAM: the workers' next CPU writes fault them
- *    back, their device copies read them from VRAM or from RAM.
+ *  - run a child process with its own context and kill it mid-job.
  * Any page that differs from what was written is a mismatch; the test
  * passes with every round done and 0 mismatches.
  *
@@ -30,7 +28,6 @@
 #include <sys/wait.h>
 
 #include "hmmdev_test_util.h"
-#include <lib/test_hmm_uapi.h>
 
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE	25
@@ -52,27 +49,7 @@ struct worker {
 
 struct stats {
 	unsigned long forks, mprotects, collapses, scratch, scratch_bad, kills;
-	unsigned long migrations, migrated_pages;
 };
-
-/* Move a slice into the VRAM of device 0 under the workers' feet. */
-static void migrate_round(int dmirror, size_t off, struct stats *st)
-{
-	static uint8_t *out;
-	struct hmm_dmirror_cmd cmd = {
-		.addr = (uintptr_t)(shared + off), .npages = SLICE / page_size,
-	};
-
-	if (!out)
-		out = malloc(SLICE);
-	cmd.ptr = (uintptr_t)out;
-	/* pages a worker holds at the moment are skipped: -ENOENT is fine */
-	if (dmirror >= 0 && (ioctl(dmirror, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd) == 0 ||
-			     errno == ENOENT || errno == EBUSY)) {
-		st->migrations++;
-		st->migrated_pages += cmd.cpages;
-	}
-}
 
 static int job(int fd, struct hmmdev_job *j)
 {
@@ -201,18 +178,13 @@ static void disrupt(struct hmmdev_fn *fns, size_t shared_len, int seconds,
 {
 	double end = now_s() + seconds;
 	int fd = open(fns[0].node, O_RDWR);
-	int dmirror = open("/dev/hmm_dmirror0", O_RDWR);
 	unsigned int r = 1;
 
 	while (now_s() < end) {
 		size_t off = (rand_r(&r) % (shared_len / SLICE)) * SLICE;
 		pid_t pid;
 
-		switch (rand_r(&r) % 10) {
-		case 8:
-		case 9:
-			migrate_round(dmirror, off, st);
-			break;
+		switch (rand_r(&r) % 8) {
 		case 0:
 		case 1:
 			pid = fork();
@@ -247,7 +219,6 @@ static void disrupt(struct hmmdev_fn *fns, size_t shared_len, int seconds,
 		usleep(2000);
 	}
 	close(fd);
-	close(dmirror);
 }
 
 int main(int argc, char **argv)
@@ -284,9 +255,8 @@ int main(int argc, char **argv)
 		mismatches += w[i].mismatches;
 		errors += w[i].errors;
 	}
-	printf("HMMDEV-NOTE racer disruptions: %lu forks, %lu mprotects, %lu collapses, %lu mremap/munmap rounds, %lu children killed mid-job, %lu migrations to VRAM (%lu pages)\n",
-	       st.forks, st.mprotects, st.collapses, st.scratch, st.kills,
-	       st.migrations, st.migrated_pages);
+	printf("HMMDEV-NOTE racer disruptions: %lu forks, %lu mprotects, %lu collapses, %lu mremap/munmap rounds, %lu children killed mid-job\n",
+	       st.forks, st.mprotects, st.collapses, st.scratch, st.kills);
 	ksft_test_result(rounds >= (unsigned long)nw && !mismatches && !errors,
 			 "racer: %d workers on %d devices, %lu rounds (%lu MiB verified), %lu page mismatches, %lu job errors\n",
 			 nw, n, rounds, rounds * 2 * SLICE >> 20, mismatches, errors);
