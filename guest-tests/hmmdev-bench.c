@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * hmmdev-bench: mirror read bandwidth through the test_hmm uapi (so the
- * same program measures hmmdev and the kernel's test_hmm in the same VM),
- * and, on hmmdev, the device fault round trip with fault-around on and off.
+ * hmmdev-bench: mirror read bandwidth and migration bandwidth through the
+ * test_hmm uapi (so the same program measures hmmdev and the kernel's
+ * test_hmm in the same VM), and, on hmmdev, the device fault round trip
+ * with fault-around on and off.
  * Results are "# bench:" lines; the data read is verified ("ok" lines).
  *
  *   hmmdev-bench LABEL [--faults]
@@ -101,6 +102,56 @@ static bool bench_faults(struct hmmdev_fn *fn, unsigned int around)
 	return ok && n > 0;
 }
 
+static double mibs(double seconds)
+{
+	return SIZE / 1048576.0 / seconds;
+}
+
+/*
+ * Migration, 64 MiB: to device memory, back by ioctl, and back by CPU
+ * faults (one read per page).  Returns true when every step moved every
+ * page and the data survived.
+ */
+static bool bench_migration(int fd, const char *label)
+{
+	uint8_t *buf = mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *want = malloc(SIZE), *out = malloc(SIZE);
+	struct hmm_dmirror_cmd cmd = {
+		.addr = (uintptr_t)buf, .ptr = (uintptr_t)out,
+		.npages = SIZE / 4096,
+	};
+	double t0, to_dev, to_sys, by_cpu;
+	unsigned long sum = 0;
+	bool ok = true;
+	size_t off;
+
+	fill_pattern(want, SIZE, 77);
+	memcpy(buf, want, SIZE);
+	t0 = now_s();
+	ok &= !ioctl(fd, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd) &&
+	      cmd.cpages == SIZE / 4096;
+	to_dev = now_s() - t0;
+	cmd.cpages = 0;
+	t0 = now_s();
+	ok &= !ioctl(fd, HMM_DMIRROR_MIGRATE_TO_SYS, &cmd) &&
+	      cmd.cpages == SIZE / 4096;
+	to_sys = now_s() - t0;
+	ok &= !ioctl(fd, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd);
+	t0 = now_s();
+	/* one read per page: each one a CPU fault that migrates it back */
+	for (off = 0; off < SIZE; off += 4096)
+		sum += buf[off + 8];
+	by_cpu = now_s() - t0;
+	ok &= first_mismatch(buf, want, SIZE) < 0;
+	ksft_print_msg("bench: %s migration 64 MiB: to device %.0f MiB/s, back by ioctl %.0f MiB/s, back by CPU faults %.0f MiB/s (%lu)\n",
+		       label, mibs(to_dev), mibs(to_sys), mibs(by_cpu), sum);
+	munmap(buf, SIZE);
+	free(want);
+	free(out);
+	return ok;
+}
+
 int main(int argc, char **argv)
 {
 	const char *label = argc > 1 ? argv[1] : "device";
@@ -113,7 +164,7 @@ int main(int argc, char **argv)
 	bool ok_cold, ok_warm;
 
 	ksft_print_header();
-	ksft_set_plan(faults ? 4 : 2);
+	ksft_set_plan(faults ? 5 : 3);
 	if (fd < 0)
 		ksft_exit_fail_msg("/dev/hmm_dmirror0: %s\n", strerror(errno));
 	buf = mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
@@ -129,6 +180,9 @@ int main(int argc, char **argv)
 		       SIZE / 1048576.0 / warm, (unsigned long long)f_warm);
 	ksft_test_result(ok_cold, "bench %s: first-touch read verified\n", label);
 	ksft_test_result(ok_warm, "bench %s: warm read verified\n", label);
+	ksft_test_result(bench_migration(fd, label),
+			 "bench %s: migrations moved every page, data verified\n",
+			 label);
 	if (faults) {
 		find_hmmdevs(fns, MAX_DEVS);
 		ksft_test_result(bench_faults(&fns[0], 16),
