@@ -298,6 +298,9 @@ void hmmdev_jobq_stop(struct hmmdev *hd);
 irqreturn_t hmmdev_jobq_irq(int irq, void *data);
 int hmmdev_job_run(struct hmmdev *hd, struct hmmdev_job_desc *desc, u64 *result,
 		   u32 *status);
+int hmmdev_job_start(struct hmmdev *hd, struct hmmdev_job_desc *desc);
+int hmmdev_job_wait(struct hmmdev *hd, int tag, struct hmmdev_job_desc *desc,
+		    u64 *result, u32 *status_out);
 
 /* hmmdev_cmdq.c */
 int hmmdev_cmdq_init(struct hmmdev *hd);

@@ -11,7 +11,8 @@
  * coherent pages are the BAR's own physical addresses, which the CPU maps
  * and reads directly.
  *
- * Pages move with migrate_vma_*(); every copy is a DMA job of the device.
+ * Pages move with migrate_vma_*(); every copy is a DMA job of the device,
+ * a chunk's copies (up to MIGRATE_CHUNK pages) in flight together.
  * To the device: the MMU_NOTIFY_MIGRATE invalidation that
  * migrate_vma_setup() sends reaches our own notifier too (we do not filter
  * it), so the device stops using the system pages before they are copied.
@@ -87,20 +88,46 @@ static void hmmdev_devmem_page_free(struct page *page)
 	spin_unlock(&hd->dm_lock);
 }
 
-/* Copy one page between system memory and VRAM with the device. */
-static int hmmdev_devmem_copy(struct hmmdev *hd, struct page *sys,
-			      struct page *dev, bool to_vram)
+/* One page copy in flight. */
+struct hmmdev_copy {
+	struct hmmdev_job_desc desc;
+	dma_addr_t dma;
+	int tag;
+};
+
+/* Start copying a page between system memory and VRAM with the device. */
+static int hmmdev_copy_start(struct hmmdev *hd, struct hmmdev_copy *c,
+			     struct page *sys, struct page *dev, bool to_vram)
 {
 	struct device *d = &hd->pdev->dev;
-	dma_addr_t dma;
-	int ret;
+	u64 vram = hmmdev_devmem_offset(hd, dev);
 
-	dma = dma_map_page(d, sys, 0, PAGE_SIZE, DMA_BIDIRECTIONAL);
-	if (dma_mapping_error(d, dma))
+	c->dma = dma_map_page(d, sys, 0, PAGE_SIZE, DMA_BIDIRECTIONAL);
+	if (dma_mapping_error(d, c->dma))
 		return -ENOMEM;
-	ret = hmmdev_dma_copy(hd, dma, hmmdev_devmem_offset(hd, dev),
-			      PAGE_SIZE, to_vram);
-	dma_unmap_page(d, dma, PAGE_SIZE, DMA_BIDIRECTIONAL);
+	c->desc = (struct hmmdev_job_desc) {
+		.opcode = HMMDEV_OP_COPY,
+		.flags = to_vram ? HMMDEV_JOB_DST_VRAM : HMMDEV_JOB_SRC_VRAM,
+		.src = to_vram ? c->dma : vram,
+		.dst = to_vram ? vram : c->dma,
+		.length = PAGE_SIZE,
+	};
+	c->tag = hmmdev_job_start(hd, &c->desc);
+	if (c->tag < 0) {
+		dma_unmap_page(d, c->dma, PAGE_SIZE, DMA_BIDIRECTIONAL);
+		return c->tag;
+	}
+	return 0;
+}
+
+static int hmmdev_copy_wait(struct hmmdev *hd, struct hmmdev_copy *c)
+{
+	int ret = hmmdev_job_wait(hd, c->tag, &c->desc, NULL, NULL);
+
+	/* a copy that timed out may still write the page: keep it mapped */
+	if (ret != -ETIMEDOUT)
+		dma_unmap_page(&hd->pdev->dev, c->dma, PAGE_SIZE,
+			       DMA_BIDIRECTIONAL);
 	return ret;
 }
 
@@ -118,34 +145,52 @@ static int hmmdev_devmem_zero(struct hmmdev *hd, struct page *dev)
 }
 
 /*
- * Device pages -> system memory for the migrate entries in @src; a page
- * the device can no longer give back (failed device) comes back zeroed.
+ * Device pages -> system memory for the migrate entries in @src, up to
+ * MIGRATE_CHUNK copies in flight at a time; a page the device can no
+ * longer give back (failed device) comes back zeroed.
  */
 static void hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
 				    unsigned long *dst, unsigned long n,
 				    struct vm_area_struct *vma, u64 start)
 {
-	unsigned long i;
+	struct hmmdev_copy *c = kcalloc(MIGRATE_CHUNK, sizeof(*c),
+					GFP_KERNEL | __GFP_NOFAIL);
+	bool started[MIGRATE_CHUNK];
+	unsigned long base, i, j, cnt;
 
-	for (i = 0; i < n; i++) {
-		struct page *dpage = migrate_pfn_to_page(src[i]), *spage;
+	for (base = 0; base < n; base += MIGRATE_CHUNK) {
+		cnt = min_t(unsigned long, n - base, MIGRATE_CHUNK);
+		for (i = 0; i < cnt; i++) {
+			struct page *dpage, *spage;
 
-		dst[i] = 0;
-		if (!dpage || !(src[i] & MIGRATE_PFN_MIGRATE))
-			continue;
-		spage = vma ? alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma,
-					     start + (i << PAGE_SHIFT))
-			    : alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
-		if (!spage)
-			continue;
-		lock_page(spage);
-		if (hmmdev_devmem_copy(hd, spage, dpage, false)) {
+			j = base + i;
+			started[i] = false;
+			dst[j] = 0;
+			dpage = migrate_pfn_to_page(src[j]);
+			if (!dpage || !(src[j] & MIGRATE_PFN_MIGRATE))
+				continue;
+			spage = vma ? alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma,
+						     start + (j << PAGE_SHIFT))
+				    : alloc_page(GFP_HIGHUSER_MOVABLE |
+						 __GFP_NOFAIL);
+			if (!spage)
+				continue;
+			lock_page(spage);
+			dst[j] = migrate_pfn(page_to_pfn(spage));
+			started[i] = !hmmdev_copy_start(hd, &c[i], spage, dpage,
+							false);
+			if (!started[i])
+				clear_highpage(spage);
+		}
+		for (i = 0; i < cnt; i++) {
+			if (!started[i] || !hmmdev_copy_wait(hd, &c[i]))
+				continue;
 			dev_err_ratelimited(&hd->pdev->dev,
 					    "device page lost: it could not be copied back\n");
-			clear_highpage(spage);
+			clear_highpage(migrate_pfn_to_page(dst[base + i]));
 		}
-		dst[i] = migrate_pfn(page_to_pfn(spage));
 	}
+	kfree(c);
 }
 
 /* CPU access to a page in VRAM: bring it back. */
@@ -246,30 +291,50 @@ static int hmmdev_migrate_chunk(struct hmmdev_mirror *m,
 		.vma = vma, .start = start, .end = end, .src = src, .dst = dst,
 		.pgmap_owner = hd, .flags = MIGRATE_VMA_SELECT_SYSTEM,
 	};
+	bool started[MIGRATE_CHUNK];
+	struct hmmdev_copy *c;
 	unsigned long i;
 	int ret;
 
 	ret = migrate_vma_setup(&args);
 	if (ret)
 		return ret;
+	c = kcalloc(MIGRATE_CHUNK, sizeof(*c), GFP_KERNEL | __GFP_NOFAIL);
 	for (i = 0; i < args.npages; i++) {
 		struct page *spage = migrate_pfn_to_page(src[i]), *dpage;
 
+		started[i] = false;
 		if (!(src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
 		dpage = hmmdev_devmem_alloc(hd);
 		if (!dpage)
 			break;          /* VRAM full: the rest stays in RAM */
-		ret = spage ? hmmdev_devmem_copy(hd, spage, dpage, true)
-			    : hmmdev_devmem_zero(hd, dpage);
+		if (spage)
+			ret = hmmdev_copy_start(hd, &c[i], spage, dpage, true);
+		else
+			ret = hmmdev_devmem_zero(hd, dpage);
 		if (ret) {
 			unlock_page(dpage);
 			put_page(dpage);
 			break;
 		}
+		started[i] = !!spage;
 		dst[i] = migrate_pfn(page_to_pfn(dpage));
-		atomic64_inc(&hd->migrations_to_dev);
 	}
+	/* all copies of the chunk run at once; a failed one stays in RAM */
+	for (i = 0; i < args.npages; i++) {
+		struct page *dpage = migrate_pfn_to_page(dst[i]);
+
+		if (started[i] && hmmdev_copy_wait(hd, &c[i])) {
+			dst[i] = 0;
+			unlock_page(dpage);
+			put_page(dpage);
+			ret = ret ?: -EIO;
+		} else if (dst[i]) {
+			atomic64_inc(&hd->migrations_to_dev);
+		}
+	}
+	kfree(c);
 	migrate_vma_pages(&args);
 	migrate_vma_finalize(&args);
 	return ret;

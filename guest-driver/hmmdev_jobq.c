@@ -164,26 +164,37 @@ static void hmmdev_slot_release(struct hmmdev *hd, u32 index)
 }
 
 /**
- * hmmdev_job_run() - submit one job and wait for its completion
+ * hmmdev_job_start() - submit a job without waiting
  * @hd: the device
  * @desc: the job; completion, fence and the IRQ flag are filled in here
- * @result: out: the completion record's result field
+ *
+ * Return: a tag for hmmdev_job_wait(), or -EIO / -ETIMEDOUT.
+ */
+int hmmdev_job_start(struct hmmdev *hd, struct hmmdev_job_desc *desc)
+{
+	return hmmdev_job_submit(hd, desc);
+}
+
+/**
+ * hmmdev_job_wait() - wait for a started job and reap its record
+ * @hd: the device
+ * @tag: from hmmdev_job_start()
+ * @desc: the job as started
+ * @result: out (may be NULL): the completion record's result field
  * @status_out: out (may be NULL): the job's HMMDEV_JOB_* status
  *
  * Return: 0, -EIO for a job the device failed (or a failed device),
- * -ETIMEDOUT when the device did not answer (it is then marked failed).
+ * -ETIMEDOUT when the device did not answer (it is then marked failed and
+ * the job's memory must not be freed).
  */
-int hmmdev_job_run(struct hmmdev *hd, struct hmmdev_job_desc *desc, u64 *result,
-		   u32 *status_out)
+int hmmdev_job_wait(struct hmmdev *hd, int tag, struct hmmdev_job_desc *desc,
+		    u64 *result, u32 *status_out)
 {
 	struct hmmdev_jobq *jq = &hd->jq;
 	struct hmmdev_completion *rec;
-	int index;
+	int index = tag;
 	u32 status;
 
-	index = hmmdev_job_submit(hd, desc);
-	if (index < 0)
-		return index;
 	if (!wait_for_completion_timeout(&jq->slots[index].done,
 					 HMMDEV_JOB_TIMEOUT)) {
 		atomic64_inc(&hd->timeouts);
@@ -212,6 +223,25 @@ int hmmdev_job_run(struct hmmdev *hd, struct hmmdev_job_desc *desc, u64 *result,
 		return -EIO;
 	}
 	return 0;
+}
+
+/**
+ * hmmdev_job_run() - submit one job and wait for its completion
+ * @hd: the device
+ * @desc: the job; completion, fence and the IRQ flag are filled in here
+ * @result: out (may be NULL): the completion record's result field
+ * @status_out: out (may be NULL): the job's HMMDEV_JOB_* status
+ *
+ * Return: as hmmdev_job_wait(), or the error of hmmdev_job_start().
+ */
+int hmmdev_job_run(struct hmmdev *hd, struct hmmdev_job_desc *desc, u64 *result,
+		   u32 *status_out)
+{
+	int tag = hmmdev_job_start(hd, desc);
+
+	if (tag < 0)
+		return tag;
+	return hmmdev_job_wait(hd, tag, desc, result, status_out);
 }
 
 /**
