@@ -103,15 +103,12 @@ struct hmmdev;
  * @ctx: device context number
  * @root: VRAM offset of the level-4 table
  * @dead: the device is gone or the context torn down
- * @mapped_pages: 4 KiB pages mapped by leaves
  * @hint: ranges of the running job the fault service populates whole
  *	(start, one past the end; end 0: no hint)
  * @fault_around: pages faulted in around an address without a hint
  * @populate_job: hint the whole range of each job (struct hmmdev_policy)
  * @job_faults: faults serviced for the running job
  * @fault_error: errno of the last fault answered ABORT
- * @stats_faults: faults serviced
- * @stats_huge: 2 MiB leaves installed
  */
 struct hmmdev_mirror {
 	struct hmmdev *hd;
@@ -123,7 +120,6 @@ struct hmmdev_mirror {
 	u16 ctx;
 	u64 root;
 	bool dead;
-	unsigned long mapped_pages;
 	struct {
 		u64 start;
 		u64 end;
@@ -132,8 +128,6 @@ struct hmmdev_mirror {
 	bool populate_job;
 	atomic_t job_faults;
 	int fault_error;
-	unsigned long stats_faults;
-	unsigned long stats_huge;
 };
 
 /**
@@ -354,6 +348,8 @@ int hmmdev_migrate_to_sys(struct hmmdev_mirror *m, u64 start, u64 end,
 /* hmmdev_dmirror.c */
 int hmmdev_dmirror_register(struct hmmdev *hd);
 void hmmdev_dmirror_unregister(struct hmmdev *hd);
+void hmmdev_copy_desc(struct hmmdev_job_desc *desc, dma_addr_t sysmem,
+		      u64 vram_offset, u64 length, bool to_vram);
 int hmmdev_dma_copy(struct hmmdev *hd, dma_addr_t sysmem, u64 vram_offset,
 		    u64 length, bool to_vram);
 

@@ -105,13 +105,7 @@ static int hmmdev_copy_start(struct hmmdev *hd, struct hmmdev_copy *c,
 	c->dma = dma_map_page(d, sys, 0, PAGE_SIZE, DMA_BIDIRECTIONAL);
 	if (dma_mapping_error(d, c->dma))
 		return -ENOMEM;
-	c->desc = (struct hmmdev_job_desc) {
-		.opcode = HMMDEV_OP_COPY,
-		.flags = to_vram ? HMMDEV_JOB_DST_VRAM : HMMDEV_JOB_SRC_VRAM,
-		.src = to_vram ? c->dma : vram,
-		.dst = to_vram ? vram : c->dma,
-		.length = PAGE_SIZE,
-	};
+	hmmdev_copy_desc(&c->desc, c->dma, vram, PAGE_SIZE, to_vram);
 	c->tag = hmmdev_job_start(hd, &c->desc);
 	if (c->tag < 0) {
 		dma_unmap_page(d, c->dma, PAGE_SIZE, DMA_BIDIRECTIONAL);

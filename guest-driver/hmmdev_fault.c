@@ -112,7 +112,6 @@ static int hmmdev_install_range(struct hmmdev_mirror *m,
 			ret = hmmdev_install(m, va, page, PMD_SIZE, writable,
 					     false, &replaced);
 			if (!ret) {
-				m->stats_huge++;
 				i += PMD_PAGES;
 				continue;
 			}
@@ -282,7 +281,6 @@ static int hmmdev_fault_service(struct hmmdev *hd, struct hmmdev_fault *rec)
 		WRITE_ONCE(m->fault_error, ret);
 	else
 		atomic_inc(&m->job_faults);
-	m->stats_faults++;
 	hmmdev_mirror_put(m);
 	return ret;
 }

@@ -244,6 +244,19 @@ int hmmdev_job_run(struct hmmdev *hd, struct hmmdev_job_desc *desc, u64 *result,
 	return hmmdev_job_wait(hd, tag, desc, result, status_out);
 }
 
+/* A COPY job between system memory (bus address) and a VRAM offset. */
+void hmmdev_copy_desc(struct hmmdev_job_desc *desc, dma_addr_t sysmem,
+		      u64 vram_offset, u64 length, bool to_vram)
+{
+	*desc = (struct hmmdev_job_desc) {
+		.opcode = HMMDEV_OP_COPY,
+		.flags = to_vram ? HMMDEV_JOB_DST_VRAM : HMMDEV_JOB_SRC_VRAM,
+		.src = to_vram ? sysmem : vram_offset,
+		.dst = to_vram ? vram_offset : sysmem,
+		.length = length,
+	};
+}
+
 /**
  * hmmdev_dma_copy() - copy between system memory and VRAM with one job
  * @hd: the device
@@ -257,13 +270,8 @@ int hmmdev_job_run(struct hmmdev *hd, struct hmmdev_job_desc *desc, u64 *result,
 int hmmdev_dma_copy(struct hmmdev *hd, dma_addr_t sysmem, u64 vram_offset,
 		    u64 length, bool to_vram)
 {
-	struct hmmdev_job_desc desc = {
-		.opcode = HMMDEV_OP_COPY,
-		.flags = to_vram ? HMMDEV_JOB_DST_VRAM : HMMDEV_JOB_SRC_VRAM,
-		.src = to_vram ? sysmem : vram_offset,
-		.dst = to_vram ? vram_offset : sysmem,
-		.length = length,
-	};
+	struct hmmdev_job_desc desc;
 
+	hmmdev_copy_desc(&desc, sysmem, vram_offset, length, to_vram);
 	return hmmdev_job_run(hd, &desc, NULL, NULL);
 }

@@ -127,8 +127,6 @@ int hmmdev_pt_map(struct hmmdev_mirror *m, u64 va, u64 leaf, bool *replaced)
 				     m->ctx, va, pte);
 		return -EEXIST;
 	}
-	if (!*replaced)
-		m->mapped_pages += target == 2 ? 512 : 1;
 	writeq(leaf, slot);
 	return 0;
 }
@@ -175,7 +173,6 @@ static unsigned long hmmdev_pt_walk(struct hmmdev_mirror *m, u64 table,
 					       hmmdev_pt_span(level),
 					       DMA_BIDIRECTIONAL);
 			writeq(0, slot);
-			m->mapped_pages -= level == 2 ? 512 : 1;
 			seen++;
 		}
 	}

@@ -195,13 +195,6 @@ uint64_t hmmdev_jq_read(HmmdevState *s, hwaddr addr)
     return val;
 }
 
-static bool hmmdev_ring_valid(uint64_t base, uint32_t entries)
-{
-    return base && base % HMMDEV_JOB_DESC_SIZE == 0 &&
-           entries >= 2 && entries <= 65536 && is_power_of_2(entries) &&
-           base + (uint64_t)entries * HMMDEV_JOB_DESC_SIZE > base;
-}
-
 /* CTRL (enable), JQ_BASE (32 or 64 bit), JQ_ENTRIES, JQ_TAIL */
 void hmmdev_jq_write(HmmdevState *s, hwaddr addr, uint64_t val, unsigned size)
 {
@@ -212,7 +205,7 @@ void hmmdev_jq_write(HmmdevState *s, hwaddr addr, uint64_t val, unsigned size)
     case HMMDEV_REG_CTRL:
         if (!(val & HMMDEV_CTRL_ENABLE)) {
             s->jq_enabled = false;
-        } else if (!hmmdev_ring_valid(s->jq_base, s->jq_entries)) {
+        } else if (!hmmdev_ring_ok(s->jq_base, s->jq_entries, HMMDEV_JOB_DESC_SIZE)) {
             err = HMMDEV_ERR_BAD_RING;
         } else {
             s->jq_enabled = true;
@@ -228,12 +221,8 @@ void hmmdev_jq_write(HmmdevState *s, hwaddr addr, uint64_t val, unsigned size)
         } else if (addr == HMMDEV_REG_JQ_ENTRIES) {
             s->jq_entries = val;
             s->jq_head = s->jq_tail = 0;
-        } else if (size == 8) {
-            s->jq_base = val;
-        } else if (addr == HMMDEV_REG_JQ_BASE) {
-            s->jq_base = deposit64(s->jq_base, 0, 32, val);
         } else {
-            s->jq_base = deposit64(s->jq_base, 32, 32, val);
+            hmmdev_set_base(&s->jq_base, addr, HMMDEV_REG_JQ_BASE, val, size);
         }
         break;
     case HMMDEV_REG_JQ_TAIL:

@@ -86,10 +86,9 @@ void hmmdev_ctx_write(HmmdevState *s, hwaddr off, uint64_t val, unsigned size)
 
     switch (off % HMMDEV_CTX_STRIDE) {
     case HMMDEV_CTX_ROOT:
-        root = size == 8 ? val : deposit64(root, 0, 32, val);
-        break;
     case HMMDEV_CTX_ROOT + 4:
-        root = deposit64(root, 32, 32, val);
+        hmmdev_set_base(&root, off % HMMDEV_CTX_STRIDE, HMMDEV_CTX_ROOT, val,
+                        size);
         break;
     case HMMDEV_CTX_CTRL:
         if ((val & 1) && !hmmdev_root_valid(s, root)) {

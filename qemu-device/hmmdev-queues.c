@@ -19,7 +19,8 @@
 #include "hmmdev.h"
 #include "trace.h"
 
-static bool hmmdev_ring_ok(uint64_t base, uint32_t entries, unsigned size)
+/* A ring of @entries elements of @size bytes at bus address @base. */
+bool hmmdev_ring_ok(uint64_t base, uint32_t entries, unsigned size)
 {
     return base && base % size == 0 && entries >= 2 && entries <= 65536 &&
            is_power_of_2(entries) && base + (uint64_t)entries * size > base;
@@ -334,8 +335,9 @@ uint64_t hmmdev_queue_read(HmmdevState *s, hwaddr addr)
     return val;
 }
 
-static void hmmdev_set_base(uint64_t *base, hwaddr addr, hwaddr reg,
-                            uint64_t val, unsigned size)
+/* A 64-bit register at @reg written as a whole or as 32-bit halves. */
+void hmmdev_set_base(uint64_t *base, hwaddr addr, hwaddr reg, uint64_t val,
+                     unsigned size)
 {
     if (size == 8) {
         *base = val;

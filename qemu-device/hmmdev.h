@@ -175,6 +175,9 @@ void hmmdev_atc_invalidate(HmmdevState *s, bool all_ctx, unsigned ctx,
 void hmmdev_wait_translations(HmmdevState *s);
 
 /* hmmdev-queues.c */
+bool hmmdev_ring_ok(uint64_t base, uint32_t entries, unsigned size);
+void hmmdev_set_base(uint64_t *base, hwaddr addr, hwaddr reg, uint64_t val,
+                     unsigned size);
 void hmmdev_queues_start(HmmdevState *s);
 void hmmdev_queues_stop(HmmdevState *s);
 void hmmdev_queues_reset(HmmdevState *s);
