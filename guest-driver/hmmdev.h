@@ -107,6 +107,7 @@ struct hmmdev;
  *	(start, one past the end; end 0: no hint)
  * @fault_around: pages faulted in around an address without a hint
  * @populate_job: hint the whole range of each job (struct hmmdev_policy)
+ * @migrate_on_fault: faults move pages to VRAM first (struct hmmdev_policy)
  * @job_faults: faults serviced for the running job
  * @fault_error: errno of the last fault answered ABORT
  */
@@ -126,9 +127,23 @@ struct hmmdev_mirror {
 	} hint[2];
 	u32 fault_around;
 	bool populate_job;
+	bool migrate_on_fault;
 	atomic_t job_faults;
 	int fault_error;
 };
+
+/* Where migration time goes (debugfs migrate_time), per direction. */
+enum hmmdev_mig_phase {
+	HMMDEV_MIG_SETUP,	/* migrate_vma_setup(): collect and unmap */
+	HMMDEV_MIG_ALLOC,	/* destination pages */
+	HMMDEV_MIG_COPY,	/* the device's copy lists */
+	HMMDEV_MIG_PAGES,	/* migrate_vma_pages() */
+	HMMDEV_MIG_FINALIZE,	/* migrate_vma_finalize(): remap, free */
+	HMMDEV_MIG_MAP,		/* device PTEs for the moved pages */
+	HMMDEV_MIG_PHASES
+};
+
+enum hmmdev_mig_dir { HMMDEV_MIG_TO_DEV, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_DIRS };
 
 /**
  * struct hmmdev_vector - the dev_id of one MSI-X vector's handler
@@ -183,6 +198,8 @@ struct hmmdev_vector {
  * @dm_pages: number of device pages (0: no device memory)
  * @migrations_to_dev: pages migrated to VRAM
  * @migrations_to_ram: pages migrated back on CPU faults
+ * @cow_breaks: device write faults on read-only (COW) device pages
+ * @mig_ns: time spent per direction and phase (enum hmmdev_mig_phase)
  * @pt_lock: protects @pt_bitmap
  * @pt_virt: the page-table pool in VRAM, mapped
  * @pt_base: VRAM offset of the pool
@@ -245,6 +262,8 @@ struct hmmdev {
 	unsigned long dm_pages;
 	atomic64_t migrations_to_dev;
 	atomic64_t migrations_to_ram;
+	atomic64_t cow_breaks;
+	atomic64_t mig_ns[HMMDEV_MIG_DIRS][HMMDEV_MIG_PHASES];
 	spinlock_t pt_lock;		/* @pt_bitmap */
 	void __iomem *pt_virt;
 	u64 pt_base;
@@ -341,6 +360,15 @@ int hmmdev_devmem_init(struct hmmdev *hd);
 void hmmdev_devmem_evict(struct hmmdev *hd);
 u64 hmmdev_devmem_offset(struct hmmdev *hd, struct page *page);
 bool hmmdev_devmem_ours(struct hmmdev *hd, struct page *page);
+unsigned long hmmdev_devmem_select(struct hmmdev *hd);
+struct page *hmmdev_devmem_alloc(struct hmmdev *hd);
+
+/* hmmdev_migrate.c */
+void hmmdev_mig_time(struct hmmdev *hd, enum hmmdev_mig_dir dir,
+		     enum hmmdev_mig_phase phase, u64 *t0);
+void hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
+			     unsigned long *dst, unsigned long n,
+			     struct vm_area_struct *vma, u64 start);
 int hmmdev_migrate_to_dev(struct hmmdev_mirror *m, u64 start, u64 end);
 int hmmdev_migrate_to_sys(struct hmmdev_mirror *m, u64 start, u64 end,
 			  u64 *cpages);

@@ -209,7 +209,8 @@ static long hmmdev_ioc_set_policy(struct hmmdev_file *hf, void __user *arg)
 
 	if (copy_from_user(&p, arg, sizeof(p)))
 		return -EFAULT;
-	if (p.flags & ~HMMDEV_POLICY_POPULATE_JOB || !p.fault_around ||
+	if (p.flags & ~(HMMDEV_POLICY_POPULATE_JOB |
+			HMMDEV_POLICY_MIGRATE_ON_FAULT) || !p.fault_around ||
 	    p.fault_around > 512 || !is_power_of_2(p.fault_around))
 		return -EINVAL;
 	m = hmmdev_file_mirror(hf);
@@ -217,6 +218,8 @@ static long hmmdev_ioc_set_policy(struct hmmdev_file *hf, void __user *arg)
 		return PTR_ERR(m);
 	WRITE_ONCE(m->fault_around, p.fault_around);
 	WRITE_ONCE(m->populate_job, p.flags & HMMDEV_POLICY_POPULATE_JOB);
+	WRITE_ONCE(m->migrate_on_fault,
+		   p.flags & HMMDEV_POLICY_MIGRATE_ON_FAULT);
 	return 0;
 }
 

@@ -11,12 +11,9 @@
  * coherent pages are the BAR's own physical addresses, which the CPU maps
  * and reads directly.
  *
- * Pages move with migrate_vma_*(); every copy is a DMA job of the device,
- * a chunk's copies (up to MIGRATE_CHUNK pages) in flight together.
- * To the device: the MMU_NOTIFY_MIGRATE invalidation that
- * migrate_vma_setup() sends reaches our own notifier too (we do not filter
- * it), so the device stops using the system pages before they are copied.
- * Back to system memory: on a CPU fault (migrate_to_ram), on
+ * Pages move with migrate_vma_*() and the device's copy lists
+ * (hmmdev_migrate.c).  Back to system memory: on a CPU fault
+ * (migrate_to_ram, with the block of migrate_back_pages around it), on
  * HMM_DMIRROR_MIGRATE_TO_SYS, and for every page at RELEASE and at remove
  * (migrate_device_range()), so that nothing is lost when the device goes.
  *
@@ -33,7 +30,14 @@
 
 #include "hmmdev.h"
 
-#define MIGRATE_CHUNK	32	/* pages; the pfn arrays live on the stack */
+/*
+ * A CPU fault on a device page brings back the aligned block of this many
+ * pages around it (our device pages among them; clamped to the VMA).
+ */
+static unsigned int migrate_back_pages = 16;
+module_param(migrate_back_pages, uint, 0644);
+MODULE_PARM_DESC(migrate_back_pages,
+		 "device pages moved back to RAM per CPU fault (1..512, a power of two; default 16)");
 
 static struct hmmdev *hmmdev_of_page(struct page *page)
 {
@@ -54,14 +58,14 @@ bool hmmdev_devmem_ours(struct hmmdev *hd, struct page *page)
 }
 
 /* migrate_vma flag selecting our device pages */
-static unsigned long hmmdev_devmem_select(struct hmmdev *hd)
+unsigned long hmmdev_devmem_select(struct hmmdev *hd)
 {
 	return hd->pgmap.type == MEMORY_DEVICE_COHERENT ?
 	       MIGRATE_VMA_SELECT_DEVICE_COHERENT :
 	       MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
 }
 
-static struct page *hmmdev_devmem_alloc(struct hmmdev *hd)
+struct page *hmmdev_devmem_alloc(struct hmmdev *hd)
 {
 	struct page *page;
 
@@ -88,127 +92,56 @@ static void hmmdev_devmem_page_free(struct page *page)
 	spin_unlock(&hd->dm_lock);
 }
 
-/* One page copy in flight. */
-struct hmmdev_copy {
-	struct hmmdev_job_desc desc;
-	dma_addr_t dma;
-	int tag;
-};
-
-/* Start copying a page between system memory and VRAM with the device. */
-static int hmmdev_copy_start(struct hmmdev *hd, struct hmmdev_copy *c,
-			     struct page *sys, struct page *dev, bool to_vram)
-{
-	struct device *d = &hd->pdev->dev;
-	u64 vram = hmmdev_devmem_offset(hd, dev);
-
-	c->dma = dma_map_page(d, sys, 0, PAGE_SIZE, DMA_BIDIRECTIONAL);
-	if (dma_mapping_error(d, c->dma))
-		return -ENOMEM;
-	hmmdev_copy_desc(&c->desc, c->dma, vram, PAGE_SIZE, to_vram);
-	c->tag = hmmdev_job_start(hd, &c->desc);
-	if (c->tag < 0) {
-		dma_unmap_page(d, c->dma, PAGE_SIZE, DMA_BIDIRECTIONAL);
-		return c->tag;
-	}
-	return 0;
-}
-
-static int hmmdev_copy_wait(struct hmmdev *hd, struct hmmdev_copy *c)
-{
-	int ret = hmmdev_job_wait(hd, c->tag, &c->desc, NULL, NULL);
-
-	/* a copy that timed out may still write the page: keep it mapped */
-	if (ret != -ETIMEDOUT)
-		dma_unmap_page(&hd->pdev->dev, c->dma, PAGE_SIZE,
-			       DMA_BIDIRECTIONAL);
-	return ret;
-}
-
-/* Zero one VRAM page with the device (migration of an empty page). */
-static int hmmdev_devmem_zero(struct hmmdev *hd, struct page *dev)
-{
-	struct hmmdev_job_desc desc = {
-		.opcode = HMMDEV_OP_FILL,
-		.flags = HMMDEV_JOB_DST_VRAM,
-		.dst = hmmdev_devmem_offset(hd, dev),
-		.length = PAGE_SIZE,
-	};
-
-	return hmmdev_job_run(hd, &desc, NULL, NULL);
-}
-
 /*
- * Device pages -> system memory for the migrate entries in @src, up to
- * MIGRATE_CHUNK copies in flight at a time; a page the device can no
- * longer give back (failed device) comes back zeroed.
+ * CPU access to a page in VRAM: bring it back, and our pages of the block
+ * of migrate_back_pages around it with it (one chunk of copies).  Without
+ * memory for the pfn arrays, just the faulting page.
  */
-static void hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
-				    unsigned long *dst, unsigned long n,
-				    struct vm_area_struct *vma, u64 start)
-{
-	struct hmmdev_copy *c = kcalloc(MIGRATE_CHUNK, sizeof(*c),
-					GFP_KERNEL | __GFP_NOFAIL);
-	bool started[MIGRATE_CHUNK];
-	unsigned long base, i, j, cnt;
-
-	for (base = 0; base < n; base += MIGRATE_CHUNK) {
-		cnt = min_t(unsigned long, n - base, MIGRATE_CHUNK);
-		for (i = 0; i < cnt; i++) {
-			struct page *dpage, *spage;
-
-			j = base + i;
-			started[i] = false;
-			dst[j] = 0;
-			dpage = migrate_pfn_to_page(src[j]);
-			if (!dpage || !(src[j] & MIGRATE_PFN_MIGRATE))
-				continue;
-			spage = vma ? alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma,
-						     start + (j << PAGE_SHIFT))
-				    : alloc_page(GFP_HIGHUSER_MOVABLE |
-						 __GFP_NOFAIL);
-			if (!spage)
-				continue;
-			lock_page(spage);
-			dst[j] = migrate_pfn(page_to_pfn(spage));
-			started[i] = !hmmdev_copy_start(hd, &c[i], spage, dpage,
-							false);
-			if (!started[i])
-				clear_highpage(spage);
-		}
-		for (i = 0; i < cnt; i++) {
-			if (!started[i] || !hmmdev_copy_wait(hd, &c[i]))
-				continue;
-			dev_err_ratelimited(&hd->pdev->dev,
-					    "device page lost: it could not be copied back\n");
-			clear_highpage(migrate_pfn_to_page(dst[base + i]));
-		}
-	}
-	kfree(c);
-}
-
-/* CPU access to a page in VRAM: bring it back. */
 static vm_fault_t hmmdev_devmem_fault(struct vm_fault *vmf)
 {
 	struct hmmdev *hd = hmmdev_of_page(vmf->page);
-	unsigned long src = 0, dst = 0;
+	unsigned long around = clamp_t(unsigned long,
+				       READ_ONCE(migrate_back_pages), 1, 512);
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned long one_src = 0, one_dst = 0, *pfns, block, i;
+	u64 t0;
 	struct migrate_vma args = {
-		.vma = vmf->vma,
+		.vma = vma,
+		.src = &one_src,
+		.dst = &one_dst,
 		.start = vmf->address & PAGE_MASK,
 		.end = (vmf->address & PAGE_MASK) + PAGE_SIZE,
-		.src = &src,
-		.dst = &dst,
 		.pgmap_owner = hd,
 		.flags = hmmdev_devmem_select(hd),
 		.fault_page = vmf->page,
 	};
 
-	if (migrate_vma_setup(&args))
+	block = rounddown_pow_of_two(around) << PAGE_SHIFT;
+	pfns = kcalloc(2 * around, sizeof(*pfns), GFP_KERNEL);
+	if (pfns) {
+		args.start = max(ALIGN_DOWN(vmf->address, block), vma->vm_start);
+		args.end = min(ALIGN_DOWN(vmf->address, block) + block,
+			       vma->vm_end);
+		args.src = pfns;
+		args.dst = pfns + around;
+	}
+	t0 = ktime_get_ns();
+	if (migrate_vma_setup(&args)) {
+		kfree(pfns);
 		return VM_FAULT_SIGBUS;
-	hmmdev_devmem_copy_back(hd, &src, &dst, 1, vmf->vma, args.start);
+	}
+	hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_SETUP, &t0);
+	hmmdev_devmem_copy_back(hd, args.src, args.dst, args.npages, vma,
+				args.start);
+	for (i = 0; i < args.npages; i++)
+		if (args.dst[i])
+			atomic64_inc(&hd->migrations_to_ram);
+	t0 = ktime_get_ns();
 	migrate_vma_pages(&args);
+	hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_PAGES, &t0);
 	migrate_vma_finalize(&args);
-	atomic64_inc(&hd->migrations_to_ram);
+	hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_FINALIZE, &t0);
+	kfree(pfns);
 	return 0;
 }
 
@@ -273,132 +206,4 @@ void hmmdev_devmem_evict(struct hmmdev *hd)
 	migrate_device_finalize(src, dst, npages);
 	kvfree(src);
 	kvfree(dst);
-}
-
-/* System pages of [start, end) (one VMA) -> VRAM. */
-static int hmmdev_migrate_chunk(struct hmmdev_mirror *m,
-				struct vm_area_struct *vma, u64 start, u64 end)
-{
-	struct hmmdev *hd = m->hd;
-	unsigned long src[MIGRATE_CHUNK] = { 0 }, dst[MIGRATE_CHUNK] = { 0 };
-	struct migrate_vma args = {
-		.vma = vma, .start = start, .end = end, .src = src, .dst = dst,
-		.pgmap_owner = hd, .flags = MIGRATE_VMA_SELECT_SYSTEM,
-	};
-	bool started[MIGRATE_CHUNK];
-	struct hmmdev_copy *c;
-	unsigned long i;
-	int ret;
-
-	ret = migrate_vma_setup(&args);
-	if (ret)
-		return ret;
-	c = kcalloc(MIGRATE_CHUNK, sizeof(*c), GFP_KERNEL | __GFP_NOFAIL);
-	for (i = 0; i < args.npages; i++) {
-		struct page *spage = migrate_pfn_to_page(src[i]), *dpage;
-
-		started[i] = false;
-		if (!(src[i] & MIGRATE_PFN_MIGRATE))
-			continue;
-		dpage = hmmdev_devmem_alloc(hd);
-		if (!dpage)
-			break;          /* VRAM full: the rest stays in RAM */
-		if (spage)
-			ret = hmmdev_copy_start(hd, &c[i], spage, dpage, true);
-		else
-			ret = hmmdev_devmem_zero(hd, dpage);
-		if (ret) {
-			unlock_page(dpage);
-			put_page(dpage);
-			break;
-		}
-		started[i] = !!spage;
-		dst[i] = migrate_pfn(page_to_pfn(dpage));
-	}
-	/* all copies of the chunk run at once; a failed one stays in RAM */
-	for (i = 0; i < args.npages; i++) {
-		struct page *dpage = migrate_pfn_to_page(dst[i]);
-
-		if (started[i] && hmmdev_copy_wait(hd, &c[i])) {
-			dst[i] = 0;
-			unlock_page(dpage);
-			put_page(dpage);
-			ret = ret ?: -EIO;
-		} else if (dst[i]) {
-			atomic64_inc(&hd->migrations_to_dev);
-		}
-	}
-	kfree(c);
-	migrate_vma_pages(&args);
-	migrate_vma_finalize(&args);
-	return ret;
-}
-
-/* [start, end) of the mirror's mm to VRAM (HMM_DMIRROR_MIGRATE_TO_DEV). */
-int hmmdev_migrate_to_dev(struct hmmdev_mirror *m, u64 start, u64 end)
-{
-	struct vm_area_struct *vma;
-	u64 addr, next;
-	int ret = 0;
-
-	if (!m->hd->dm_pages)
-		return -ENOMEM;
-	if (!mmget_not_zero(m->mm))
-		return -EINVAL;
-	mmap_read_lock(m->mm);
-	for (addr = start; addr < end && !ret; addr = next) {
-		vma = vma_lookup(m->mm, addr);
-		if (!vma || !(vma->vm_flags & VM_READ)) {
-			ret = -EINVAL;
-			break;
-		}
-		next = min3(end, vma->vm_end, addr + MIGRATE_CHUNK * PAGE_SIZE);
-		ret = hmmdev_migrate_chunk(m, vma, addr, next);
-	}
-	mmap_read_unlock(m->mm);
-	mmput(m->mm);
-	return ret;
-}
-
-/* [start, end) back from VRAM (HMM_DMIRROR_MIGRATE_TO_SYS). */
-int hmmdev_migrate_to_sys(struct hmmdev_mirror *m, u64 start, u64 end,
-			  u64 *cpages)
-{
-	struct hmmdev *hd = m->hd;
-	unsigned long src[MIGRATE_CHUNK], dst[MIGRATE_CHUNK], i;
-	struct vm_area_struct *vma;
-	u64 addr, next;
-	int ret = 0;
-
-	if (!mmget_not_zero(m->mm))
-		return -EINVAL;
-	mmap_read_lock(m->mm);
-	for (addr = start; addr < end && !ret; addr = next) {
-		struct migrate_vma args = {
-			.src = src, .dst = dst, .pgmap_owner = hd,
-			.flags = hmmdev_devmem_select(hd),
-		};
-
-		vma = vma_lookup(m->mm, addr);
-		if (!vma || !(vma->vm_flags & VM_READ)) {
-			ret = -EINVAL;
-			break;
-		}
-		next = min3(end, vma->vm_end, addr + MIGRATE_CHUNK * PAGE_SIZE);
-		args.vma = vma;
-		args.start = addr;
-		args.end = next;
-		memset(src, 0, sizeof(src));
-		ret = migrate_vma_setup(&args);
-		if (ret)
-			break;
-		hmmdev_devmem_copy_back(hd, src, dst, args.npages, vma, addr);
-		for (i = 0; i < args.npages; i++)
-			*cpages += !!dst[i];
-		migrate_vma_pages(&args);
-		migrate_vma_finalize(&args);
-	}
-	mmap_read_unlock(m->mm);
-	mmput(m->mm);
-	return ret;
 }

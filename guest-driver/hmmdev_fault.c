@@ -12,7 +12,10 @@
  *
  * How much is faulted in: the range of the job that faulted, when its
  * submitter gave one (mirror->hint: "populate the job's whole range"),
- * else fault_around pages around the address, clamped to the VMA.
+ * else fault_around pages around the address, clamped to the VMA.  With
+ * the migrate-on-fault policy that range first moves to VRAM (pages that
+ * cannot move stay in RAM); hmm_range_fault() then reports our own device
+ * pages and the leaves point into VRAM.
  */
 #include <linux/dma-mapping.h>
 #include <linux/hmm.h>
@@ -127,6 +130,28 @@ static int hmmdev_install_range(struct hmmdev_mirror *m,
 	return 0;
 }
 
+/*
+ * hmm_range_fault() reports our own device-private pages as they are, even
+ * for a write when the entry is read-only (after fork() the parent's entry
+ * is copy-on-write).  Installing that read-only leaf would send the device
+ * back with the same write fault for ever: such a page has to be faulted
+ * as any other page, which migrates it to RAM and breaks the COW.
+ */
+static bool hmmdev_needs_cow_break(struct hmmdev_mirror *m,
+				   struct hmm_range *range)
+{
+	unsigned long npages = (range->end - range->start) >> PAGE_SHIFT, i;
+
+	if (!(range->default_flags & HMM_PFN_REQ_WRITE))
+		return false;
+	for (i = 0; i < npages; i++)
+		if (!(range->hmm_pfns[i] & HMM_PFN_WRITE) &&
+		    hmmdev_devmem_ours(m->hd,
+				       hmm_pfn_to_page(range->hmm_pfns[i])))
+			return true;
+	return false;
+}
+
 /* Fault in [start, end) of @m's mm and mirror it (one chunk). */
 static int hmmdev_fault_chunk(struct hmmdev_mirror *m, u64 start, u64 end,
 			      bool write)
@@ -145,6 +170,14 @@ static int hmmdev_fault_chunk(struct hmmdev_mirror *m, u64 start, u64 end,
 	ret = hmmdev_mirror_range_fault(m, &range);
 	if (ret)
 		return ret;
+	if (hmmdev_needs_cow_break(m, &range)) {
+		mutex_unlock(&m->lock);
+		atomic64_inc(&m->hd->cow_breaks);
+		range.dev_private_owner = NULL;
+		ret = hmmdev_mirror_range_fault(m, &range);
+		if (ret)
+			return ret;
+	}
 	ret = hmmdev_install_range(m, &range);
 	mutex_unlock(&m->lock);
 	return ret;
@@ -261,6 +294,9 @@ static int hmmdev_fault_service(struct hmmdev *hd, struct hmmdev_fault *rec)
 		end = 0;
 	} else {
 		hmmdev_fault_range(m, rec->va, &start, &end);
+		/* best effort: what does not move is mirrored where it is */
+		if (READ_ONCE(m->migrate_on_fault))
+			hmmdev_migrate_to_dev(m, start, end);
 	}
 	for (addr = start; addr < end && !ret; addr = next) {
 		next = min(end, ALIGN(addr + 1, PMD_SIZE));

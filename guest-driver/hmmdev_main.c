@@ -223,9 +223,30 @@ static int hmmdev_counters_show(struct seq_file *m, void *unused)
 		   atomic64_read(&hd->migrations_to_dev));
 	seq_printf(m, "driver.migrations_to_ram %lld\n",
 		   atomic64_read(&hd->migrations_to_ram));
+	seq_printf(m, "driver.cow_breaks %lld\n",
+		   atomic64_read(&hd->cow_breaks));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(hmmdev_counters);
+
+/* Migration time per direction and phase, in microseconds. */
+static int hmmdev_migrate_time_show(struct seq_file *m, void *unused)
+{
+	static const char * const dirs[] = { "to_dev", "to_ram" };
+	static const char * const phases[] = {
+		"setup", "alloc", "copy", "pages", "finalize", "map",
+	};
+	struct hmmdev *hd = m->private;
+	int d, p;
+
+	BUILD_BUG_ON(ARRAY_SIZE(phases) != HMMDEV_MIG_PHASES);
+	for (d = 0; d < HMMDEV_MIG_DIRS; d++)
+		for (p = 0; p < HMMDEV_MIG_PHASES; p++)
+			seq_printf(m, "%s.%s_us %lld\n", dirs[d], phases[p],
+				   atomic64_read(&hd->mig_ns[d][p]) / 1000);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(hmmdev_migrate_time);
 
 static int hmmdev_u32_cmp(const void *a, const void *b)
 {
@@ -317,8 +338,10 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	}
 	magic = hmmdev_rd32(hd, HMMDEV_REG_ID);
 	version = hmmdev_rd32(hd, HMMDEV_REG_VERSION);
-	if (magic != HMMDEV_ID_MAGIC || version >> 16 != HMMDEV_VERSION >> 16) {
-		dev_err(dev, "not an hmmdev 1.x: ID %#x version %#x\n",
+	/* same major; minor 2 brought COPY_LIST, which migration needs */
+	if (magic != HMMDEV_ID_MAGIC || version >> 16 != HMMDEV_VERSION >> 16 ||
+	    version < 0x00010002u) {
+		dev_err(dev, "not an hmmdev 1.2 or later 1.x: ID %#x version %#x\n",
 			magic, version);
 		ret = -ENODEV;
 		goto err_put;
@@ -378,6 +401,8 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 			    &hmmdev_counters_fops);
 	debugfs_create_file("fault_latency", 0644, hd->debugfs, hd,
 			    &hmmdev_fault_latency_fops);
+	debugfs_create_file("migrate_time", 0444, hd->debugfs, hd,
+			    &hmmdev_migrate_time_fops);
 	ret = hmmdev_chardev_register(hd);
 	if (ret)
 		goto err_debugfs;

@@ -107,12 +107,16 @@ static double mibs(double seconds)
 	return SIZE / 1048576.0 / seconds;
 }
 
+struct migration_times {
+	double to_dev, to_sys, by_cpu;
+};
+
 /*
  * Migration, 64 MiB: to device memory, back by ioctl, and back by CPU
  * faults (one read per page).  Returns true when every step moved every
  * page and the data survived.
  */
-static bool bench_migration(int fd, const char *label)
+static bool bench_migration(int fd, struct migration_times *t)
 {
 	uint8_t *buf = mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -121,34 +125,125 @@ static bool bench_migration(int fd, const char *label)
 		.addr = (uintptr_t)buf, .ptr = (uintptr_t)out,
 		.npages = SIZE / 4096,
 	};
-	double t0, to_dev, to_sys, by_cpu;
 	unsigned long sum = 0;
 	bool ok = true;
 	size_t off;
+	double t0;
 
 	fill_pattern(want, SIZE, 77);
 	memcpy(buf, want, SIZE);
 	t0 = now_s();
 	ok &= !ioctl(fd, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd) &&
 	      cmd.cpages == SIZE / 4096;
-	to_dev = now_s() - t0;
+	t->to_dev = now_s() - t0;
+	ok &= first_mismatch(out, want, SIZE) < 0;
 	cmd.cpages = 0;
 	t0 = now_s();
 	ok &= !ioctl(fd, HMM_DMIRROR_MIGRATE_TO_SYS, &cmd) &&
 	      cmd.cpages == SIZE / 4096;
-	to_sys = now_s() - t0;
+	t->to_sys = now_s() - t0;
 	ok &= !ioctl(fd, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd);
 	t0 = now_s();
 	/* one read per page: each one a CPU fault that migrates it back */
 	for (off = 0; off < SIZE; off += 4096)
 		sum += buf[off + 8];
-	by_cpu = now_s() - t0;
-	ok &= first_mismatch(buf, want, SIZE) < 0;
-	ksft_print_msg("bench: %s migration 64 MiB: to device %.0f MiB/s, back by ioctl %.0f MiB/s, back by CPU faults %.0f MiB/s (%lu)\n",
-		       label, mibs(to_dev), mibs(to_sys), mibs(by_cpu), sum);
+	t->by_cpu = now_s() - t0;
+	ok &= first_mismatch(buf, want, SIZE) < 0 && sum;
 	munmap(buf, SIZE);
 	free(want);
 	free(out);
+	return ok;
+}
+
+static double median3(double a, double b, double c)
+{
+	return a > b ? (b > c ? b : (a > c ? c : a))
+		     : (a > c ? a : (b > c ? c : b));
+}
+
+#define REPS	3
+
+/* hmmdev's migrate_time counters (debugfs), microseconds */
+static void read_migrate_time(const char *bdf, long long us[2][6])
+{
+	static const char * const dirs[] = { "to_dev", "to_ram" };
+	static const char * const phases[] = {
+		"setup", "alloc", "copy", "pages", "finalize", "map",
+	};
+	char path[512], name[64], want[64];
+	long long val;
+	int d, p;
+	FILE *f;
+
+	memset(us, 0, sizeof(long long) * 12);
+	snprintf(path, sizeof(path), "/sys/kernel/debug/hmmdev/%s/migrate_time",
+		 bdf);
+	f = fopen(path, "r");
+	while (f && fscanf(f, "%63s %lld", name, &val) == 2)
+		for (d = 0; d < 2; d++)
+			for (p = 0; p < 6; p++) {
+				snprintf(want, sizeof(want), "%s.%s_us",
+					 dirs[d], phases[p]);
+				if (!strcmp(name, want))
+					us[d][p] = val;
+			}
+	if (f)
+		fclose(f);
+}
+
+static void set_migrate_back_pages(unsigned int n)
+{
+	FILE *f = fopen("/sys/module/hmmdev/parameters/migrate_back_pages", "w");
+
+	if (f) {
+		fprintf(f, "%u\n", n);
+		fclose(f);
+	}
+}
+
+/*
+ * REPS migrations, the median of each direction; on hmmdev also where
+ * the time went (per page and phase) and CPU faults one page at a time.
+ */
+static bool bench_migrations(int fd, const char *label, const char *bdf)
+{
+	struct migration_times t[REPS], one;
+	long long before[2][6], after[2][6];
+	double pages = (double)REPS * 2 * (SIZE / 4096);
+	bool ok = true;
+	int i;
+
+	if (bdf)
+		read_migrate_time(bdf, before);
+	for (i = 0; i < REPS; i++)
+		ok &= bench_migration(fd, &t[i]);
+	ksft_print_msg("bench: %s migration 64 MiB, median of %d: to device %.0f MiB/s, back by ioctl %.0f MiB/s, back by CPU faults %.0f MiB/s\n",
+		       label, REPS,
+		       mibs(median3(t[0].to_dev, t[1].to_dev, t[2].to_dev)),
+		       mibs(median3(t[0].to_sys, t[1].to_sys, t[2].to_sys)),
+		       mibs(median3(t[0].by_cpu, t[1].by_cpu, t[2].by_cpu)));
+	if (!bdf)
+		return ok;
+	read_migrate_time(bdf, after);
+	/* per page moved: each rep moves every page twice each way */
+	ksft_print_msg("bench: %s migration time per page (us): to device: setup %.1f, alloc %.1f, copy %.1f, pages %.1f, finalize %.1f, map %.1f; to RAM: setup %.1f, alloc %.1f, copy %.1f, pages %.1f, finalize %.1f\n",
+		       label,
+		       (after[0][0] - before[0][0]) / pages,
+		       (after[0][1] - before[0][1]) / pages,
+		       (after[0][2] - before[0][2]) / pages,
+		       (after[0][3] - before[0][3]) / pages,
+		       (after[0][4] - before[0][4]) / pages,
+		       (after[0][5] - before[0][5]) / pages,
+		       (after[1][0] - before[1][0]) / pages,
+		       (after[1][1] - before[1][1]) / pages,
+		       (after[1][2] - before[1][2]) / pages,
+		       (after[1][3] - before[1][3]) / pages,
+		       (after[1][4] - before[1][4]) / pages);
+	set_migrate_back_pages(1);
+	ok &= bench_migration(fd, &one);
+	set_migrate_back_pages(16);
+	ksft_print_msg("bench: %s migration back by CPU faults, one page per fault (migrate_back_pages=1): %.0f MiB/s\n",
+		       label, mibs(one.by_cpu));
 	return ok;
 }
 
@@ -180,11 +275,12 @@ int main(int argc, char **argv)
 		       SIZE / 1048576.0 / warm, (unsigned long long)f_warm);
 	ksft_test_result(ok_cold, "bench %s: first-touch read verified\n", label);
 	ksft_test_result(ok_warm, "bench %s: warm read verified\n", label);
-	ksft_test_result(bench_migration(fd, label),
+	if (faults)
+		find_hmmdevs(fns, MAX_DEVS);
+	ksft_test_result(bench_migrations(fd, label, faults ? fns[0].bdf : NULL),
 			 "bench %s: migrations moved every page, data verified\n",
 			 label);
 	if (faults) {
-		find_hmmdevs(fns, MAX_DEVS);
 		ksft_test_result(bench_faults(&fns[0], 16),
 				 "bench %s: fault round trips with fault-around\n",
 				 label);

@@ -14,19 +14,7 @@
 
 static long vram_pages_used(const struct hmmdev_fn *fn)
 {
-	char path[512], name[64];
-	long val, used = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/kernel/debug/hmmdev/%s/counters",
-		 fn->bdf);
-	f = fopen(path, "r");
-	while (f && fscanf(f, "%63s %ld", name, &val) == 2)
-		if (!strcmp(name, "driver.devmem_used"))
-			used = val;
-	if (f)
-		fclose(f);
-	return used;
+	return debugfs_counter(fn->bdf, "driver.devmem_used");
 }
 
 /* A buffer with a pattern, migrated to the first device's VRAM. */

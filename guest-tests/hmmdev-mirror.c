@@ -179,6 +179,51 @@ static void test_fault_policy(int fd, const char *node)
 			 node, got[0], got[1], got[2]);
 }
 
+/*
+ * Migrate-on-fault: a device job's first touch moves both buffers into
+ * VRAM (the source with its data, the untouched destination zeroed); the
+ * CPU then reads the right data, and unmapping frees the device pages.
+ * Without the policy nothing moves.
+ */
+static void test_migrate_on_fault(int fd, const struct hmmdev_fn *fn)
+{
+	size_t len = 1 * MIB, pages = len / page_size;
+	long long in0, used0, in1, used1, in2, used2, used3;
+	uint8_t *src = fresh(len), *dst = fresh(len);
+	uint8_t *want = malloc(len);
+	int ok;
+
+	fill_pattern(want, len, 31);
+	memcpy(src, want, len);
+	in0 = debugfs_counter(fn->bdf, "driver.migrations_to_dev");
+	used0 = debugfs_counter(fn->bdf, "driver.devmem_used");
+	ok = !policy(fd, 16, HMMDEV_POLICY_MIGRATE_ON_FAULT) &&
+	     !job_copy(fd, dst, src, len, NULL);
+	in1 = debugfs_counter(fn->bdf, "driver.migrations_to_dev");
+	used1 = debugfs_counter(fn->bdf, "driver.devmem_used");
+	ok = ok && first_mismatch(dst, want, len) < 0 &&
+	     first_mismatch(src, want, len) < 0;
+	munmap(src, len);
+	munmap(dst, len);
+	used2 = debugfs_counter(fn->bdf, "driver.devmem_used");
+	/* the same without the policy: nothing moves */
+	src = fresh(len);
+	dst = fresh(len);
+	memcpy(src, want, len);
+	ok = ok && !policy(fd, 16, 0) && !job_copy(fd, dst, src, len, NULL) &&
+	     first_mismatch(dst, want, len) < 0;
+	in2 = debugfs_counter(fn->bdf, "driver.migrations_to_dev");
+	used3 = debugfs_counter(fn->bdf, "driver.devmem_used");
+	munmap(src, len);
+	munmap(dst, len);
+	free(want);
+	ksft_test_result(ok && in1 - in0 == (long long)(2 * pages) &&
+			 used1 - used0 == (long long)(2 * pages) &&
+			 used2 == used0 && in2 == in1 && used3 == used0,
+			 "%s migrate-on-fault: a 1 MiB copy moved %lld pages to VRAM (want %zu: source and destination), data right, %lld device pages left after munmap (want %lld); without the policy %lld moved\n",
+			 fn->node, in1 - in0, 2 * pages, used2, used0, in2 - in1);
+}
+
 /* What the process may not touch, the device may not either. */
 static void test_fault_errors(int fd, const char *node)
 {
@@ -342,7 +387,7 @@ int main(int argc, char **argv)
 
 	page_size = sysconf(_SC_PAGESIZE);
 	ksft_print_header();
-	ksft_set_plan(n * 8 + 2);
+	ksft_set_plan(n * 9 + 2);
 	for (i = 0; i < n; i++) {
 		int fd = open(fns[i].node, O_RDWR);
 
@@ -352,6 +397,7 @@ int main(int argc, char **argv)
 		test_copy_fill_checksum(fd, fns[i].node);
 		test_atomics(fd, fns[i].node);
 		test_fault_policy(fd, fns[i].node);
+		test_migrate_on_fault(fd, &fns[i]);
 		test_fault_errors(fd, fns[i].node);
 		test_bad_args(fd, fns[i].node);
 		close(fd);

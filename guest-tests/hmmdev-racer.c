@@ -15,7 +15,9 @@
  *  - MADV_COLLAPSE the slices back into huge pages;
  *  - map, use, mremap and unmap a scratch buffer on the device: the device
  *    follows the moved data, and jobs on ranges that are gone fail -EFAULT;
- *  - run a child process with its own context and kill it mid-job.
+ *  - run a child process with its own context and kill it mid-job;
+ *  - migrate slices into VRAM: the workers' next CPU writes fault them
+ *    back, their device copies read them from VRAM or from RAM.
  * Any page that differs from what was written is a mismatch; the test
  * passes with every round done and 0 mismatches.
  *
@@ -28,6 +30,7 @@
 #include <sys/wait.h>
 
 #include "hmmdev_test_util.h"
+#include <lib/test_hmm_uapi.h>
 
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE	25
@@ -49,7 +52,26 @@ struct worker {
 
 struct stats {
 	unsigned long forks, mprotects, collapses, scratch, scratch_bad, kills;
+	unsigned long migrations;
 };
+
+/* Move a slice into the VRAM of device 0 under the workers' feet. */
+static void migrate_round(int dmirror, size_t off, struct stats *st)
+{
+	static uint8_t *out;
+	struct hmm_dmirror_cmd cmd = {
+		.addr = (uintptr_t)(shared + off), .npages = SLICE / page_size,
+	};
+
+	if (!out)
+		out = malloc(SLICE);
+	cmd.ptr = (uintptr_t)out;
+	/* pages a worker holds at the moment are skipped: -ENOENT is fine */
+	if (dmirror >= 0 && (ioctl(dmirror, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd) == 0 ||
+			     errno == ENOENT || errno == EBUSY)) {
+		st->migrations++;
+	}
+}
 
 static int job(int fd, struct hmmdev_job *j)
 {
@@ -178,13 +200,18 @@ static void disrupt(struct hmmdev_fn *fns, size_t shared_len, int seconds,
 {
 	double end = now_s() + seconds;
 	int fd = open(fns[0].node, O_RDWR);
+	int dmirror = open("/dev/hmm_dmirror0", O_RDWR);
 	unsigned int r = 1;
 
 	while (now_s() < end) {
 		size_t off = (rand_r(&r) % (shared_len / SLICE)) * SLICE;
 		pid_t pid;
 
-		switch (rand_r(&r) % 8) {
+		switch (rand_r(&r) % 10) {
+		case 8:
+		case 9:
+			migrate_round(dmirror, off, st);
+			break;
 		case 0:
 		case 1:
 			pid = fork();
@@ -219,6 +246,7 @@ static void disrupt(struct hmmdev_fn *fns, size_t shared_len, int seconds,
 		usleep(2000);
 	}
 	close(fd);
+	close(dmirror);
 }
 
 int main(int argc, char **argv)
@@ -229,14 +257,18 @@ int main(int argc, char **argv)
 	pthread_t t[MAX_DEVS * WORKERS_PER_DEV];
 	unsigned long rounds = 0, mismatches = 0, errors = 0;
 	struct stats st = {};
+	long long moved_in, moved_out, cow_breaks;
 	size_t shared_len;
 
 	seconds = argc > 1 ? atoi(argv[1]) : 15;
 	page_size = sysconf(_SC_PAGESIZE);
 	ksft_print_header();
-	ksft_set_plan(2);
+	ksft_set_plan(3);
 	if (n < 1)
 		ksft_exit_fail_msg("no hmmdev device\n");
+	moved_in = debugfs_counter(fns[0].bdf, "driver.migrations_to_dev");
+	moved_out = debugfs_counter(fns[0].bdf, "driver.migrations_to_ram");
+	cow_breaks = debugfs_counter(fns[0].bdf, "driver.cow_breaks");
 	nw = n * WORKERS_PER_DEV;
 	shared_len = nw * SLICE;
 	shared = aligned_alloc(SLICE, shared_len);
@@ -255,13 +287,23 @@ int main(int argc, char **argv)
 		mismatches += w[i].mismatches;
 		errors += w[i].errors;
 	}
-	printf("HMMDEV-NOTE racer disruptions: %lu forks, %lu mprotects, %lu collapses, %lu mremap/munmap rounds, %lu children killed mid-job\n",
-	       st.forks, st.mprotects, st.collapses, st.scratch, st.kills);
+	moved_in = debugfs_counter(fns[0].bdf, "driver.migrations_to_dev") -
+		   moved_in;
+	moved_out = debugfs_counter(fns[0].bdf, "driver.migrations_to_ram") -
+		    moved_out;
+	cow_breaks = debugfs_counter(fns[0].bdf, "driver.cow_breaks") -
+		     cow_breaks;
+	printf("HMMDEV-NOTE racer disruptions: %lu forks, %lu mprotects, %lu collapses, %lu mremap/munmap rounds, %lu children killed mid-job, %lu slice migrations to VRAM\n",
+	       st.forks, st.mprotects, st.collapses, st.scratch, st.kills,
+	       st.migrations);
 	ksft_test_result(rounds >= (unsigned long)nw && !mismatches && !errors,
 			 "racer: %d workers on %d devices, %lu rounds (%lu MiB verified), %lu page mismatches, %lu job errors\n",
 			 nw, n, rounds, rounds * 2 * SLICE >> 20, mismatches, errors);
 	ksft_test_result(st.scratch > 0 && !st.scratch_bad,
 			 "racer-remap: %lu scratch buffers used, mremapped and unmapped, %lu wrong outcomes (data follows mremap; jobs on ranges that are gone fail -EFAULT)\n",
 			 st.scratch, st.scratch_bad);
+	ksft_test_result(st.migrations > 0 && moved_in > 0 && moved_out > 0,
+			 "racer-migrate: %lu migrations of a slice to VRAM under the workers: %lld pages moved in, %lld back to RAM on faults (CPU writes, the other devices); %lld device write faults broke a COW on a device page\n",
+			 st.migrations, moved_in, moved_out, cow_breaks);
 	ksft_finished();
 }

@@ -44,6 +44,24 @@ static inline int read_hex(const char *path, unsigned long long *val)
 	return ok ? 0 : -1;
 }
 
+/* A driver counter of /sys/kernel/debug/hmmdev/BDF/counters, or -1. */
+static inline long long debugfs_counter(const char *bdf, const char *counter)
+{
+	char path[512], name[64];
+	long long val, found = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/hmmdev/%s/counters",
+		 bdf);
+	f = fopen(path, "r");
+	while (f && fscanf(f, "%63s %lld", name, &val) == 2)
+		if (!strcmp(name, counter))
+			found = val;
+	if (f)
+		fclose(f);
+	return found;
+}
+
 /* Every hmmdev PCI function, bound or not, sorted by BDF. */
 static inline int find_hmmdevs(struct hmmdev_fn *fns, int max)
 {

@@ -229,7 +229,19 @@ uint32_t hmmdev_job_check(HmmdevState *s, const HmmdevJobDesc *d)
     if (d->opcode == HMMDEV_OP_NOP) {
         return HMMDEV_JOB_OK;
     }
-    if (d->opcode > HMMDEV_OP_CHECKSUM) {
+    if (d->opcode == HMMDEV_OP_COPY_LIST) {
+        /* the entries are checked one by one as they run */
+        if (d->flags & (HMMDEV_JOB_SRC_VA | HMMDEV_JOB_DST_VA) || d->dst) {
+            return HMMDEV_JOB_BAD_FLAGS;
+        }
+        if (!d->length || d->length > HMMDEV_COPY_LIST_MAX ||
+            !d->value || d->value > HMMDEV_COPY_ENTRY_MAX) {
+            return HMMDEV_JOB_BAD_LENGTH;
+        }
+        return d->src % sizeof(HmmdevCopyEntry) ? HMMDEV_JOB_BAD_ADDRESS
+                                                : HMMDEV_JOB_OK;
+    }
+    if (d->opcode > HMMDEV_OP_COPY_LIST) {
         return HMMDEV_JOB_BAD_OPCODE;
     }
     if (d->length == 0 || d->length > HMMDEV_JOB_MAX_LENGTH ||
@@ -275,6 +287,49 @@ static void hmmdev_piece_op(HmmdevEngine *e, const HmmdevJobDesc *d,
     }
 }
 
+#define HMMDEV_LIST_BATCH   64      /* entries fetched at a time */
+
+/*
+ * COPY_LIST: each entry is run as the COPY job it describes (same flags,
+ * checked the same way), in order; the first one that fails ends the job
+ * with its status.  @result: bytes copied before that.
+ */
+static int hmmdev_copy_list(HmmdevEngine *e, const HmmdevJobDesc *d,
+                            uint32_t gen, uint64_t *result)
+{
+    HmmdevCopyEntry batch[HMMDEV_LIST_BATCH];
+    HmmdevJobDesc one = *d;
+    uint64_t i, n, done;
+    uint32_t status;
+    int ret;
+
+    one.opcode = HMMDEV_OP_COPY;
+    one.length = d->value;
+    for (i = 0; i < d->length; i++) {
+        if (i % HMMDEV_LIST_BATCH == 0) {
+            n = MIN(d->length - i, HMMDEV_LIST_BATCH);
+            if (hmmdev_sysmem_rw(e->s, d->src + i * sizeof(batch[0]), batch,
+                                 n * sizeof(batch[0]),
+                                 DMA_DIRECTION_TO_DEVICE) != MEMTX_OK) {
+                hmmdev_count(e->s, HMMDEV_CNT_DMA_ERRORS, 1);
+                return HMMDEV_JOB_DMA_ERROR;
+            }
+        }
+        one.src = le64_to_cpu(batch[i % HMMDEV_LIST_BATCH].src);
+        one.dst = le64_to_cpu(batch[i % HMMDEV_LIST_BATCH].dst);
+        status = hmmdev_job_check(e->s, &one);
+        if (status != HMMDEV_JOB_OK) {
+            return status;
+        }
+        ret = hmmdev_job_execute(e, &one, gen, &done);
+        *result += done;
+        if (ret != HMMDEV_JOB_OK) {
+            return ret;
+        }
+    }
+    return HMMDEV_JOB_OK;
+}
+
 /*
  * Run a checked job.  Returns a HMMDEV_JOB_* status, or -1 when the device
  * was reset under the job.  @result: bytes done, old value or checksum.
@@ -296,6 +351,9 @@ int hmmdev_job_execute(HmmdevEngine *e, const HmmdevJobDesc *d, uint32_t gen,
     *result = 0;
     if (d->opcode == HMMDEV_OP_NOP) {
         return HMMDEV_JOB_OK;
+    }
+    if (d->opcode == HMMDEV_OP_COPY_LIST) {
+        return hmmdev_copy_list(e, d, gen, result);
     }
     hmmdev_end_of(d, true, &src);
     hmmdev_end_of(d, false, &dst);

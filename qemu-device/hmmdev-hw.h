@@ -18,7 +18,7 @@
 #define HMMDEV_CLASS_ACCELERATOR    0x1200  /* processing accelerator */
 
 #define HMMDEV_ID_MAGIC             0x484d4d44u     /* "HMMD" */
-#define HMMDEV_VERSION              0x00010001u     /* 1.1 */
+#define HMMDEV_VERSION              0x00010002u     /* 1.2 */
 
 /* BARs */
 #define HMMDEV_BAR_REGS             0
@@ -133,7 +133,17 @@ enum {
     HMMDEV_OP_FILL = 2,
     HMMDEV_OP_ATOMIC_ADD = 3,       /* u64 at dst += value; result: old */
     HMMDEV_OP_CHECKSUM = 4,         /* result: sum of LE u64 words of src */
+    HMMDEV_OP_COPY_LIST = 5,        /* src: list of copies, length entries */
 };
+
+/* COPY_LIST entry: 16 bytes, little endian; each copies ``value`` bytes */
+struct hmmdev_copy_entry {
+    uint64_t src;
+    uint64_t dst;
+};
+
+#define HMMDEV_COPY_LIST_MAX        4096            /* entries per job */
+#define HMMDEV_COPY_ENTRY_MAX       (2ull << 20)    /* bytes per entry */
 
 #define HMMDEV_JOB_IRQ              (1u << 0)
 #define HMMDEV_JOB_SRC_VRAM         (1u << 1)
@@ -287,6 +297,7 @@ static inline const char *hmmdev_counter_name(unsigned int i)
 #ifdef QEMU_OSDEP_H
 /* QEMU naming, for the device model and its qtests */
 typedef struct hmmdev_job_desc HmmdevJobDesc;
+typedef struct hmmdev_copy_entry HmmdevCopyEntry;
 typedef struct hmmdev_completion HmmdevCompletion;
 typedef struct hmmdev_command HmmdevCommand;
 typedef struct hmmdev_fault HmmdevFault;

@@ -74,6 +74,30 @@ static void fuzz_register(Fuzz *f)
     }
 }
 
+/* A COPY_LIST a driver could have written, with some bad entries. */
+static void plausible_list(Fuzz *f, HmmdevJobDesc *d)
+{
+    HmmdevCopyEntry list[8];
+    uint64_t table = f->data + pick(f, DATA_SIZE / 2 / 16) * 16;
+    size_t i;
+
+    for (i = 0; i < G_N_ELEMENTS(list); i++) {
+        list[i].src = cpu_to_le64(pick(f, 8) ? pick(f, VRAM_SIZE / 2)
+                                             : interesting(f));
+        list[i].dst = cpu_to_le64(pick(f, 8) ? f->data + pick(f, DATA_SIZE / 2)
+                                             : interesting(f));
+    }
+    qtest_memwrite(f->h.qts, table, list, sizeof(list));
+    d->opcode = HMMDEV_OP_COPY_LIST;
+    d->flags = pick(f, 2) ? HMMDEV_JOB_SRC_VRAM : HMMDEV_JOB_DST_VRAM;
+    d->context = 0;
+    d->src = table;
+    d->dst = 0;
+    d->length = 1 + pick(f, G_N_ELEMENTS(list));
+    d->value = 1 + pick(f, 8192);
+    d->rsvd0 = 0;
+}
+
 /* A job a driver could have written: VA pages, some of them unmapped. */
 static void plausible_job(Fuzz *f, HmmdevJobDesc *d)
 {
@@ -99,7 +123,7 @@ static void fuzz_job(Fuzz *f)
 {
     Hmm *h = &f->h;
     HmmdevJobDesc d = {
-        .opcode = pick(f, 4) ? pick(f, 5) : pick(f, 256),
+        .opcode = pick(f, 4) ? pick(f, 6) : pick(f, 256),
         .flags = pick(f, 4) ? pick(f, 0x20) : pick(f, 256),
         .context = pick(f, 4) ? FUZZ_CTX : interesting(f),
         .src = interesting(f),
@@ -115,7 +139,9 @@ static void fuzz_job(Fuzz *f)
     if (!pick(f, 8)) {
         d.rsvd0 = g_rand_int(f->rand);
     }
-    if (pick(f, 2)) {
+    if (!pick(f, 8)) {
+        plausible_list(f, &d);
+    } else if (pick(f, 2)) {
         plausible_job(f, &d);
     }
     qtest_memwrite(h->qts, h->ring + slot * HMMDEV_JOB_DESC_SIZE, &d,

@@ -149,6 +149,107 @@ static void test_fill(void)
     hmm_stop(&h);
 }
 
+/* The result of the job at @comp (after wait_job()). */
+static uint64_t job_result(Hmm *h, uint64_t comp)
+{
+    HmmdevCompletion c;
+
+    qtest_memread(h->qts, comp, &c, sizeof(c));
+    return le64_to_cpu(c.result);
+}
+
+/*
+ * COPY_LIST: scattered system pages -> scattered VRAM pages and back in
+ * one job each; a bad entry ends the job with its status after the good
+ * ones before it; malformed lists are refused.
+ */
+static void test_copy_list(void)
+{
+    enum { N = 5, PAGE = 4096 };
+    static const uint64_t vram_pages[N] = { 7, 2, 40, 3, 100 };
+    HmmdevCopyEntry list[N];
+    g_autofree uint8_t *want = g_malloc(N * PAGE);
+    g_autofree uint8_t *got = g_malloc(PAGE);
+    uint64_t sys[N], back[N], tab, comp;
+    Hmm h;
+    int i;
+
+    hmm_start(&h, NULL);
+    ring_setup(&h);
+    tab = guest_alloc(&h.qs->alloc, sizeof(list));
+    fill_pattern(want, N * PAGE, 9);
+    for (i = 0; i < N; i++) {
+        sys[i] = guest_alloc(&h.qs->alloc, PAGE);
+        back[i] = guest_alloc(&h.qs->alloc, PAGE);
+        qtest_memwrite(h.qts, sys[i], want + i * PAGE, PAGE);
+        qtest_memset(h.qts, back[i], 0, PAGE);
+        list[i].src = cpu_to_le64(sys[i]);
+        list[i].dst = cpu_to_le64(vram_pages[i] * PAGE);
+    }
+    qtest_memwrite(h.qts, tab, list, sizeof(list));
+    comp = submit(&h, HMMDEV_OP_COPY_LIST, HMMDEV_JOB_DST_VRAM, tab, 0, N,
+                  PAGE);
+    g_assert_cmpuint(wait_job(&h, comp), ==, HMMDEV_JOB_OK);
+    g_assert_cmpuint(job_result(&h, comp), ==, N * PAGE);
+    for (i = 0; i < N; i++) {
+        qpci_memread(h.dev, h.bar2, vram_pages[i] * PAGE, got, PAGE);
+        g_assert_cmpmem(got, PAGE, want + i * PAGE, PAGE);
+        list[i].src = cpu_to_le64(vram_pages[i] * PAGE);
+        list[i].dst = cpu_to_le64(back[i]);
+    }
+    qtest_memwrite(h.qts, tab, list, sizeof(list));
+    comp = submit(&h, HMMDEV_OP_COPY_LIST, HMMDEV_JOB_SRC_VRAM, tab, 0, N,
+                  PAGE);
+    g_assert_cmpuint(wait_job(&h, comp), ==, HMMDEV_JOB_OK);
+    for (i = 0; i < N; i++) {
+        qtest_memread(h.qts, back[i], got, PAGE);
+        g_assert_cmpmem(got, PAGE, want + i * PAGE, PAGE);
+    }
+
+    /* entry 3 points past VRAM: 3 pages copied, then BAD_ADDRESS */
+    list[3].src = cpu_to_le64(VRAM_SIZE);
+    qtest_memwrite(h.qts, tab, list, sizeof(list));
+    comp = submit(&h, HMMDEV_OP_COPY_LIST, HMMDEV_JOB_SRC_VRAM, tab, 0, N,
+                  PAGE);
+    g_assert_cmpuint(wait_job(&h, comp), ==, HMMDEV_JOB_BAD_ADDRESS);
+    g_assert_cmpuint(job_result(&h, comp), ==, 3 * PAGE);
+    /* entry 1 names system memory that does not exist: DMA_ERROR */
+    list[1].dst = cpu_to_le64(1ull << 50);
+    qtest_memwrite(h.qts, tab, list, sizeof(list));
+    comp = submit(&h, HMMDEV_OP_COPY_LIST, HMMDEV_JOB_SRC_VRAM, tab, 0, N,
+                  PAGE);
+    g_assert_cmpuint(wait_job(&h, comp), ==, HMMDEV_JOB_DMA_ERROR);
+    g_assert_cmpuint(job_result(&h, comp), ==, PAGE);
+    /* malformed lists */
+    g_assert_cmpuint(wait_job(&h, submit(&h, HMMDEV_OP_COPY_LIST,
+                                         HMMDEV_JOB_SRC_VRAM, tab, 0, 0,
+                                         PAGE)),
+                     ==, HMMDEV_JOB_BAD_LENGTH);
+    g_assert_cmpuint(wait_job(&h, submit(&h, HMMDEV_OP_COPY_LIST,
+                                         HMMDEV_JOB_SRC_VRAM, tab, 0,
+                                         HMMDEV_COPY_LIST_MAX + 1, PAGE)),
+                     ==, HMMDEV_JOB_BAD_LENGTH);
+    g_assert_cmpuint(wait_job(&h, submit(&h, HMMDEV_OP_COPY_LIST,
+                                         HMMDEV_JOB_SRC_VRAM, tab, 0, N,
+                                         HMMDEV_COPY_ENTRY_MAX + 1)),
+                     ==, HMMDEV_JOB_BAD_LENGTH);
+    g_assert_cmpuint(wait_job(&h, submit(&h, HMMDEV_OP_COPY_LIST,
+                                         HMMDEV_JOB_SRC_VA, tab, 0, N, PAGE)),
+                     ==, HMMDEV_JOB_BAD_FLAGS);
+    g_assert_cmpuint(wait_job(&h, submit(&h, HMMDEV_OP_COPY_LIST,
+                                         HMMDEV_JOB_SRC_VRAM, tab + 8, 0, N,
+                                         PAGE)),
+                     ==, HMMDEV_JOB_BAD_ADDRESS);
+    /* the list itself unreadable */
+    g_assert_cmpuint(wait_job(&h, submit(&h, HMMDEV_OP_COPY_LIST,
+                                         HMMDEV_JOB_SRC_VRAM, 1ull << 50, 0,
+                                         N, PAGE)),
+                     ==, HMMDEV_JOB_DMA_ERROR);
+    g_assert_cmpuint(wait_job(&h, submit(&h, HMMDEV_OP_NOP, 0, 0, 0, 0, 0)),
+                     ==, HMMDEV_JOB_OK);
+    hmm_stop(&h);
+}
+
 /* Every malformed-job class gets its status; the queue keeps running. */
 static void test_bad_jobs(void)
 {
@@ -308,6 +409,7 @@ int main(int argc, char **argv)
     qtest_add_func("/hmmdev/msix", test_msix);
     qtest_add_func("/hmmdev/dma-copy", test_dma_copy);
     qtest_add_func("/hmmdev/fill", test_fill);
+    qtest_add_func("/hmmdev/copy-list", test_copy_list);
     qtest_add_func("/hmmdev/bad-jobs", test_bad_jobs);
     qtest_add_func("/hmmdev/bad-completion", test_bad_completion);
     qtest_add_func("/hmmdev/bad-ring", test_bad_ring);

@@ -124,13 +124,17 @@ struct hmmdev_job {
 };
 
 #define HMMDEV_POLICY_POPULATE_JOB	_BITUL(0)
+#define HMMDEV_POLICY_MIGRATE_ON_FAULT	_BITUL(1)
 
 /**
  * struct hmmdev_policy - how the driver services this file's device faults
  * @fault_around: pages faulted in around a faulting address: a power of
  *	two, 1..512
  * @flags: HMMDEV_POLICY_POPULATE_JOB: the first fault of a job populates
- *	the job's whole range
+ *	the job's whole range; HMMDEV_POLICY_MIGRATE_ON_FAULT: a device fault
+ *	first moves the range it faults in to the device's memory (first
+ *	touch by the device migrates; pages that cannot move -- VRAM full,
+ *	file-backed, shared, pinned -- stay where they are and are mirrored)
  */
 struct hmmdev_policy {
 	__u32 fault_around;
