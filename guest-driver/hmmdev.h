@@ -285,6 +285,24 @@ struct hmmdev {
 	struct dentry *debugfs;
 };
 
+extern unsigned int hmmdev_poll_us;
+
+/*
+ * Hybrid completion wait: spin up to hmmdev_poll_us for @cond before the
+ * caller sleeps on the interrupt.  An interrupt round trip costs 100-400
+ * us under TCG; a short device operation (a page copy, a SYNC) a few us.
+ * Evaluates to @cond's last value.
+ */
+#define hmmdev_poll(cond)						\
+({									\
+	u64 __end = ktime_get_ns() + READ_ONCE(hmmdev_poll_us) * 1000ull; \
+	bool __done;							\
+									\
+	while (!(__done = (cond)) && ktime_get_ns() < __end)		\
+		cpu_relax();						\
+	__done;								\
+})
+
 static inline u32 hmmdev_rd32(struct hmmdev *hd, u32 reg)
 {
 	return readl(hd->regs + reg);

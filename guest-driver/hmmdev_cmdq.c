@@ -119,7 +119,8 @@ static int hmmdev_cmdq_sync_locked(struct hmmdev *hd)
 	if (ret)
 		return ret;
 	hmmdev_cmdq_kick(hd);
-	if (!wait_event_timeout(cq->wq, READ_ONCE(*cq->fence) >= seq ||
+	if (!hmmdev_poll(READ_ONCE(*cq->fence) >= seq) &&
+	    !wait_event_timeout(cq->wq, READ_ONCE(*cq->fence) >= seq ||
 				READ_ONCE(hd->failed), HMMDEV_SYNC_TIMEOUT)) {
 		atomic64_inc(&hd->sync_timeouts);
 		hmmdev_declare_failed(hd, "SYNC did not complete in 10 s");

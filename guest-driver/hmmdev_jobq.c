@@ -195,7 +195,9 @@ int hmmdev_job_wait(struct hmmdev *hd, int tag, struct hmmdev_job_desc *desc,
 	int index = tag;
 	u32 status;
 
-	if (!wait_for_completion_timeout(&jq->slots[index].done,
+	if (!hmmdev_poll(READ_ONCE(jq->comp[index].status) !=
+			 HMMDEV_STATUS_PENDING) &&
+	    !wait_for_completion_timeout(&jq->slots[index].done,
 					 HMMDEV_JOB_TIMEOUT)) {
 		atomic64_inc(&hd->timeouts);
 		dev_err(&hd->pdev->dev, "job %llu (slot %d) timed out after %d s\n",

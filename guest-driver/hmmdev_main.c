@@ -33,6 +33,11 @@
 static DEFINE_IDA(hmmdev_ida);
 static struct dentry *hmmdev_debugfs_root;
 
+unsigned int hmmdev_poll_us = 50;
+module_param_named(poll_us, hmmdev_poll_us, uint, 0644);
+MODULE_PARM_DESC(poll_us,
+		 "spin this long for a job or SYNC before sleeping on its interrupt (us, 0: never; default 50)");
+
 static void hmmdev_release(struct kref *ref)
 {
 	struct hmmdev *hd = container_of(ref, struct hmmdev, ref);
