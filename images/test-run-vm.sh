@@ -49,14 +49,15 @@ result $? "--qmp: qom-get hmmdev0 stat-jobs-done over the socket (got '${qom:-no
 "${run_vm[@]}" --qmp "$sock.2" --run hmmdev-unplug >"$tmp/unplug.out" 2>&1 &
 vm=$!
 for _ in $(seq 100); do [ -S "$sock.2" ] && break; sleep 0.2; done
-jobs_done=0
+bytes=0
 for _ in $(seq 240); do
-	# probe self-test: 2 jobs; migrating 1024 pages: 1024 copy jobs
-	jobs_done=$(printf '%s\n' '{"execute":"qmp_capabilities"}' \
-		'{"execute":"qom-get","arguments":{"path":"/machine/peripheral/hmmdev1","property":"stat-jobs-done"}}' |
+	# probe self-test: 2 x 64 KiB; migrating 4 MiB into VRAM, then reading
+	# it back through the device (MIGRATE_TO_DEV's answer): 2 x 4 MiB
+	bytes=$(printf '%s\n' '{"execute":"qmp_capabilities"}' \
+		'{"execute":"qom-get","arguments":{"path":"/machine/peripheral/hmmdev1","property":"stat-bytes"}}' |
 		socat -t 2 - "UNIX-CONNECT:$sock.2" 2>/dev/null |
 		sed -n 's/.*"return": \([0-9][0-9]*\).*/\1/p')
-	[ "${jobs_done:-0}" -ge 1026 ] && break
+	[ "${bytes:-0}" -ge $(( (8 << 20) + (128 << 10) )) ] && break
 	sleep 0.5
 done
 printf '%s\n' '{"execute":"qmp_capabilities"}' \
@@ -64,7 +65,9 @@ printf '%s\n' '{"execute":"qmp_capabilities"}' \
 	socat -t 2 - "UNIX-CONNECT:$sock.2" >/dev/null 2>&1
 wait $vm
 rc=$?
-grep -q "data intact" "$tmp/unplug.out" &&
+# the migration was seen, then the device went within 10 s, data intact
+[ "${bytes:-0}" -ge $(( (8 << 20) + (128 << 10) )) ] &&
+	grep -Eq "device removed after [0-9]\.[0-9] s; data intact" "$tmp/unplug.out" &&
 	! grep -q "guest kernel log has a report" "$tmp/unplug.out"
 result $(( rc != 0 || $? != 0 )) "device_del of hmmdev1 with 1024 pages in its VRAM: $(grep -o 'device removed.*' "$tmp/unplug.out" || tail -1 "$tmp/unplug.out")"
 
