@@ -394,8 +394,6 @@ int hmmdev_migrate_to_sys(struct hmmdev_mirror *m, u64 start, u64 end,
 /* hmmdev_dmirror.c */
 int hmmdev_dmirror_register(struct hmmdev *hd);
 void hmmdev_dmirror_unregister(struct hmmdev *hd);
-void hmmdev_copy_desc(struct hmmdev_job_desc *desc, dma_addr_t sysmem,
-		      u64 vram_offset, u64 length, bool to_vram);
 int hmmdev_dma_copy(struct hmmdev *hd, dma_addr_t sysmem, u64 vram_offset,
 		    u64 length, bool to_vram);
 
