@@ -248,7 +248,7 @@ int hmmdev_job_run(struct hmmdev *hd, struct hmmdev_job_desc *desc, u64 *result,
 
 /* A COPY job between system memory (bus address) and a VRAM offset. */
 static void hmmdev_copy_desc(struct hmmdev_job_desc *desc, dma_addr_t sysmem,
-		      u64 vram_offset, u64 length, bool to_vram)
+			     u64 vram_offset, u64 length, bool to_vram)
 {
 	*desc = (struct hmmdev_job_desc) {
 		.opcode = HMMDEV_OP_COPY,
