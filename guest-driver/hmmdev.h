@@ -387,6 +387,9 @@ void hmmdev_mig_time(struct hmmdev *hd, enum hmmdev_mig_dir dir,
 void hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
 			     unsigned long *dst, unsigned long n,
 			     struct vm_area_struct *vma, u64 start);
+struct migrate_vma;
+int hmmdev_migrate_vma_back(struct hmmdev *hd, struct migrate_vma *args,
+			    unsigned long *moved);
 int hmmdev_migrate_to_dev(struct hmmdev_mirror *m, u64 start, u64 end);
 int hmmdev_migrate_to_sys(struct hmmdev_mirror *m, u64 start, u64 end,
 			  u64 *cpages);

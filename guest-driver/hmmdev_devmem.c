@@ -100,11 +100,11 @@ static void hmmdev_devmem_page_free(struct page *page)
 static vm_fault_t hmmdev_devmem_fault(struct vm_fault *vmf)
 {
 	struct hmmdev *hd = hmmdev_of_page(vmf->page);
-	unsigned long around = clamp_t(unsigned long,
-				       READ_ONCE(migrate_back_pages), 1, 512);
+	unsigned long around = rounddown_pow_of_two(clamp_t(unsigned long,
+				READ_ONCE(migrate_back_pages), 1, 512));
+	unsigned long block = around << PAGE_SHIFT, one_src = 0, one_dst = 0;
 	struct vm_area_struct *vma = vmf->vma;
-	unsigned long one_src = 0, one_dst = 0, *pfns, block, i;
-	u64 t0;
+	unsigned long *pfns, moved;
 	struct migrate_vma args = {
 		.vma = vma,
 		.src = &one_src,
@@ -116,7 +116,6 @@ static vm_fault_t hmmdev_devmem_fault(struct vm_fault *vmf)
 		.fault_page = vmf->page,
 	};
 
-	block = rounddown_pow_of_two(around) << PAGE_SHIFT;
 	pfns = kcalloc(2 * around, sizeof(*pfns), GFP_KERNEL);
 	if (pfns) {
 		args.start = max(ALIGN_DOWN(vmf->address, block), vma->vm_start);
@@ -125,22 +124,11 @@ static vm_fault_t hmmdev_devmem_fault(struct vm_fault *vmf)
 		args.src = pfns;
 		args.dst = pfns + around;
 	}
-	t0 = ktime_get_ns();
-	if (migrate_vma_setup(&args)) {
+	if (hmmdev_migrate_vma_back(hd, &args, &moved)) {
 		kfree(pfns);
 		return VM_FAULT_SIGBUS;
 	}
-	hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_SETUP, &t0);
-	hmmdev_devmem_copy_back(hd, args.src, args.dst, args.npages, vma,
-				args.start);
-	for (i = 0; i < args.npages; i++)
-		if (args.dst[i])
-			atomic64_inc(&hd->migrations_to_ram);
-	t0 = ktime_get_ns();
-	migrate_vma_pages(&args);
-	hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_PAGES, &t0);
-	migrate_vma_finalize(&args);
-	hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_FINALIZE, &t0);
+	atomic64_add(moved, &hd->migrations_to_ram);
 	kfree(pfns);
 	return 0;
 }

@@ -307,36 +307,57 @@ static int hmmdev_migrate_chunk(struct hmmdev_mirror *m,
 	return ret;
 }
 
+/**
+ * hmmdev_migrate_vma_back() - our device pages of @args' range -> RAM
+ * @hd: the device
+ * @args: vma, start, end, src/dst arrays (src zeroed), pgmap_owner, flags
+ *	and, for migrate_to_ram, fault_page, all set by the caller
+ * @moved: out: pages moved
+ *
+ * Return: 0, or the error of migrate_vma_setup().
+ */
+int hmmdev_migrate_vma_back(struct hmmdev *hd, struct migrate_vma *args,
+			    unsigned long *moved)
+{
+	u64 t0 = ktime_get_ns();
+	unsigned long i;
+	int ret;
+
+	*moved = 0;
+	ret = migrate_vma_setup(args);
+	if (ret)
+		return ret;
+	hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_SETUP, &t0);
+	hmmdev_devmem_copy_back(hd, args->src, args->dst, args->npages,
+				args->vma, args->start);
+	for (i = 0; i < args->npages; i++)
+		*moved += !!args->dst[i];
+	t0 = ktime_get_ns();
+	migrate_vma_pages(args);
+	hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_PAGES, &t0);
+	migrate_vma_finalize(args);
+	hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_FINALIZE, &t0);
+	return 0;
+}
+
 /* Our device pages of [start, end) (one VMA, one chunk) -> RAM. */
 static int hmmdev_migrate_back_chunk(struct hmmdev_mirror *m,
 				     struct hmmdev_migrate_buf *b,
 				     struct vm_area_struct *vma, u64 start,
 				     u64 end, u64 *cpages)
 {
-	struct hmmdev *hd = m->hd;
 	struct migrate_vma args = {
 		.vma = vma, .start = start, .end = end,
 		.src = b->src, .dst = b->dst,
-		.pgmap_owner = hd, .flags = hmmdev_devmem_select(hd),
+		.pgmap_owner = m->hd, .flags = hmmdev_devmem_select(m->hd),
 	};
-	u64 t0 = ktime_get_ns();
-	unsigned long i;
+	unsigned long moved;
 	int ret;
 
 	memset(b->src, 0, sizeof(b->src));
-	ret = migrate_vma_setup(&args);
-	if (ret)
-		return ret;
-	hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_SETUP, &t0);
-	hmmdev_devmem_copy_back(hd, b->src, b->dst, args.npages, vma, start);
-	for (i = 0; i < args.npages; i++)
-		*cpages += !!b->dst[i];
-	t0 = ktime_get_ns();
-	migrate_vma_pages(&args);
-	hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_PAGES, &t0);
-	migrate_vma_finalize(&args);
-	hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_FINALIZE, &t0);
-	return 0;
+	ret = hmmdev_migrate_vma_back(m->hd, &args, &moved);
+	*cpages += moved;
+	return ret;
 }
 
 typedef int (*hmmdev_chunk_fn)(struct hmmdev_mirror *m,
