@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Boot the hmmdev test VM: q35 under TCG (MTTCG), two hmmdev devices behind
-# PCIe root ports, the project's guest kernel and initramfs, hmmdev.ko
-# loaded.  See --help.
+# Boot the hmmdev test VM: q35 under TCG (MTTCG), four hmmdev devices behind
+# PCIe root ports, one of the project's guest kernels (Linux 7.3 by default,
+# or 6.12) with its initramfs, hmmdev.ko loaded.  See --help.
 set -euo pipefail
 top=$(cd "$(dirname "$0")" && pwd)
 . "$top/images/lib.sh"
@@ -10,8 +10,13 @@ usage() {
 	cat <<'USAGE'
 usage: ./run-vm.sh [options] [-- extra QEMU arguments]
 
-Builds what is missing (first run: ~15 min), boots the VM and gives a shell
-on the serial console (Ctrl-A X quits QEMU; leaving the shell powers off).
+Builds what is missing (first run: QEMU and one kernel, ~20 min on 2
+cores), boots the VM and gives a shell on the serial console (Ctrl-A X
+quits QEMU; leaving the shell powers off).
+
+  --kernel SERIES     the guest kernel: 7.3 (default) or 6.12, each a debug
+                      kernel from Debian's linux-source-SERIES with its own
+                      hmmdev.ko, tests and upstream hmm-tests
 
   --test              run the guest suites, power off, print TAP and a last
                       line "N passed, N failed, N skipped"; exit 1 on any
@@ -46,10 +51,12 @@ What each part of the VM is for:
   -kernel/-initrd         the guest kernel (debug: lockdep, DEBUG_VM) and a
                           busybox initramfs with hmmdev.ko and the tests
   -no-reboot, panic=-1    a guest panic ends QEMU instead of hanging
+  (no transparent_hugepage=) THP "always", the kernel's default
 USAGE
 }
 
 mode=shell
+kernel=$DEFAULT_KERNEL
 suites=()
 adds=()
 run_cmd=
@@ -63,6 +70,7 @@ extra=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--test) mode=test ;;
+	--kernel) kernel=${2:?--kernel needs a series (${KERNELS[*]})}; shift ;;
 	--suite) suites+=("${2:?--suite needs a name}"); shift ;;
 	--add)
 		[ -f "${2:?--add needs a file}" ] || die "--add: no such file: $2"
@@ -81,6 +89,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 case "$ndev" in [0-4]) ;; *) die "--devices must be 0..4" ;; esac
+check_kernel "$kernel"
 [ ${#suites[@]} -gt 0 ] || suites=(hmmdev hmm-tests baseline)
 for s in "${suites[@]}"; do
 	case "$s" in hmmdev|hmm-tests|baseline|bench|failure) ;;
@@ -90,12 +99,12 @@ done
 [ ${#adds[@]} -eq 0 ] || [ "$mode" = run ] || die "--add goes with --run"
 
 if [ $build -eq 1 ]; then
-	"$top/images/build.sh" || die "build failed"
+	"$top/images/build.sh" --kernel "$kernel" || die "build failed"
 fi
-qemu=$HMMDEV_CACHE/qemu-current/build/qemu-system-x86_64
-guest=$(guest_dir)
+qemu=$(qemu_binary)
+guest=$(guest_dir "$kernel")
 for f in "$qemu" "$guest/bzImage" "$guest/initramfs.cpio"; do
-	[ -e "$f" ] || die "$f is missing: run without --no-build (or images/build.sh)"
+	[ -e "$f" ] || die "$f is missing: run without --no-build (or images/build.sh --kernel $kernel)"
 done
 
 logdir=$HMMDEV_CACHE/logs/$(date +%Y%m%d-%H%M%S)-$$
@@ -112,11 +121,8 @@ if [ "$mode" = run ]; then
 	initrd=$logdir/initramfs.cpio
 fi
 
-# transparent_hugepage=madvise: THP only where asked for (MADV_HUGEPAGE).
-# With "always", Linux 6.12's make_device_exclusive_range() cannot take a
-# page of a large folio (mm/rmap.c rejects tail pages), and hmm-tests'
-# exclusive tests fail with -EBUSY -- on test_hmm as on hmmdev.
-append="console=ttyS0 panic=-1 transparent_hugepage=madvise"
+# THP stays at the kernel's default, "always", as on most distributions.
+append="console=ttyS0 panic=-1"
 append+=" hmmdev.mode=$mode hmmdev.ndev=$ndev hmmdev.hugepages=64"
 append+=" hmmdev.suites=$(IFS=,; echo "${suites[*]}")"
 [ "$mode" = shell ] || append+=" quiet"
@@ -133,7 +139,7 @@ done
 [ -z "$trace" ] || args+=(-trace "$trace" -D "$logdir/trace.log")
 
 if [ "$mode" = shell ]; then
-	echo "run-vm.sh: booting ($ndev hmmdev device(s)); Ctrl-A X quits QEMU" >&2
+	echo "run-vm.sh: booting Linux $kernel ($(kernel_version "$kernel")) with $ndev hmmdev device(s); Ctrl-A X quits QEMU" >&2
 	exec "$qemu" "${args[@]}" -serial mon:stdio "${extra[@]}"
 fi
 
@@ -160,6 +166,6 @@ if [ "$mode" = run ]; then
 	[ -n "$status" ] || { echo "run-vm.sh: the command did not finish (QEMU status $qemu_rc, log $log)" >&2; exit 1; }
 	exit "$status"
 fi
-report_args=(--qemu-status "$qemu_rc" --timeout "$timeout_s")
+report_args=(--qemu-status "$qemu_rc" --timeout "$timeout_s" --kernel "$kernel")
 [ $tap_summary -eq 0 ] || report_args+=(--tap-summary)
 exec "$top/images/tap-report.sh" "${report_args[@]}" "$log"

@@ -29,6 +29,7 @@
 #include <linux/slab.h>
 
 #include "hmmdev.h"
+#include "hmmdev_compat.h"
 
 /*
  * A CPU fault on a device page brings back the aligned block of this many
@@ -41,7 +42,7 @@ MODULE_PARM_DESC(migrate_back_pages,
 
 static struct hmmdev *hmmdev_of_page(struct page *page)
 {
-	return container_of(page->pgmap, struct hmmdev, pgmap);
+	return container_of(hmmdev_page_pgmap(page), struct hmmdev, pgmap);
 }
 
 /* VRAM offset of one of our device pages. */
@@ -54,7 +55,8 @@ u64 hmmdev_devmem_offset(struct hmmdev *hd, struct page *page)
 bool hmmdev_devmem_ours(struct hmmdev *hd, struct page *page)
 {
 	return (is_device_private_page(page) ||
-		is_device_coherent_page(page)) && page->pgmap == &hd->pgmap;
+		is_device_coherent_page(page)) &&
+	       hmmdev_page_pgmap(page) == &hd->pgmap;
 }
 
 /* migrate_vma flag selecting our device pages */
@@ -77,11 +79,11 @@ struct page *hmmdev_devmem_alloc(struct hmmdev *hd)
 	}
 	spin_unlock(&hd->dm_lock);
 	if (page)
-		zone_device_page_init(page);
+		hmmdev_device_page_init(page, &hd->pgmap);
 	return page;
 }
 
-static void hmmdev_devmem_page_free(struct page *page)
+void hmmdev_devmem_page_free(struct page *page)
 {
 	struct hmmdev *hd = hmmdev_of_page(page);
 
@@ -116,6 +118,7 @@ static vm_fault_t hmmdev_devmem_fault(struct vm_fault *vmf)
 		.fault_page = vmf->page,
 	};
 
+	hmmdev_assert_fault_page(vmf->page);
 	pfns = kcalloc(2 * around, sizeof(*pfns), GFP_KERNEL);
 	if (pfns) {
 		args.start = max(ALIGN_DOWN(vmf->address, block), vma->vm_start);
@@ -134,7 +137,7 @@ static vm_fault_t hmmdev_devmem_fault(struct vm_fault *vmf)
 }
 
 static const struct dev_pagemap_ops hmmdev_devmem_ops = {
-	.page_free = hmmdev_devmem_page_free,
+	HMMDEV_PGMAP_FREE_OP,
 	.migrate_to_ram = hmmdev_devmem_fault,
 };
 

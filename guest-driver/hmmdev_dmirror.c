@@ -21,6 +21,7 @@
 #include <linux/uaccess.h>
 
 #include "hmmdev.h"
+#include "hmmdev_compat.h"
 #include "test_hmm_uapi.h"	/* from the kernel source tree, lib/ */
 
 #define HMMDEV_BOUNCE_MAX	(4u << 20)
@@ -90,11 +91,11 @@ static u8 hmmdev_snapshot_prot(struct hmmdev *hd, unsigned long entry)
 		return HMM_DMIRROR_PROT_NONE;
 	page = hmm_pfn_to_page(entry);
 	if (is_device_private_page(page))
-		prot = page->pgmap->owner == hd->pgmap_owner ?
+		prot = hmmdev_page_pgmap(page)->owner == hd->pgmap_owner ?
 		       HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL :
 		       HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE;
 	else if (is_device_coherent_page(page))
-		prot = page->pgmap->owner == hd->pgmap_owner ?
+		prot = hmmdev_page_pgmap(page)->owner == hd->pgmap_owner ?
 		       HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL :
 		       HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE;
 	else if (is_zero_pfn(page_to_pfn(page)))

@@ -26,6 +26,7 @@
 #include <linux/slab.h>
 
 #include "hmmdev.h"
+#include "hmmdev_compat.h"
 
 #define HMMDEV_FAULT_CHUNK	512	/* pages per hmm_range_fault() call */
 #define PMD_PAGES		(PMD_SIZE >> PAGE_SHIFT)
@@ -183,7 +184,7 @@ static int hmmdev_fault_chunk(struct hmmdev_mirror *m, u64 start, u64 end,
 	return ret;
 }
 
-#define EXCLUSIVE_CHUNK		32
+#define HMMDEV_EXCLUSIVE_TRIES	64	/* attempts per page */
 
 /**
  * hmmdev_make_exclusive() - give the device exclusive access for atomics
@@ -191,55 +192,65 @@ static int hmmdev_fault_chunk(struct hmmdev_mirror *m, u64 start, u64 end,
  * @start: first byte, page aligned
  * @end: one past the last
  *
- * make_device_exclusive_range() replaces the CPU mappings with
- * device-exclusive entries; the device gets WRITE|ATOMIC leaves.  A CPU
+ * Page by page, the CPU mapping becomes a device-exclusive entry
+ * (hmmdev_make_page_exclusive(), hmmdev_compat.h) and the device gets a
+ * WRITE|ATOMIC leaf for the page, under the notifier protocol.  A CPU
  * access later restores the CPU mapping and invalidates (owner = us), and
- * the notifier takes ATOMIC away again.  On 6.12 a page of a large folio
- * cannot be made exclusive (mm/rmap.c rejects tail pages): -EBUSY.
+ * the notifier takes ATOMIC away again.  Large folios: 7.x takes them as
+ * they are; on 6.12 hmmdev_exclusive_prepare() splits PMD-mapped THPs
+ * first.
  *
- * Return: 0, -EBUSY, or an error of get_user_pages.
+ * Each attempt first faults the page in writable and PTE-mapped, before
+ * the sequence is read: the conversion must then cause no invalidation but
+ * its own MMU_NOTIFY_EXCLUSIVE (which our notifier ignores).  Without that step
+ * an attempt that must be repeated never succeeds: the GUP inside
+ * make_device_exclusive() splits a PMD-mapped THP (an invalidation), and
+ * on the next attempt it reverts the previous attempt's device-exclusive
+ * entry (another one), each time after the sequence was read.  A page
+ * still revoked after HMMDEV_EXCLUSIVE_TRIES attempts gives -EBUSY.
+ *
+ * Return: 0, -EBUSY (6.12: a page of a large folio that could not be
+ * split; a page revoked on every attempt), or an error of get_user_pages.
  */
 int hmmdev_make_exclusive(struct hmmdev_mirror *m, u64 start, u64 end)
 {
-	struct page *pages[EXCLUSIVE_CHUNK];
+	unsigned int tries = 0;
 	unsigned long seq;
-	u64 addr, next;
+	struct page *page;
 	bool replaced;
-	long n, i;
+	u64 addr = start;
 	int ret = 0;
 
-	for (addr = start; addr < end && !ret; addr = next) {
-		next = min_t(u64, end, addr + EXCLUSIVE_CHUNK * PAGE_SIZE);
+	mmap_read_lock(m->mm);
+	hmmdev_exclusive_prepare(m->mm, start, end, m->hd->pgmap_owner);
+	while (addr < end && !ret) {
+		/* an error here is make_device_exclusive()'s error too */
+		get_user_pages_remote(m->mm, addr, 1,
+				      FOLL_WRITE | FOLL_SPLIT_PMD, NULL, NULL);
 		seq = mmu_interval_read_begin(&m->notifier);
-		mmap_read_lock(m->mm);
-		n = make_device_exclusive_range(m->mm, addr, next, pages,
-						m->hd->pgmap_owner);
-		mmap_read_unlock(m->mm);
-		if (n < 0)
-			return n;
+		page = hmmdev_make_page_exclusive(m->mm, addr,
+						  m->hd->pgmap_owner);
+		if (IS_ERR(page)) {
+			ret = PTR_ERR(page);
+			break;
+		}
 		mutex_lock(&m->lock);
 		if (mmu_interval_read_retry(&m->notifier, seq))
 			ret = -EAGAIN;      /* revoked meanwhile: again */
-		for (i = 0; i < n; i++) {
-			if (!pages[i]) {
-				ret = ret ?: -EBUSY;
-				continue;
-			}
-			if (!ret)
-				ret = hmmdev_install(m, addr + i * PAGE_SIZE,
-						     pages[i], PAGE_SIZE, true,
-						     true, &replaced);
-			unlock_page(pages[i]);
-			put_page(pages[i]);
-		}
-		if (!ret && n < (long)((next - addr) >> PAGE_SHIFT))
-			ret = -EBUSY;
+		else
+			ret = hmmdev_install(m, addr, page, PAGE_SIZE, true,
+					     true, &replaced);
 		mutex_unlock(&m->lock);
+		unlock_page(page);
+		put_page(page);
 		if (ret == -EAGAIN) {
-			ret = 0;
-			next = addr;
+			ret = ++tries < HMMDEV_EXCLUSIVE_TRIES ? 0 : -EBUSY;
+		} else if (!ret) {
+			addr += PAGE_SIZE;
+			tries = 0;
 		}
 	}
+	mmap_read_unlock(m->mm);
 	return ret;
 }
 

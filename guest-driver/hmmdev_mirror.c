@@ -71,8 +71,9 @@ static bool hmmdev_mirror_invalidate(struct mmu_interval_notifier *mni,
 	/*
 	 * No MMU_NOTIFY_MIGRATE filtering, not even for our own migrations:
 	 * this callback is what makes the device stop using a page before a
-	 * migration copies it (protocol-lessons, seed 000).  Only our own
-	 * make_device_exclusive_range() is ignored: it turns the CPU's entry
+	 * migration copies it (migrate_vma_setup() unmaps the CPU side first,
+	 * and the device must do the same before the copy).  Only our own
+	 * hmmdev_make_page_exclusive() is ignored: it turns the CPU's entry
 	 * for a page into one the device is about to map exclusively (the
 	 * same page), and counting it would make hmmdev_make_exclusive()'s
 	 * read_retry() fail forever.  The CPU taking the page back notifies

@@ -1,86 +1,105 @@
 #!/usr/bin/env bash
 # Install everything hmmdev needs from Debian's archive (and nothing else).
+# Works on Debian 12 (bookworm) and 13 (trixie) hosts.
 #
-# Idempotent: a second run on a prepared machine only checks.  Adds a
-# bookworm-backports stanza (deb + deb-src) reusing the URI and Signed-By of
-# the machine's own debian.sources, because QEMU 10.0.2's source and
-# meson >= 1.5 live there.
+# The host's own apt configuration stays as it was.  The suites it may not
+# track -- <host>-backports (meson >= 1.5 on bookworm), trixie-backports
+# (linux-source-7.3) and sid's source index (QEMU's source) -- go into a
+# private configuration under $HMMDEV_CACHE/apt: its own sources list (the
+# host's entries plus those) and its own lists directory, with the URI and
+# keyring of the host's Debian entry.  Idempotent: a second run on a
+# prepared machine only checks (and refreshes the private index once a day).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 PKGS=(
 	# QEMU build
 	build-essential pkg-config ninja-build libglib2.0-dev libpixman-1-dev
 	flex bison python3-venv zlib1g-dev libfdt-dev bzip2 xz-utils
+	device-tree-compiler
 	# guest kernel + module build
-	bc libelf-dev libssl-dev cpio kmod linux-source-6.12
+	bc libelf-dev libssl-dev cpio kmod
 	# guest userland and firmware
 	busybox-static seabios qemu-system-data
 	# tools the scripts use
 	dpkg-dev ca-certificates socat rsync
 )
-BACKPORTS_PKGS=(meson python3-pycotap)
+# meson >= 1.5 and pycotap (QEMU's configure): from backports on bookworm
+MESON_PKGS=(meson python3-pycotap)
 
-sources=/etc/apt/sources.list.d/hmmdev-backports.sources
-need_update=0
+[ "$(id -u)" -eq 0 ] || die "run as root (installs Debian packages)"
+# shellcheck disable=SC1091
+codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+case "$codename" in
+bookworm|trixie) ;;
+*) die "this host is '${codename:-unknown}': hmmdev's scripts know Debian 12 (bookworm) and 13 (trixie)" ;;
+esac
 
-if [ "$(id -u)" -ne 0 ]; then
-	SUDO=sudo
+# The host's Debian archive URI and keyring (deb822 or one-line style).
+host_uri() {
+	local f=/etc/apt/sources.list.d/debian.sources
+	if [ -f "$f" ]; then
+		awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' "$f"
+	else
+		awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $i; exit } }' \
+			/etc/apt/sources.list 2>/dev/null
+	fi
+}
+host_key() {
+	local k
+	k=$(awk '/^Signed-By:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+	[ -n "$k" ] && [ -f "$k" ] && { echo "$k"; return; }
+	for k in /usr/share/keyrings/debian-archive-keyring.pgp \
+		/usr/share/keyrings/debian-archive-keyring.gpg; do
+		[ -f "$k" ] && { echo "$k"; return; }
+	done
+}
+
+uri=$(host_uri)
+key=$(host_key)
+[ -n "$uri" ] || die "cannot find the Debian archive URI in apt's sources"
+[ -n "$key" ] || die "no Debian archive keyring (package debian-archive-keyring)"
+
+mkdir -p "$HMMDEV_APT/lists/partial" "$HMMDEV_APT/cache/archives/partial"
+list=$HMMDEV_APT/sources.list
+{
+	echo "# hmmdev's private apt sources (images/bootstrap.sh); the host's own follow"
+	echo "deb [signed-by=$key] $uri $codename-backports main"
+	[ "$codename" = trixie ] || echo "deb [signed-by=$key] $uri trixie-backports main"
+	echo "deb-src [signed-by=$key] $uri sid main"
+	# apt reads sources.list.d/ as well; a one-line host list must be copied
+	grep -E '^[[:space:]]*deb(-src)?[[:space:]]' /etc/apt/sources.list 2>/dev/null || true
+} >"$list.new"
+if ! cmp -s "$list.new" "$list"; then
+	mv "$list.new" "$list"
+	rm -f "$HMMDEV_APT/updated"
 else
-	SUDO=
+	rm -f "$list.new"
 fi
 
-if [ ! -f "$sources" ]; then
-	base=/etc/apt/sources.list.d/debian.sources
-	uri=$(awk '/^URIs:/ && !done { print $2; done=1 }' "$base" 2>/dev/null || true)
-	key=$(awk '/^Signed-By:/ && !done { print $2; done=1 }' "$base" 2>/dev/null || true)
-	if [ -z "$uri" ]; then
-		# sources.list style machine
-		uri=$(awk '$1 == "deb" && $0 ~ /bookworm/ { print $2; exit }' \
-			/etc/apt/sources.list 2>/dev/null || true)
-	fi
-	[ -n "$uri" ] || { echo "bootstrap: cannot find the Debian archive URI in apt's sources" >&2; exit 1; }
-	[ -n "$key" ] || key=/usr/share/keyrings/debian-archive-keyring.gpg
-	echo "bootstrap: adding bookworm-backports and deb-src from $uri"
-	$SUDO tee "$sources" >/dev/null <<SRC
-Types: deb
-URIs: $uri
-Suites: bookworm-backports
-Components: main
-Signed-By: $key
-
-Types: deb-src
-URIs: $uri
-Suites: bookworm bookworm-backports
-Components: main
-Signed-By: $key
-SRC
-	need_update=1
+if [ -z "$(find "$HMMDEV_APT/updated" -mmin -1440 2>/dev/null)" ]; then
+	log "updating the private apt index ($codename, $codename-backports, trixie-backports, sid sources)"
+	apt_private apt-get update -qq >/dev/null
+	touch "$HMMDEV_APT/updated"
 fi
 
 missing=()
-for p in "${PKGS[@]}" "${BACKPORTS_PKGS[@]}"; do
+for p in "${PKGS[@]}" "${MESON_PKGS[@]}"; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing+=("$p")
 done
-# meson must be >= 1.5 (QEMU 10.0.2's configure)
-if command -v meson >/dev/null && ! dpkg --compare-versions "$(meson --version)" ge 1.5; then
+# meson must be >= 1.5 (QEMU's configure)
+if dpkg-query -W -f='${Version}' meson >/dev/null 2>&1 &&
+	! dpkg --compare-versions "$(dpkg-query -W -f='${Version}' meson)" ge 1.5; then
 	missing+=(meson)
 fi
-# apt-get source needs fresh lists for deb-src
-if [ ! -e /var/lib/apt/lists/partial ] || ! ls /var/lib/apt/lists/*bookworm-backports*Sources* >/dev/null 2>&1; then
-	need_update=1
-fi
-
-if [ ${#missing[@]} -eq 0 ] && [ $need_update -eq 0 ]; then
-	echo "bootstrap: all packages present"
-	exit 0
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
 if [ ${#missing[@]} -gt 0 ]; then
-	echo "bootstrap: installing ${missing[*]}"
-	$SUDO apt-get install -y -qq --no-install-recommends "${PKGS[@]}" >/dev/null
-	$SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports \
-		"${BACKPORTS_PKGS[@]}" >/dev/null
+	log "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	target=()
+	# bookworm's own meson is 1.0: take backports' for meson and pycotap
+	[ "$codename" = bookworm ] && target=(-t bookworm-backports)
+	apt_private apt-get install -y -qq --no-install-recommends "${PKGS[@]}" >/dev/null
+	apt_private apt-get install -y -qq --no-install-recommends "${target[@]}" \
+		"${MESON_PKGS[@]}" >/dev/null
 fi
-echo "bootstrap: done"
+"$(dirname "$0")/fetch-sources.sh"

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Build what runs inside the VM against the guest kernel: hmmdev.ko, the
+# Build what runs inside the VM against one guest kernel: hmmdev.ko, the
 # guest tests, the upstream hmm-tests (unmodified, from the same kernel
-# source) and the initramfs that holds them with busybox.
+# source, with the helpers its Makefile names) and the initramfs that holds
+# them with busybox.
+#   images/build-guest.sh SERIES
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-ktree=$(kernel_tree)
+series=${1:?usage: build-guest.sh SERIES}
+check_kernel "$series"
+ktree=$(kernel_tree "$series")
 ksrc=$ktree/src
 kbuild=$ktree/build
-[ -f "$kbuild/arch/x86/boot/bzImage" ] || die "guest kernel not built (images/build-kernel.sh)"
-out=$(guest_dir)
+[ -f "$kbuild/arch/x86/boot/bzImage" ] || die "Linux $series not built (images/build-kernel.sh $series)"
+out=$(guest_dir "$series")
 mkdir -p "$out/src" "$out/bin" "$out/root"
 
 # -- hmmdev.ko: kbuild needs a writable tree; mirror the sources (content-
@@ -20,10 +24,10 @@ mkdir -p "$out/src" "$out/bin" "$out/root"
 	[ -f "$HMMDEV_TOP/$f" ] && sync_file "$HMMDEV_TOP/$f" "$out/src/$f"
 done
 sync_file "$HMMDEV_TOP/qemu-device/hmmdev-hw.h" "$out/src/qemu-device/hmmdev-hw.h"
-log "building hmmdev.ko"
+log "building hmmdev.ko for Linux $series"
 make -s -C "$kbuild" M="$out/src/guest-driver" W=1 modules >"$out/driver.log" 2>&1 ||
-	{ cat "$out/driver.log" >&2; die "hmmdev.ko build failed"; }
-grep -E 'warning:' "$out/driver.log" >&2 && die "hmmdev.ko: compiler warnings" || true
+	{ cat "$out/driver.log" >&2; die "hmmdev.ko build for Linux $series failed"; }
+grep -E 'warning:' "$out/driver.log" >&2 && die "hmmdev.ko for Linux $series: compiler warnings" || true
 
 # -- guest tests: static, kselftest.h from the same kernel source
 cflags=(-static -O2 -Wall -Wextra -Werror -I"$HMMDEV_TOP/guest-driver/include/uapi"
@@ -38,13 +42,16 @@ for c in "$HMMDEV_TOP"/guest-tests/*.c; do
 	fi
 done
 
-# -- upstream hmm-tests, unmodified
+# -- upstream hmm-tests, unmodified, with the helper sources that the
+#    kernel's own selftest Makefile links it with ("$(TEST_GEN_FILES): ...")
 mm=$ksrc/tools/testing/selftests/mm
 if [ ! -x "$out/bin/hmm-tests" ] || [ "$mm/hmm-tests.c" -nt "$out/bin/hmm-tests" ]; then
-	log "building upstream hmm-tests"
+	read -r -a helpers < <(sed -n 's/^\$(TEST_GEN_FILES): *//p' "$mm/Makefile")
+	[ ${#helpers[@]} -gt 0 ] || die "no helper list in $mm/Makefile"
+	log "building upstream hmm-tests of Linux $series (with ${helpers[*]})"
 	(cd "$mm" && gcc -static -O2 -w -I"$ktree/headers/include" -I"$ksrc" \
-		-I"$ksrc/tools/include" -o "$out/bin/hmm-tests" \
-		hmm-tests.c vm_util.c thp_settings.c -lrt -lpthread -lm)
+		-I"$ksrc/tools/include" -I"$ksrc/tools/testing/selftests" \
+		-o "$out/bin/hmm-tests" hmm-tests.c "${helpers[@]}" -lrt -lpthread -lm)
 fi
 
 # -- initramfs (uncompressed: fastest to unpack under TCG)
@@ -53,6 +60,7 @@ rm -rf "$root"
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,work,lib/modules,usr/bin}
 cp /bin/busybox "$root/bin/busybox"
 cp "$HMMDEV_TOP/images/init" "$root/init"
+echo "$series $(kernel_version "$series")" >"$root/kernel-series"
 chmod 755 "$root/init"
 cp "$out/src/guest-driver/hmmdev.ko" "$kbuild/lib/test_hmm.ko" "$root/lib/modules/"
 cp "$out"/bin/* "$root/usr/bin/"

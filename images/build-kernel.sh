@@ -1,31 +1,41 @@
 #!/usr/bin/env bash
-# Build the guest kernel (bzImage, modules, uapi headers) from Debian's
-# linux-source-6.12: tinyconfig + images/kernel.config, out of tree, in a
-# cache directory keyed by the package version and the fragment's content.
+# Build one guest kernel (bzImage, modules, uapi headers) from Debian's
+# linux-source-SERIES: tinyconfig + images/kernel.config (+ images/kernel-
+# SERIES.config where the series needs its own lines), out of tree, in a
+# cache directory keyed by the package version and the fragments' content.
+#   images/build-kernel.sh SERIES        (one of lib.sh's KERNELS)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-tree=$(kernel_tree)
+series=${1:?usage: build-kernel.sh SERIES}
+check_kernel "$series"
+tree=$(kernel_tree "$series")
 src=$tree/src
 build=$tree/build
-fragment=$HMMDEV_TOP/images/kernel.config
+mapfile -t fragments < <(kernel_fragments "$series")
+tarball=$(kernel_tarball "$series")
+stats=$HMMDEV_CACHE/stats
+mkdir -p "$stats"
 
-[ -f "$KERNEL_TARBALL" ] || die "$KERNEL_TARBALL missing (run images/bootstrap.sh)"
+[ -f "$tarball" ] || die "$tarball missing (images/fetch-sources.sh)"
+
+# kbuild_steps LOG: kbuild's step lines so far ("  CC      mm/hmm.o")
+kbuild_steps() { grep -c '^  [A-Z]' "$1"; }
 
 if [ ! -f "$tree/.extracted" ]; then
-	log "extracting $KERNEL_TARBALL into $tree"
 	rm -rf "$tree"
 	mkdir -p "$tree"
-	tar xf "$KERNEL_TARBALL" -C "$tree"
-	mv "$tree/linux-source-$KERNEL_SERIES" "$src"
+	progress "extracting linux-source-$series $(kernel_version "$series")" 0 true \
+		"$tree/extract.log" tar xf "$tarball" -C "$tree"
+	mv "$tree/linux-source-$series" "$src"
 	touch "$tree/.extracted"
 fi
 
 if [ ! -f "$build/.config.checked" ]; then
-	log "configuring: tinyconfig + $(basename "$fragment")"
+	log "configuring Linux $series: tinyconfig + ${fragments[*]##*/}"
 	mkdir -p "$build"
 	make -s -C "$src" O="$build" tinyconfig >/dev/null
-	"$src/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" "$fragment" >/dev/null
+	"$src/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" "${fragments[@]}" >/dev/null
 	make -s -C "$src" O="$build" olddefconfig >/dev/null
 	# Every symbol of the fragment must have survived olddefconfig.
 	bad=0
@@ -42,14 +52,20 @@ if [ ! -f "$build/.config.checked" ]; then
 				bad=1
 			} ;;
 		esac
-	done <"$fragment"
-	[ $bad -eq 0 ] || die "kernel configuration incomplete"
+	done < <(cat "${fragments[@]}")
+	[ $bad -eq 0 ] || die "kernel configuration of $series incomplete"
 	touch "$build/.config.checked"
 fi
 
-log "building bzImage and modules"
-make -C "$src" O="$build" -j"$JOBS" bzImage modules >"$tree/make.log" 2>&1 ||
-	{ grep -E 'error|Error' "$tree/make.log" | head -30 >&2; die "kernel build failed (log: $tree/make.log)"; }
+# The estimate of a cold build's steps: what the last cold build of this
+# series counted (first time: a guess).
+cold=0
+[ -f "$build/vmlinux" ] || cold=1
+total=0
+[ $cold -eq 0 ] || total=$(cat "$stats/kernel-$series.steps" 2>/dev/null || echo 2400)
+progress "building Linux $series bzImage and modules (kbuild steps)" "$total" kbuild_steps \
+	"$tree/make.log" make -C "$src" O="$build" -j"$JOBS" bzImage modules ||
+	{ grep -E 'error|Error' "$tree/make.log" | head -30 >&2; die "kernel $series build failed (log: $tree/make.log)"; }
+[ $cold -eq 0 ] || kbuild_steps "$tree/make.log" >"$stats/kernel-$series.steps"
 make -s -C "$src" O="$build" headers_install INSTALL_HDR_PATH="$tree/headers" >/dev/null
-ln -sfn "$tree" "$HMMDEV_CACHE/linux-current"
-log "kernel ready: $build/arch/x86/boot/bzImage"
+log "Linux $series ready: $build/arch/x86/boot/bzImage"

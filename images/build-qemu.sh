@@ -3,8 +3,8 @@
 #
 #   images/build-qemu.sh [--asan]
 #
-# 1. Fetch QEMU's source from Debian (bookworm-backports) into the cache and
-#    check its sha256 against the one apt's own index lists.
+# 1. QEMU's source tarball comes from images/fetch-sources.sh (sid's source
+#    index, sha256 checked).
 # 2. Extract it once per recipe, neutralise the edk2 blob unpacking (the +ds
 #    tarball has no firmware blobs) and wire hw/misc/hmmdev/ into Kconfig,
 #    meson and the trace-events list, and the qtest into tests/qtest.
@@ -18,29 +18,9 @@ tree=$(qemu_tree $variant)
 src=$tree/src
 build=$tree/build
 dl=$HMMDEV_CACHE/dl
-mkdir -p "$dl"
 
-fetch_source() {
-	local want have
-	want=$(apt-cache showsrc qemu | awk -v f="$QEMU_ORIG" '
-		/^Checksums-Sha256:/ { in_sums = 1; next }
-		/^[^ ]/ { in_sums = 0 }
-		in_sums && $3 == f { print $1; exit }')
-	[ -n "$want" ] || die "apt's index lists no $QEMU_ORIG (run images/bootstrap.sh)"
-	if [ ! -f "$dl/$QEMU_ORIG" ]; then
-		log "downloading $QEMU_ORIG from Debian"
-		# The .dsc/.debian.tar.xz may 404 on the archive; the orig tarball
-		# is all we need, so the exit status is judged by the checksum.
-		(cd "$dl" && apt-get source --download-only -t bookworm-backports \
-			qemu >/dev/null 2>&1) || true
-	fi
-	[ -f "$dl/$QEMU_ORIG" ] || die "could not download $QEMU_ORIG"
-	have=$(sha256sum "$dl/$QEMU_ORIG" | cut -d' ' -f1)
-	if [ "$have" != "$want" ]; then
-		rm -f "$dl/$QEMU_ORIG"
-		die "$QEMU_ORIG: sha256 $have, apt's index says $want"
-	fi
-}
+# ninja_steps LOG: the last "[N/M]" ninja printed, as "N M"
+ninja_steps() { grep -o '^\[[0-9]*/[0-9]*\]' "$1" | tail -1 | tr -d '[]' | tr / ' '; }
 
 # Wire hw/misc/hmmdev and the qtest into a pristine tree (once).
 wire_tree() {
@@ -73,7 +53,7 @@ overlay() {
 }
 
 if [ ! -f "$tree/.extracted" ]; then
-	fetch_source
+	[ -f "$dl/$QEMU_ORIG.checked" ] || die "$QEMU_ORIG not fetched (images/fetch-sources.sh)"
 	log "extracting QEMU $QEMU_VERSION into $tree"
 	rm -rf "$tree"
 	mkdir -p "$tree"
@@ -89,13 +69,19 @@ if [ ! -f "$build/build.ninja" ]; then
 	rm -rf "$build"
 	mkdir -p "$build"
 	mapfile -t flags < <(qemu_configure_flags ${variant:+--enable-asan --enable-ubsan})
-	(cd "$build" && "$src/configure" "${flags[@]}") >"$tree/configure.log" 2>&1 ||
+	progress "configuring QEMU" 0 true "$tree/configure.log" \
+		env -C "$build" "$src/configure" "${flags[@]}" ||
 		{ tail -30 "$tree/configure.log" >&2; die "QEMU configure failed (log: $tree/configure.log)"; }
 fi
-log "building QEMU"
 mapfile -t targets < <(qemu_qtests | sed 's|^|tests/qtest/|')
-ninja -C "$build" -j"$JOBS" qemu-system-x86_64 "${targets[@]}" >"$tree/ninja.log" 2>&1 ||
+progress "building QEMU $QEMU_VERSION${variant:+ ($variant)} (ninja steps)" 0 ninja_steps \
+	"$tree/ninja.log" ninja -C "$build" -j"$JOBS" qemu-system-x86_64 "${targets[@]}" ||
 	{ grep -E 'error|FAILED' "$tree/ninja.log" | head -40 >&2; die "QEMU build failed (log: $tree/ninja.log)"; }
+# our sources build without warnings (QEMU's release builds have no -Werror)
+if grep -E '(hw/misc/hmmdev/|tests/qtest/hmmdev-).*warning:' "$tree/ninja.log" >&2; then
+	touch "$src"/hw/misc/hmmdev/*.c "$src"/tests/qtest/hmmdev-*.c	# warn again next time
+	die "hmmdev device or qtest: compiler warnings (log: $tree/ninja.log)"
+fi
 # Firmware (SeaBIOS, option ROMs) comes from Debian's seabios and
 # qemu-system-data; link it where a build-tree QEMU looks for its data, so
 # that neither run-vm.sh nor the qtests need -L.

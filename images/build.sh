@@ -1,15 +1,33 @@
 #!/usr/bin/env bash
-# Build everything the VM needs, reusing the cache: Debian packages, QEMU
-# with hmmdev, the guest kernel, then hmmdev.ko, tests and initramfs.
-#   images/build.sh [--asan]     (--asan: also the ASan+UBSan QEMU)
+# Build everything the VM needs, reusing the cache: Debian packages and
+# sources, QEMU with hmmdev, the guest kernels, then hmmdev.ko, tests and
+# initramfs for each kernel.
+#   images/build.sh [--asan] [--kernel SERIES]...
+#     --asan     also the ASan+UBSan QEMU
+#     --kernel   only this guest kernel (repeatable; default: all of
+#                lib.sh's KERNELS)
 set -euo pipefail
 here=$(dirname "$0")
 . "$here/lib.sh"
 
-t0=$(date +%s)
+asan=0
+kernels=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--asan) asan=1 ;;
+	--kernel) check_kernel "${2:?--kernel needs a series}"; kernels+=("$2"); shift ;;
+	*) die "unknown option $1 (--asan, --kernel SERIES)" ;;
+	esac
+	shift
+done
+[ ${#kernels[@]} -gt 0 ] || kernels=("${KERNELS[@]}")
+
+t0=$SECONDS
 "$here/bootstrap.sh" >&2
 "$here/build-qemu.sh"
-[ "${1:-}" = --asan ] && "$here/build-qemu.sh" --asan
-"$here/build-kernel.sh"
-"$here/build-guest.sh"
-log "build done in $(( $(date +%s) - t0 )) s"
+[ $asan -eq 0 ] || "$here/build-qemu.sh" --asan
+for k in "${kernels[@]}"; do
+	"$here/build-kernel.sh" "$k"
+	"$here/build-guest.sh" "$k"
+done
+log "build done in $((SECONDS - t0)) s (kernels: ${kernels[*]})"

@@ -10,13 +10,34 @@ HMMDEV_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HMMDEV_CACHE=${HMMDEV_CACHE:-/var/cache/hmmdev}
 JOBS=${JOBS:-$(nproc)}
 
-QEMU_VERSION=10.0.2
+QEMU_VERSION=10.2.2
 QEMU_ORIG=qemu_${QEMU_VERSION}+ds.orig.tar.xz
-KERNEL_SERIES=6.12
-KERNEL_TARBALL=/usr/src/linux-source-${KERNEL_SERIES}.tar.xz
+# Guest kernels, from Debian's linux-source-SERIES packages; the first is
+# the default.
+KERNELS=(7.3 6.12)
+DEFAULT_KERNEL=${KERNELS[0]}
+
+# A private apt configuration: its own sources list and lists directory
+# (images/bootstrap.sh writes them), so the suites the host does not track
+# (backports, sid's source index) never enter the host's own apt.
+HMMDEV_APT=$HMMDEV_CACHE/apt
+apt_private() { # apt-get|apt-cache ARGS...
+	local tool=$1
+	shift
+	"$tool" -o Dir::Etc::SourceList="$HMMDEV_APT/sources.list" \
+		-o Dir::State::Lists="$HMMDEV_APT/lists" \
+		-o Dir::Cache="$HMMDEV_APT/cache" "$@"
+}
 
 log() { printf '[%s] %s\n' "${0##*/}" "$*" >&2; }
 die() { printf '%s: error: %s\n' "${0##*/}" "$*" >&2; exit 1; }
+
+# check_kernel SERIES: die with the choices unless SERIES is one of ours
+check_kernel() {
+	local k
+	for k in "${KERNELS[@]}"; do [ "$1" = "$k" ] && return 0; done
+	die "unknown kernel '$1' (choices: ${KERNELS[*]}; default $DEFAULT_KERNEL)"
+}
 
 # short_hash STRING...: 12 hex digits identifying a recipe
 short_hash() { printf '%s\n' "$@" | sha256sum | cut -c1-12; }
@@ -28,6 +49,45 @@ sync_file() {
 		mkdir -p "$(dirname "$2")"
 		cp "$1" "$2"
 	fi
+}
+
+# progress LABEL TOTAL MEASURE LOG CMD...: run CMD with its output in LOG
+# and show how far it got.  MEASURE LOG prints "DONE [TOTAL]" (a TOTAL it
+# finds, e.g. ninja's, replaces the estimate).  On a terminal: one updating
+# line; otherwise (logs, CI) a plain line at every tenth and every minute.
+# The status is CMD's.
+progress() {
+	local label=$1 total=$2 measure=$3 logf=$4
+	shift 4
+	local t0=$SECONDS pid rc=0 d t el left pct shown=-1 last=0 line
+	"$@" >"$logf" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 1
+		read -r d t < <("$measure" "$logf" 2>/dev/null) || true
+		d=${d:-0} t=${t:-$total}
+		[ "$d" -le "$t" ] || t=$d
+		el=$((SECONDS - t0))
+		if [ "$d" -gt 0 ] && [ "$t" -gt 0 ]; then
+			pct=$((100 * d / t))
+			left=$((el * (t - d) / d))
+			line=$(printf '%s: %d/%d (%d%%), %d s so far, about %d s left' \
+				"$label" "$d" "$t" "$pct" "$el" "$left")
+		else
+			pct=0
+			line=$(printf '%s: %d s so far' "$label" "$el")
+		fi
+		if [ -t 2 ]; then
+			printf '\r\033[K[%s] %s' "${0##*/}" "$line" >&2
+		elif [ $((pct / 10)) -gt "$shown" ] || [ $((el - last)) -ge 60 ]; then
+			shown=$((pct / 10)) last=$el
+			log "$line"
+		fi
+	done
+	wait "$pid" || rc=$?
+	[ -t 2 ] && printf '\r\033[K' >&2
+	log "$label: $([ $rc -eq 0 ] && echo done || echo "failed ($rc)") in $((SECONDS - t0)) s"
+	return $rc
 }
 
 qemu_configure_flags() {
@@ -46,9 +106,22 @@ qemu_tree() { # [asan]
 	flags=$(qemu_configure_flags ${1:+--enable-asan --enable-ubsan})
 	echo "$HMMDEV_CACHE/qemu-$QEMU_VERSION${1:+-$1}-$(short_hash "$flags" wiring-v2 $(qemu_qtests))"
 }
-kernel_tree() {
+qemu_binary() { echo "$HMMDEV_CACHE/qemu-current/build/qemu-system-x86_64"; }
+
+# Kernel sources: images/fetch-sources.sh records the version it fetched
+# and checked, and unpacks the package's tarball here.
+kernel_dl_dir() { echo "$HMMDEV_CACHE/dl/linux-source-$1"; }
+kernel_version() { cat "$(kernel_dl_dir "$1")/version" 2>/dev/null; }
+kernel_tarball() { echo "$(kernel_dl_dir "$1")/linux-source-$1.tar.xz"; }
+kernel_tree() { # SERIES
 	local ver
-	ver=$(dpkg-query -W -f='${Version}' linux-source-$KERNEL_SERIES 2>/dev/null)
-	echo "$HMMDEV_CACHE/linux-$ver-$(short_hash "$ver" "$(cat "$HMMDEV_TOP/images/kernel.config")")"
+	ver=$(kernel_version "$1")
+	[ -n "$ver" ] || ver=unfetched
+	echo "$HMMDEV_CACHE/linux-$ver-$(short_hash "$ver" "$(cat $(kernel_fragments "$1"))")"
 }
-guest_dir() { echo "$HMMDEV_CACHE/guest"; }
+# kernel_fragments SERIES: the config fragments, common one first
+kernel_fragments() {
+	echo "$HMMDEV_TOP/images/kernel.config"
+	[ ! -f "$HMMDEV_TOP/images/kernel-$1.config" ] || echo "$HMMDEV_TOP/images/kernel-$1.config"
+}
+guest_dir() { echo "$HMMDEV_CACHE/guest-$1"; } # SERIES

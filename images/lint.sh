@@ -4,7 +4,7 @@
 # (as overlaid into the QEMU tree, where QEMU's rules know the paths).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-ksrc=$(kernel_tree)/src
+ksrc=$(kernel_tree "$DEFAULT_KERNEL")/src	# the newest kernel's checkpatch
 qsrc=$HMMDEV_CACHE/qemu-current/src
 cd "$HMMDEV_TOP"
 kfiles=(guest-driver/*.[ch] guest-driver/include/uapi/linux/*.h)

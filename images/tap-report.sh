@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Turn a test VM's console log into one TAP stream and a verdict.
 #
-#   images/tap-report.sh [--qemu-status N] [--timeout S] [--tap-summary] LOG
+#   images/tap-report.sh [--qemu-status N] [--timeout S] [--tap-summary]
+#                        [--kernel SERIES] LOG
 #   images/tap-report.sh --kernel-log-only LOG
 #
 # Each suite's results (between HMMDEV-SUITE-BEGIN/END) are renumbered and
-# prefixed with the suite name.  Added checks: every suite finished and
-# produced the number of results it planned; the guest kernel log (dmesg,
+# prefixed with the kernel and the suite name ("linux-7.3 hmmdev: ...").
+# A failure listed for this kernel and suite in images/expected-failures.txt
+# is marked TODO (counted apart, not a failure).  Added checks: every suite
+# finished and produced the number of results it planned; the guest kernel log (dmesg,
 # between HMMDEV-DMESG-BEGIN/END) has no WARNING, BUG, oops or lockdep
 # report; the VM did not time out.  Failures of the "baseline" suite (the
 # kernel's own test_hmm, our reference) are marked TODO: reported, counted
@@ -16,13 +19,15 @@
 # failure.
 set -euo pipefail
 
-qemu_status=0 timeout_s=0 tap_summary=0 klog_only=0
+qemu_status=0 timeout_s=0 tap_summary=0 klog_only=0 kernel=unknown
+xfail=$(dirname "$0")/expected-failures.txt
 while [ $# -gt 1 ]; do
 	case "$1" in
 	--qemu-status) qemu_status=$2; shift ;;
 	--timeout) timeout_s=$2; shift ;;
 	--tap-summary) tap_summary=1 ;;
 	--kernel-log-only) klog_only=1 ;;
+	--kernel) kernel=$2; shift ;;
 	*) echo "tap-report.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -37,9 +42,16 @@ KERNEL_BAD+='INFO: task .* blocked|Call Trace:'
 
 exec awk -v qemu_status="$qemu_status" -v timeout_s="$timeout_s" \
 	-v tap_summary="$tap_summary" -v klog_only="$klog_only" \
-	-v bad_re="$KERNEL_BAD" '
+	-v bad_re="$KERNEL_BAD" -v kernel="$kernel" -v xfail="$xfail" '
+BEGIN {
+	# "KERNEL SUITE TEST" lines; "#" starts a comment
+	while ((getline line < xfail) > 0) {
+		sub(/#.*/, "", line)
+		if (split(line, f) >= 3) expected[f[1] " " f[2] " " f[3]] = 1
+	}
+}
 function emit(ok, desc,    line) {
-	line = (ok ? "ok " : "not ok ") (++n) " " desc
+	line = (ok ? "ok " : "not ok ") (++n) " linux-" kernel " " desc
 	print line
 	if (desc ~ /# *[Ss][Kk][Ii][Pp]/) skipped++
 	else if (desc ~ /# *TODO/) { if (ok) passed++; else todo++ }
@@ -65,10 +77,14 @@ suite != "" && /^(not )?ok [0-9]+/ {
 	desc = $0
 	sub(/^(not )?ok [0-9]+ *(- )?/, "", desc)
 	results[suite]++
+	split(desc, word)
+	if (!ok && ((kernel " " suite " " word[1]) in expected))
+		desc = desc " # TODO expected failure on Linux " kernel " (images/expected-failures.txt)"
 	if (suite == "baseline") {
 		b_total++
 		if (desc ~ /# *[Ss][Kk][Ii][Pp]/) b_skip++
 		else if (ok) b_pass++
+		else if (desc ~ /# *TODO/) b_fail++
 		else { b_fail++; desc = desc " # TODO baseline reference (test_hmm), not an hmmdev result" }
 	}
 	emit(ok, suite ": " desc)

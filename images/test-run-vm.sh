@@ -12,7 +12,7 @@ result() { # status, description
 	n=$((n + 1))
 	if [ "$1" -eq 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; bad=1; fi
 }
-echo "1..7"
+echo "1..9"
 
 "$top/run-vm.sh" --help | grep -q -- '--qmp PATH'
 result $? "--help describes the options"
@@ -28,7 +28,7 @@ want=$(sha256sum <"$tmp/blob.bin" | cut -d' ' -f1)
 out=$("${run_vm[@]}" --add "$tmp/hello.sh" --add "$tmp/blob.bin" \
 	--run './hello.sh && sha256sum blob.bin' 2>&1)
 rc=$?
-echo "$out" | grep -q "hello from 6.12" && echo "$out" | grep -q "$want" &&
+echo "$out" | grep -q "hello from $DEFAULT_KERNEL" && echo "$out" | grep -q "$want" &&
 	echo "$out" | grep -q " 4 devices"   # the default VM: 2 private + 2 coherent
 result $(( rc != 0 || $? != 0 )) "--add ships files (sha256 intact) and --run runs them in /work"
 
@@ -70,6 +70,16 @@ rc=$?
 	grep -Eq "device removed after [0-9]\.[0-9] s; data intact" "$tmp/unplug.out" &&
 	! grep -q "guest kernel log has a report" "$tmp/unplug.out"
 result $(( rc != 0 || $? != 0 )) "device_del of hmmdev1 with 1024 pages in its VRAM: $(grep -o 'device removed.*' "$tmp/unplug.out" || tail -1 "$tmp/unplug.out")"
+
+out=$("${run_vm[@]}" --kernel 6.12 --run 'cat /kernel-series; uname -r' 2>&1)
+rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -q "^6.12 " && echo "$out" | grep -q "^6\.12\."
+result $? "--kernel 6.12 boots Linux 6.12 ($(echo "$out" | tail -1))"
+
+out=$("$top/run-vm.sh" --no-build --kernel 5.10 --run true 2>&1)
+rc=$?
+[ $rc -ne 0 ] && [[ $out == *"unknown kernel '5.10'"* ]] && [[ $out == *"7.3 6.12"* ]]
+result $? "--kernel with another value is a clear error listing the choices: ${out##*error: }"
 
 "$top/run-vm.sh" --bogus >/dev/null 2>&1
 result $(( $? == 0 )) "an unknown option is an error"

@@ -394,7 +394,7 @@ static const VMStateDescription hmmdev_vmstate = {
     .unmigratable = 1,
 };
 
-static void hmmdev_class_init(ObjectClass *klass, void *data)
+static void hmmdev_class_init(ObjectClass *klass, const void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(klass);
     PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);

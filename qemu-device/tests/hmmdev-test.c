@@ -397,7 +397,7 @@ static void test_bad_properties(void)
 
         g_assert_true(g_spawn_command_line_sync(cmd, &out, &err, &status,
                                                 NULL));
-        g_assert_false(g_spawn_check_wait_status(status, NULL));
+        g_assert_false(g_spawn_check_exit_status(status, NULL));
         g_assert_nonnull(strstr(err, "hmmdev: "));
     }
 }
