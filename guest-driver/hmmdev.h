@@ -22,6 +22,7 @@
 #include <linux/wait.h>
 
 #include "hmmdev-hw.h"
+#include "hmmdev_compat.h"
 
 #define HMMDEV_JQ_ENTRIES	64
 #define HMMDEV_CQ_ENTRIES	64

@@ -44,7 +44,7 @@ static int hmmdev_open(struct inode *inode, struct file *filp)
 	struct hmmdev *hd = container_of(filp->private_data, struct hmmdev, misc);
 	struct hmmdev_file *hf;
 
-	hf = kzalloc(sizeof(*hf), GFP_KERNEL);
+	hf = kzalloc_obj(*hf, GFP_KERNEL);
 	if (!hf)
 		return -ENOMEM;
 	down_read(&hd->state_lock);

@@ -20,6 +20,7 @@
  *                                           pages are rejected)
  *   do_swap_page() locks the device page  the page is not locked
  *     before ->migrate_to_ram()
+ *   kzalloc_obj(), kvmalloc_obj()         kzalloc(sizeof()), kvmalloc()
  */
 #ifndef HMMDEV_COMPAT_H
 #define HMMDEV_COMPAT_H
@@ -33,6 +34,12 @@
 
 #ifndef HMMDEV_FOLIO_PGMAP
 #error "HMMDEV_FOLIO_PGMAP is set by guest-driver/Kbuild"
+#endif
+
+/* 7.x's typed allocators (include/linux/slab.h), for one object */
+#ifndef kzalloc_obj
+#define kzalloc_obj(P, gfp)	kzalloc(sizeof(P), gfp)
+#define kvmalloc_obj(P, gfp)	kvmalloc(sizeof(P), gfp)
 #endif
 
 /* hmmdev_devmem.c: one of our device pages is free again */

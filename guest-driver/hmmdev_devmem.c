@@ -29,7 +29,6 @@
 #include <linux/slab.h>
 
 #include "hmmdev.h"
-#include "hmmdev_compat.h"
 
 /*
  * A CPU fault on a device page brings back the aligned block of this many

@@ -21,7 +21,6 @@
 #include <linux/uaccess.h>
 
 #include "hmmdev.h"
-#include "hmmdev_compat.h"
 #include "test_hmm_uapi.h"	/* from the kernel source tree, lib/ */
 
 #define HMMDEV_BOUNCE_MAX	(4u << 20)

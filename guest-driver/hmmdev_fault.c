@@ -26,7 +26,6 @@
 #include <linux/slab.h>
 
 #include "hmmdev.h"
-#include "hmmdev_compat.h"
 
 #define HMMDEV_FAULT_CHUNK	512	/* pages per hmm_range_fault() call */
 #define PMD_PAGES		(PMD_SIZE >> PAGE_SHIFT)

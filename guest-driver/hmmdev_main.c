@@ -312,7 +312,7 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	u32 magic, version;
 	int ret;
 
-	hd = kzalloc(sizeof(*hd), GFP_KERNEL);
+	hd = kzalloc_obj(*hd, GFP_KERNEL);
 	if (!hd)
 		return -ENOMEM;
 	kref_init(&hd->ref);

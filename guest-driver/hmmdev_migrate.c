@@ -376,7 +376,7 @@ static int hmmdev_migrate_range(struct hmmdev_mirror *m, u64 start, u64 end,
 
 	if (!mmget_not_zero(m->mm))
 		return -EINVAL;
-	b = kvmalloc(sizeof(*b), GFP_KERNEL);
+	b = kvmalloc_obj(*b, GFP_KERNEL);
 	if (!b) {
 		mmput(m->mm);
 		return -ENOMEM;

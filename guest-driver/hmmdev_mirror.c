@@ -113,7 +113,7 @@ struct hmmdev_mirror *hmmdev_mirror_create(struct hmmdev *hd)
 	struct hmmdev_mirror *m;
 	int ctx, ret;
 
-	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	m = kzalloc_obj(*m, GFP_KERNEL);
 	if (!m)
 		return ERR_PTR(-ENOMEM);
 	kref_init(&m->ref);

@@ -48,6 +48,8 @@ struct worker {
 	uint8_t *slice;
 	unsigned long rounds, mismatches, errors;
 	int id;
+	int first_error;	/* -errno of the first failed job */
+	const char *first_op;
 };
 
 struct stats {
@@ -89,6 +91,15 @@ static unsigned long count_bad_pages(const uint8_t *a, const uint8_t *b,
 	return bad;
 }
 
+/* Count a failed job; remember the first failure for the report. */
+static void job_failed(struct worker *w, const char *op, int err)
+{
+	if (!w->errors++) {
+		w->first_error = err;
+		w->first_op = op;
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -106,20 +117,23 @@ static void *worker_main(void *arg)
 		};
 		uint64_t v = ((uint64_t)w->id << 56) | w->rounds;
 		size_t i;
+		int err;
 
 		fill_pattern(want, SLICE, v);
 		memcpy(w->slice, want, SLICE);          /* CPU writes */
 		memset(copy, 0, SLICE);
-		if (job(fd, &j))
-			w->errors++;
+		err = job(fd, &j);
+		if (err)
+			job_failed(w, "copy", err);
 		else
 			w->mismatches += count_bad_pages(want, copy, SLICE);
 
 		j = (struct hmmdev_job){ .op = HMMDEV_JOB_FILL,
 					 .dst = (uintptr_t)w->slice,
 					 .length = SLICE, .value = ~v };
-		if (job(fd, &j)) {
-			w->errors++;
+		err = job(fd, &j);
+		if (err) {
+			job_failed(w, "fill", err);
 		} else {
 			for (i = 0; i < SLICE / 8; i++)
 				((uint64_t *)want)[i] = ~v;
@@ -256,6 +270,7 @@ int main(int argc, char **argv)
 	struct worker w[MAX_DEVS * WORKERS_PER_DEV] = {};
 	pthread_t t[MAX_DEVS * WORKERS_PER_DEV];
 	unsigned long rounds = 0, mismatches = 0, errors = 0;
+	char first[80] = "";
 	struct stats st = {};
 	long long moved_in, moved_out, cow_breaks;
 	size_t shared_len;
@@ -286,6 +301,9 @@ int main(int argc, char **argv)
 		rounds += w[i].rounds;
 		mismatches += w[i].mismatches;
 		errors += w[i].errors;
+		if (w[i].errors && !first[0])
+			snprintf(first, sizeof(first), " (first: %s job of worker %d, %s)",
+				 w[i].first_op, i, strerror(-w[i].first_error));
 	}
 	moved_in = debugfs_counter(fns[0].bdf, "driver.migrations_to_dev") -
 		   moved_in;
@@ -297,8 +315,9 @@ int main(int argc, char **argv)
 	       st.forks, st.mprotects, st.collapses, st.scratch, st.kills,
 	       st.migrations);
 	ksft_test_result(rounds >= (unsigned long)nw && !mismatches && !errors,
-			 "racer: %d workers on %d devices, %lu rounds (%lu MiB verified), %lu page mismatches, %lu job errors\n",
-			 nw, n, rounds, rounds * 2 * SLICE >> 20, mismatches, errors);
+			 "racer: %d workers on %d devices, %lu rounds (%lu MiB verified), %lu page mismatches, %lu job errors%s\n",
+			 nw, n, rounds, rounds * 2 * SLICE >> 20, mismatches, errors,
+			 first);
 	ksft_test_result(st.scratch > 0 && !st.scratch_bad,
 			 "racer-remap: %lu scratch buffers used, mremapped and unmapped, %lu wrong outcomes (data follows mremap; jobs on ranges that are gone fail -EFAULT)\n",
 			 st.scratch, st.scratch_bad);

@@ -219,7 +219,8 @@ uint32_t hmmdev_job_check(HmmdevState *s, const HmmdevJobDesc *d)
     HmmdevEnd src, dst;
 
     if (d->flags & ~HMMDEV_JOB_FLAGS_VALID || d->rsvd0 || d->rsvd1 ||
-        (d->flags & both_src) == both_src || (d->flags & both_dst) == both_dst) {
+        (d->flags & both_src) == both_src ||
+        (d->flags & both_dst) == both_dst) {
         return HMMDEV_JOB_BAD_FLAGS;
     }
     if (d->context >= HMMDEV_NUM_CONTEXTS ||

@@ -205,7 +205,8 @@ void hmmdev_jq_write(HmmdevState *s, hwaddr addr, uint64_t val, unsigned size)
     case HMMDEV_REG_CTRL:
         if (!(val & HMMDEV_CTRL_ENABLE)) {
             s->jq_enabled = false;
-        } else if (!hmmdev_ring_ok(s->jq_base, s->jq_entries, HMMDEV_JOB_DESC_SIZE)) {
+        } else if (!hmmdev_ring_ok(s->jq_base, s->jq_entries,
+                                   HMMDEV_JOB_DESC_SIZE)) {
             err = HMMDEV_ERR_BAD_RING;
         } else {
             s->jq_enabled = true;
