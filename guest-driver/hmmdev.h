@@ -212,6 +212,8 @@ struct hmmdev_vector {
  * @sync_timeouts: SYNCs that did not complete
  * @fault_retries: faults answered RETRY
  * @fault_aborts: faults answered ABORT
+ * @range_fault_retries: hmm_range_fault() rounds repeated (range changed)
+ * @range_fault_timeouts: faults and snapshots given up after fault_busy_ms
  * @vectors: per-vector handler data
  * @irq_wq: woken by every interrupt
  * @irqs: interrupts handled, per vector
@@ -276,6 +278,8 @@ struct hmmdev {
 	atomic64_t sync_timeouts;
 	atomic64_t fault_retries;
 	atomic64_t fault_aborts;
+	atomic64_t range_fault_retries;
+	atomic64_t range_fault_timeouts;
 	struct hmmdev_vector vectors[HMMDEV_MSIX_VECTORS];
 	wait_queue_head_t irq_wq;
 	atomic64_t irqs[HMMDEV_MSIX_VECTORS];

@@ -221,6 +221,10 @@ static int hmmdev_counters_show(struct seq_file *m, void *unused)
 		   atomic64_read(&hd->fault_retries));
 	seq_printf(m, "driver.fault_aborts %lld\n",
 		   atomic64_read(&hd->fault_aborts));
+	seq_printf(m, "driver.range_fault_retries %lld\n",
+		   atomic64_read(&hd->range_fault_retries));
+	seq_printf(m, "driver.range_fault_timeouts %lld\n",
+		   atomic64_read(&hd->range_fault_timeouts));
 	seq_printf(m, "driver.pt_pages %d\n", atomic_read(&hd->pt_pages));
 	seq_printf(m, "driver.devmem_pages %lu\n", hd->dm_pages);
 	seq_printf(m, "driver.devmem_used %lu\n", READ_ONCE(hd->dm_used));

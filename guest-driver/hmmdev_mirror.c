@@ -210,6 +210,19 @@ int hmmdev_mirror_run(struct hmmdev_mirror *m, struct hmmdev_job_desc *desc,
 	return ret;
 }
 
+/*
+ * How long hmm_range_fault() may keep finding the range changing under it
+ * before a fault or snapshot gives up with -EBUSY.  The kernel's
+ * HMM_RANGE_DEFAULT_TIMEOUT (1 s) is sized for hardware; under TCG a few
+ * forks or THP collapses (each holds mmap_lock for writing and invalidates
+ * the whole range) can take that long, and a job then failed with EBUSY
+ * in the racer.
+ */
+static unsigned int fault_busy_ms = 10000;
+module_param(fault_busy_ms, uint, 0644);
+MODULE_PARM_DESC(fault_busy_ms,
+		 "give up a device fault after the CPU side kept changing this long (ms, default 10000)");
+
 /**
  * hmmdev_mirror_range_fault() - hmm_range_fault() under the notifier protocol
  * @m: the mirror
@@ -219,30 +232,35 @@ int hmmdev_mirror_run(struct hmmdev_mirror *m, struct hmmdev_job_desc *desc,
  * hmm.rst).  On success it returns 0 with m->lock held, the pfns still
  * valid: the caller uses them and unlocks.  The mm must be pinned.
  *
- * Return: 0 (m->lock held), -EBUSY after HMM_RANGE_DEFAULT_TIMEOUT, or the
- * error of hmm_range_fault().
+ * Return: 0 (m->lock held), -EBUSY after fault_busy_ms, or the error of
+ * hmm_range_fault().
  */
 int hmmdev_mirror_range_fault(struct hmmdev_mirror *m, struct hmm_range *range)
 {
 	unsigned long timeout = jiffies +
-				msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+				msecs_to_jiffies(READ_ONCE(fault_busy_ms));
 	int ret;
 
 	for (;;) {
-		if (time_after(jiffies, timeout))
+		if (time_after(jiffies, timeout)) {
+			atomic64_inc(&m->hd->range_fault_timeouts);
 			return -EBUSY;
+		}
 		range->notifier_seq = mmu_interval_read_begin(&m->notifier);
 		mmap_read_lock(m->mm);
 		ret = hmm_range_fault(range);
 		mmap_read_unlock(m->mm);
-		if (ret == -EBUSY)
+		if (ret == -EBUSY) {
+			atomic64_inc(&m->hd->range_fault_retries);
 			continue;
+		}
 		if (ret)
 			return ret;
 		mutex_lock(&m->lock);
 		if (!mmu_interval_read_retry(&m->notifier, range->notifier_seq))
 			return 0;
 		mutex_unlock(&m->lock);
+		atomic64_inc(&m->hd->range_fault_retries);
 	}
 }
 

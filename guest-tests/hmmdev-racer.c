@@ -100,6 +100,17 @@ static void job_failed(struct worker *w, const char *op, int err)
 	}
 }
 
+/* A driver counter summed over the devices. */
+static long long counter_sum(struct hmmdev_fn *fns, int n, const char *name)
+{
+	long long sum = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		sum += debugfs_counter(fns[i].bdf, name);
+	return sum;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -272,7 +283,7 @@ int main(int argc, char **argv)
 	unsigned long rounds = 0, mismatches = 0, errors = 0;
 	char first[80] = "";
 	struct stats st = {};
-	long long moved_in, moved_out, cow_breaks;
+	long long moved_in, moved_out, cow_breaks, busy_rounds, busy_aborts;
 	size_t shared_len;
 
 	seconds = argc > 1 ? atoi(argv[1]) : 15;
@@ -284,6 +295,8 @@ int main(int argc, char **argv)
 	moved_in = debugfs_counter(fns[0].bdf, "driver.migrations_to_dev");
 	moved_out = debugfs_counter(fns[0].bdf, "driver.migrations_to_ram");
 	cow_breaks = debugfs_counter(fns[0].bdf, "driver.cow_breaks");
+	busy_rounds = counter_sum(fns, n, "driver.range_fault_retries");
+	busy_aborts = counter_sum(fns, n, "driver.range_fault_timeouts");
 	nw = n * WORKERS_PER_DEV;
 	shared_len = nw * SLICE;
 	shared = aligned_alloc(SLICE, shared_len);
@@ -311,9 +324,13 @@ int main(int argc, char **argv)
 		    moved_out;
 	cow_breaks = debugfs_counter(fns[0].bdf, "driver.cow_breaks") -
 		     cow_breaks;
-	printf("HMMDEV-NOTE racer disruptions: %lu forks, %lu mprotects, %lu collapses, %lu mremap/munmap rounds, %lu children killed mid-job, %lu slice migrations to VRAM\n",
+	busy_rounds = counter_sum(fns, n, "driver.range_fault_retries") -
+		      busy_rounds;
+	busy_aborts = counter_sum(fns, n, "driver.range_fault_timeouts") -
+		      busy_aborts;
+	printf("HMMDEV-NOTE racer disruptions: %lu forks, %lu mprotects, %lu collapses, %lu mremap/munmap rounds, %lu children killed mid-job, %lu slice migrations to VRAM; hmm_range_fault rounds repeated %lld, given up %lld\n",
 	       st.forks, st.mprotects, st.collapses, st.scratch, st.kills,
-	       st.migrations);
+	       st.migrations, busy_rounds, busy_aborts);
 	ksft_test_result(rounds >= (unsigned long)nw && !mismatches && !errors,
 			 "racer: %d workers on %d devices, %lu rounds (%lu MiB verified), %lu page mismatches, %lu job errors%s\n",
 			 nw, n, rounds, rounds * 2 * SLICE >> 20, mismatches, errors,
