@@ -63,7 +63,7 @@ progress() {
 	"$@" >"$logf" 2>&1 &
 	pid=$!
 	while kill -0 "$pid" 2>/dev/null; do
-		sleep 1
+		sleep 0.5
 		read -r d t < <("$measure" "$logf" 2>/dev/null) || true
 		d=${d:-0} t=${t:-$total}
 		[ "$d" -le "$t" ] || t=$d
