@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prove the README's two commands on a brand-new Debian: debootstrap a
 # minbase root of SUITE (bookworm or trixie) from this machine's Debian
-# archive, clone this repository's HEAD into it, and run there, in a chroot,
+# archive (with this machine's Acquire::Check-* settings for it), clone this repository's HEAD into it, and run there, in a chroot,
 #   ./run-vm.sh          (the shell gets "uname -r; exit" on its console)
 #   images/check.sh
 # with an empty build cache.  Prints the time of each step; the log of each
@@ -35,6 +35,9 @@ if [ ! -x "$root/usr/bin/apt-get" ]; then
 	echo "debootstrap  $((SECONDS - t0)) s ($suite from $uri)"
 fi
 mkdir -p "$root/var/log"
+# this machine's apt source as this machine reads it: its Acquire::Check-*
+# settings (a mirror whose Release files are past Valid-Until needs them)
+apt-config dump | grep '^Acquire::Check-' >"$root/etc/apt/apt.conf.d/99host-source" || true
 for m in proc sys dev dev/pts; do
 	mountpoint -q "$root/$m" || mount --bind "/$m" "$root/$m"
 done
