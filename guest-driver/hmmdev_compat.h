@@ -115,8 +115,8 @@ static inline void hmmdev_assert_fault_page(struct page *page)
  * 6.12 exports no split helper, but migrate_vma_setup() splits every THP
  * it collects (mm/migrate_device.c, migrate_vma_collect_pmd()), and
  * finalizing with no destination page puts the now small pages back.  A
- * large folio already mapped by PTEs is not split (the collection skips
- * it): the exclusive request then fails with -EBUSY.
+ * large folio already mapped by PTEs is not split (migrate_vma_check_page()
+ * refuses large folios): the exclusive request then fails with -EBUSY.
  */
 static inline void hmmdev_exclusive_prepare(struct mm_struct *mm, u64 start,
 					    u64 end, void *owner)
