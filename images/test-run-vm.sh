@@ -12,7 +12,7 @@ result() { # status, description
 	n=$((n + 1))
 	if [ "$1" -eq 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; bad=1; fi
 }
-echo "1..9"
+echo "1..$((8 + ${#KERNELS[@]}))"
 
 "$top/run-vm.sh" --help | grep -q -- '--qmp PATH'
 result $? "--help describes the options"
@@ -33,43 +33,54 @@ echo "$out" | grep -q "hello from $DEFAULT_KERNEL" && echo "$out" | grep -q "$wa
 result $(( rc != 0 || $? != 0 )) "--add ships files (sha256 intact) and --run runs them in /work"
 
 sock=$tmp/qmp.sock
-"${run_vm[@]}" --qmp "$sock" --run 'sleep 20' >/dev/null 2>&1 &
+"${run_vm[@]}" --qmp "$sock" --run 'sleep 120' >/dev/null 2>&1 &
 vm=$!
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.2; done
-sleep 8	# hmmdev.ko probes and runs its self-test jobs
-qom=$(printf '%s\n' '{"execute":"qmp_capabilities"}' \
-	'{"execute":"qom-get","arguments":{"path":"/machine/peripheral/hmmdev0","property":"stat-jobs-done"}}' |
-	socat -t 2 - "UNIX-CONNECT:$sock" 2>/dev/null | sed -n 's/.*"return": \([0-9][0-9]*\).*/\1/p')
+# hmmdev.ko probes and runs its self-test jobs: ask until they are done
+for _ in $(seq 120); do
+	qom=$(printf '%s\n' '{"execute":"qmp_capabilities"}' \
+		'{"execute":"qom-get","arguments":{"path":"/machine/peripheral/hmmdev0","property":"stat-jobs-done"}}' |
+		socat -t 2 - "UNIX-CONNECT:$sock" 2>/dev/null | sed -n 's/.*"return": \([0-9][0-9]*\).*/\1/p')
+	[ "${qom:-0}" -ge 2 ] && break
+	sleep 0.5
+done
+printf '%s\n' '{"execute":"qmp_capabilities"}' '{"execute":"quit"}' |
+	socat -t 2 - "UNIX-CONNECT:$sock" >/dev/null 2>&1
 wait $vm
 # the probe self-test runs two DMA jobs per device
 [ -n "$qom" ] && [ "$qom" -ge 2 ]
 result $? "--qmp: qom-get hmmdev0 stat-jobs-done over the socket (got '${qom:-nothing}', want >= 2)"
 
-# PCIe hot-unplug with pages in device memory: nothing may be lost
-"${run_vm[@]}" --qmp "$sock.2" --run hmmdev-unplug >"$tmp/unplug.out" 2>&1 &
-vm=$!
-for _ in $(seq 100); do [ -S "$sock.2" ] && break; sleep 0.2; done
-bytes=0
-for _ in $(seq 240); do
-	# probe self-test: 2 x 64 KiB; migrating 4 MiB into VRAM, then reading
-	# it back through the device (MIGRATE_TO_DEV's answer): 2 x 4 MiB
-	bytes=$(printf '%s\n' '{"execute":"qmp_capabilities"}' \
-		'{"execute":"qom-get","arguments":{"path":"/machine/peripheral/hmmdev1","property":"stat-bytes"}}' |
-		socat -t 2 - "UNIX-CONNECT:$sock.2" 2>/dev/null |
-		sed -n 's/.*"return": \([0-9][0-9]*\).*/\1/p')
-	[ "${bytes:-0}" -ge $(( (8 << 20) + (128 << 10) )) ] && break
-	sleep 0.5
-done
-printf '%s\n' '{"execute":"qmp_capabilities"}' \
-	'{"execute":"device_del","arguments":{"id":"hmmdev1"}}' |
-	socat -t 2 - "UNIX-CONNECT:$sock.2" >/dev/null 2>&1
-wait $vm
-rc=$?
-# the migration was seen, then the device went within 10 s, data intact
-[ "${bytes:-0}" -ge $(( (8 << 20) + (128 << 10) )) ] &&
-	grep -Eq "device removed after [0-9]\.[0-9] s; data intact" "$tmp/unplug.out" &&
-	! grep -q "guest kernel log has a report" "$tmp/unplug.out"
-result $(( rc != 0 || $? != 0 )) "device_del of hmmdev1 with 1024 pages in its VRAM: $(grep -o 'device removed.*' "$tmp/unplug.out" || tail -1 "$tmp/unplug.out")"
+# PCIe hot-unplug with pages in device memory, on each guest kernel:
+# nothing may be lost
+unplug() { # KERNEL
+	local k=$1 qmp=$sock.unplug-$1 vm bytes=0 rc _
+	"${run_vm[@]}" --kernel "$k" --qmp "$qmp" --run hmmdev-unplug >"$tmp/unplug.out" 2>&1 &
+	vm=$!
+	for _ in $(seq 100); do [ -S "$qmp" ] && break; sleep 0.2; done
+	for _ in $(seq 240); do
+		# probe self-test: 2 x 64 KiB; migrating 4 MiB into VRAM, then
+		# reading it back through the device (MIGRATE_TO_DEV's answer):
+		# 2 x 4 MiB
+		bytes=$(printf '%s\n' '{"execute":"qmp_capabilities"}' \
+			'{"execute":"qom-get","arguments":{"path":"/machine/peripheral/hmmdev1","property":"stat-bytes"}}' |
+			socat -t 2 - "UNIX-CONNECT:$qmp" 2>/dev/null |
+			sed -n 's/.*"return": \([0-9][0-9]*\).*/\1/p')
+		[ "${bytes:-0}" -ge $(( (8 << 20) + (128 << 10) )) ] && break
+		sleep 0.5
+	done
+	printf '%s\n' '{"execute":"qmp_capabilities"}' \
+		'{"execute":"device_del","arguments":{"id":"hmmdev1"}}' |
+		socat -t 2 - "UNIX-CONNECT:$qmp" >/dev/null 2>&1
+	wait $vm
+	rc=$?
+	# the migration was seen, then the device went within 10 s, data intact
+	[ "${bytes:-0}" -ge $(( (8 << 20) + (128 << 10) )) ] &&
+		grep -Eq "device removed after [0-9]\.[0-9] s; data intact" "$tmp/unplug.out" &&
+		! grep -q "guest kernel log has a report" "$tmp/unplug.out"
+	result $(( rc != 0 || $? != 0 )) "Linux $k: device_del of hmmdev1 with 1024 pages in its VRAM: $(grep -o 'device removed.*' "$tmp/unplug.out" || tail -1 "$tmp/unplug.out")"
+}
+for k in "${KERNELS[@]}"; do unplug "$k"; done
 
 out=$("${run_vm[@]}" --kernel 6.12 --run 'cat /kernel-series; uname -r' 2>&1)
 rc=$?
