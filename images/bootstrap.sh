@@ -79,8 +79,13 @@ fi
 
 if [ -z "$(find "$HMMDEV_APT/updated" -mmin -1440 2>/dev/null)" ]; then
 	log "updating the private apt index ($codename, $codename-backports, trixie-backports, sid sources)"
-	apt_private apt-get update -qq >/dev/null
-	touch "$HMMDEV_APT/updated"
+	if apt_private apt-get update -qq >/dev/null; then
+		touch "$HMMDEV_APT/updated"
+	elif ls "$HMMDEV_APT"/lists/*Sources* >/dev/null 2>&1; then
+		log "warning: the private apt index could not be refreshed; using the one from before"
+	else
+		die "apt-get update of the private apt configuration failed ($HMMDEV_APT)"
+	fi
 fi
 
 missing=()
