@@ -62,11 +62,14 @@ key=$(host_key)
 
 mkdir -p "$HMMDEV_APT/lists/partial" "$HMMDEV_APT/cache/archives/partial"
 list=$HMMDEV_APT/sources.list
+extra=("deb $codename-backports")
+[ "$codename" = trixie ] || extra+=("deb trixie-backports")
+extra+=("deb-src sid")
 {
 	echo "# hmmdev's private apt sources (images/bootstrap.sh); the host's own follow"
-	echo "deb [signed-by=$key] $uri $codename-backports main"
-	[ "$codename" = trixie ] || echo "deb [signed-by=$key] $uri trixie-backports main"
-	echo "deb-src [signed-by=$key] $uri sid main"
+	for e in "${extra[@]}"; do
+		echo "${e% *} [signed-by=$key] $uri ${e#* } main"
+	done
 	# apt reads sources.list.d/ as well; a one-line host list must be copied
 	grep -E '^[[:space:]]*deb(-src)?[[:space:]]' /etc/apt/sources.list 2>/dev/null || true
 } >"$list.new"
@@ -78,7 +81,7 @@ else
 fi
 
 if [ -z "$(find "$HMMDEV_APT/updated" -mmin -1440 2>/dev/null)" ]; then
-	log "updating the private apt index ($codename, $codename-backports, trixie-backports, sid sources)"
+	log "updating the private apt index: the host's suites and $(printf '%s, ' "${extra[@]}" | sed 's/, $//')"
 	if apt_private apt-get update -qq >/dev/null; then
 		touch "$HMMDEV_APT/updated"
 	elif ls "$HMMDEV_APT"/lists/*Sources* >/dev/null 2>&1; then
