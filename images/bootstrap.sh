@@ -35,16 +35,7 @@ bookworm|trixie) ;;
 *) die "this host is '${codename:-unknown}': hmmdev's scripts know Debian 12 (bookworm) and 13 (trixie)" ;;
 esac
 
-# The host's Debian archive URI and keyring (deb822 or one-line style).
-host_uri() {
-	local f=/etc/apt/sources.list.d/debian.sources
-	if [ -f "$f" ]; then
-		awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' "$f"
-	else
-		awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $i; exit } }' \
-			/etc/apt/sources.list 2>/dev/null
-	fi
-}
+# The host's Debian archive keyring (its URI: lib.sh's host_uri).
 host_key() {
 	local k
 	k=$(awk '/^Signed-By:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)

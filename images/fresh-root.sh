@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prove the README's two commands on a brand-new Debian: debootstrap a
 # minbase root of SUITE (bookworm or trixie) from this machine's Debian
-# archive (with this machine's Acquire::Check-* settings for it), clone this repository's HEAD into it, and run there, in a chroot,
+# archive (with this machine's Acquire::Check-* settings for it), clone
+# this repository's HEAD into it, and run there, in a chroot,
 #   ./run-vm.sh          (the shell gets "uname -r; exit" on its console)
 #   images/check.sh
 # with an empty build cache.  Prints the time of each step; the log of each
@@ -15,9 +16,8 @@ root=${2:-/srv/roots/$suite}
 case "$suite" in bookworm|trixie) ;; *) die "suite: bookworm or trixie" ;; esac
 [ "$(id -u)" -eq 0 ] || die "run as root (debootstrap, chroot)"
 command -v debootstrap >/dev/null || die "debootstrap missing (apt-get install debootstrap)"
-uri=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null ||
-	true)
-[ -n "$uri" ] || uri=$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list)
+uri=$(host_uri)
+[ -n "$uri" ] || die "cannot find the Debian archive URI in apt's sources"
 
 step() { # NAME CMD...: run, time and log one step
 	local name=$1 t0=$SECONDS rc=0

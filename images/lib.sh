@@ -29,6 +29,18 @@ apt_private() { # apt-get|apt-cache ARGS...
 		-o Dir::Cache="$HMMDEV_APT/cache" "$@"
 }
 
+# host_uri: the URI of the host's Debian archive (deb822 or one-line
+# style), not its security archive
+host_uri() {
+	local f=/etc/apt/sources.list.d/debian.sources
+	if [ -f "$f" ]; then
+		awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' "$f"
+	else
+		awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $i; exit } }' \
+			/etc/apt/sources.list 2>/dev/null
+	fi
+}
+
 log() { printf '[%s] %s\n' "${0##*/}" "$*" >&2; }
 die() { printf '%s: error: %s\n' "${0##*/}" "$*" >&2; exit 1; }
 

@@ -12,6 +12,21 @@ result() { # status, description
 	n=$((n + 1))
 	if [ "$1" -eq 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; bad=1; fi
 }
+# qmp SOCKET COMMAND-JSON...: run QMP commands, print the answers
+qmp() {
+	local sock=$1
+	shift
+	printf '%s\n' '{"execute":"qmp_capabilities"}' "$@" |
+		socat -t 2 - "UNIX-CONNECT:$sock" 2>/dev/null
+}
+# qom_get SOCKET DEVICE PROPERTY: a number property of /machine/peripheral/DEVICE
+qom_get() {
+	qmp "$1" '{"execute":"qom-get","arguments":{"path":"/machine/peripheral/'"$2"'","property":"'"$3"'"}}' |
+		sed -n 's/.*"return": \([0-9][0-9]*\).*/\1/p'
+}
+# wait_socket SOCKET: until QEMU listens on it (20 s at most)
+wait_socket() { for _ in $(seq 100); do [ -S "$1" ] && break; sleep 0.2; done; }
+
 echo "1..$((8 + ${#KERNELS[@]}))"
 
 "$top/run-vm.sh" --help | grep -q -- '--qmp PATH'
@@ -35,17 +50,14 @@ result $(( rc != 0 || $? != 0 )) "--add ships files (sha256 intact) and --run ru
 sock=$tmp/qmp.sock
 "${run_vm[@]}" --qmp "$sock" --run 'sleep 120' >/dev/null 2>&1 &
 vm=$!
-for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.2; done
+wait_socket "$sock"
 # hmmdev.ko probes and runs its self-test jobs: ask until they are done
 for _ in $(seq 120); do
-	qom=$(printf '%s\n' '{"execute":"qmp_capabilities"}' \
-		'{"execute":"qom-get","arguments":{"path":"/machine/peripheral/hmmdev0","property":"stat-jobs-done"}}' |
-		socat -t 2 - "UNIX-CONNECT:$sock" 2>/dev/null | sed -n 's/.*"return": \([0-9][0-9]*\).*/\1/p')
+	qom=$(qom_get "$sock" hmmdev0 stat-jobs-done)
 	[ "${qom:-0}" -ge 2 ] && break
 	sleep 0.5
 done
-printf '%s\n' '{"execute":"qmp_capabilities"}' '{"execute":"quit"}' |
-	socat -t 2 - "UNIX-CONNECT:$sock" >/dev/null 2>&1
+qmp "$sock" '{"execute":"quit"}' >/dev/null
 wait $vm
 # the probe self-test runs two DMA jobs per device
 [ -n "$qom" ] && [ "$qom" -ge 2 ]
@@ -54,28 +66,23 @@ result $? "--qmp: qom-get hmmdev0 stat-jobs-done over the socket (got '${qom:-no
 # PCIe hot-unplug with pages in device memory, on each guest kernel:
 # nothing may be lost
 unplug() { # KERNEL
-	local k=$1 qmp=$sock.unplug-$1 vm bytes=0 rc _
+	# probe self-test: 2 x 64 KiB; migrating 4 MiB into VRAM, then reading
+	# it back through the device (MIGRATE_TO_DEV's answer): 2 x 4 MiB
+	local k=$1 qmp=$sock.unplug-$1 want=$(( (8 << 20) + (128 << 10) ))
+	local vm bytes=0 rc _
 	"${run_vm[@]}" --kernel "$k" --qmp "$qmp" --run hmmdev-unplug >"$tmp/unplug.out" 2>&1 &
 	vm=$!
-	for _ in $(seq 100); do [ -S "$qmp" ] && break; sleep 0.2; done
+	wait_socket "$qmp"
 	for _ in $(seq 240); do
-		# probe self-test: 2 x 64 KiB; migrating 4 MiB into VRAM, then
-		# reading it back through the device (MIGRATE_TO_DEV's answer):
-		# 2 x 4 MiB
-		bytes=$(printf '%s\n' '{"execute":"qmp_capabilities"}' \
-			'{"execute":"qom-get","arguments":{"path":"/machine/peripheral/hmmdev1","property":"stat-bytes"}}' |
-			socat -t 2 - "UNIX-CONNECT:$qmp" 2>/dev/null |
-			sed -n 's/.*"return": \([0-9][0-9]*\).*/\1/p')
-		[ "${bytes:-0}" -ge $(( (8 << 20) + (128 << 10) )) ] && break
+		bytes=$(qom_get "$qmp" hmmdev1 stat-bytes)
+		[ "${bytes:-0}" -ge $want ] && break
 		sleep 0.5
 	done
-	printf '%s\n' '{"execute":"qmp_capabilities"}' \
-		'{"execute":"device_del","arguments":{"id":"hmmdev1"}}' |
-		socat -t 2 - "UNIX-CONNECT:$qmp" >/dev/null 2>&1
+	qmp "$qmp" '{"execute":"device_del","arguments":{"id":"hmmdev1"}}' >/dev/null
 	wait $vm
 	rc=$?
 	# the migration was seen, then the device went within 10 s, data intact
-	[ "${bytes:-0}" -ge $(( (8 << 20) + (128 << 10) )) ] &&
+	[ "${bytes:-0}" -ge $want ] &&
 		grep -Eq "device removed after [0-9]\.[0-9] s; data intact" "$tmp/unplug.out" &&
 		! grep -q "guest kernel log has a report" "$tmp/unplug.out"
 	result $(( rc != 0 || $? != 0 )) "Linux $k: device_del of hmmdev1 with 1024 pages in its VRAM: $(grep -o 'device removed.*' "$tmp/unplug.out" || tail -1 "$tmp/unplug.out")"
