@@ -18,16 +18,33 @@ quits QEMU; leaving the shell powers off).
                       kernel from Debian's linux-source-SERIES with its own
                       hmmdev.ko, tests and upstream hmm-tests
 
+  --sanitize          the sanitizer flavour of that kernel: KASAN, KFENCE,
+                      UBSAN and kmemleak on top of lockdep and DEBUG_VM
+                      (images/kernel-sanitize.config); any report fails
+                      --test
+  --iommu             add QEMU's intel-iommu and turn DMA remapping on in
+                      the guest (intel_iommu=on, strict invalidation): every
+                      device DMA goes through the IOMMU
+
   --test              run the guest suites, power off, print TAP and a last
                       line "N passed, N failed, N skipped"; exit 1 on any
-                      failure, guest kernel WARNING/BUG/oops/lockdep report,
-                      or timeout
+                      failure, guest kernel WARNING/BUG/oops/lockdep/KASAN/
+                      UBSAN/KFENCE/kmemleak report, or timeout.  With --test
+                      and --run the guest panics on an oops or a warning
+                      (oops=panic panic_on_warn=1): the VM ends at once and
+                      the verdict names the report
   --suite NAME        with --test: hmmdev (our suite), hmm-tests (upstream
                       hmm-tests on hmmdev) or baseline (upstream hmm-tests
                       on the kernel's test_hmm); repeatable; default: all
                       three.  bench: the mirror benchmark, hmmdev and
-                      test_hmm in the same VM.  failure: a device that loses
-                      SYNC completions (sets x-inject-drop-syncs itself)
+                      test_hmm in the same VM.  failure: devices that lose a
+                      SYNC completion or report a broken fault-queue tail,
+                      one with a single engine (sets x-inject-drop-syncs,
+                      x-inject-bad-fq-tail, engines itself; 4 devices).
+                      fuzz: the uapi fuzzer (hmmdev-uapi-fuzz), by default
+                      one seed of 3000 operations
+  --fuzz-args 'ARGS'  hmmdev-uapi-fuzz's arguments for --suite fuzz, e.g.
+                      '-s 1 -s 2 -s 3 -n 100000' (no commas)
   --add FILE          copy FILE into the VM's /work (repeatable)
   --run 'CMD'         run CMD in /work, print its output, power off, exit
                       with its status
@@ -51,12 +68,17 @@ What each part of the VM is for:
   -kernel/-initrd         the guest kernel (debug: lockdep, DEBUG_VM) and a
                           busybox initramfs with hmmdev.ko and the tests
   -no-reboot, panic=-1    a guest panic ends QEMU instead of hanging
+  intel-iommu (--iommu)   DMA remapping, as on real machines: catches DMA-API
+                          misuse (a leaf with an address never mapped faults)
   (no transparent_hugepage=) THP "always", the kernel's default
 USAGE
 }
 
 mode=shell
 kernel=$DEFAULT_KERNEL
+flavour=
+iommu=0
+fuzz_args=
 suites=()
 adds=()
 run_cmd=
@@ -71,6 +93,8 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--test) mode=test ;;
 	--kernel) kernel=${2:?--kernel needs a series (${KERNELS[*]})}; shift ;;
+	--sanitize) flavour=sanitize ;;
+	--iommu) iommu=1 ;;
 	--suite) suites+=("${2:?--suite needs a name}"); shift ;;
 	--add)
 		[ -f "${2:?--add needs a file}" ] || die "--add: no such file: $2"
@@ -79,6 +103,7 @@ while [ $# -gt 0 ]; do
 	--qmp) qmp=${2:?--qmp needs a path}; shift ;;
 	--devices) ndev=${2:?--devices needs a number}; shift ;;
 	--trace) trace=${2:?--trace needs a pattern}; shift ;;
+	--fuzz-args) fuzz_args=${2:?--fuzz-args needs arguments}; shift ;;
 	--timeout) timeout_s=${2:?--timeout needs seconds}; shift ;;
 	--no-build) build=0 ;;
 	--tap) tap_summary=1 ;;
@@ -92,19 +117,19 @@ case "$ndev" in [0-4]) ;; *) die "--devices must be 0..4" ;; esac
 check_kernel "$kernel"
 [ ${#suites[@]} -gt 0 ] || suites=(hmmdev hmm-tests baseline)
 for s in "${suites[@]}"; do
-	case "$s" in hmmdev|hmm-tests|baseline|bench|failure) ;;
-	*) die "unknown suite '$s' (hmmdev, hmm-tests, baseline, bench, failure)" ;;
+	case "$s" in hmmdev|hmm-tests|baseline|bench|failure|fuzz) ;;
+	*) die "unknown suite '$s' (hmmdev, hmm-tests, baseline, bench, failure, fuzz)" ;;
 	esac
 done
 [ ${#adds[@]} -eq 0 ] || [ "$mode" = run ] || die "--add goes with --run"
 
 if [ $build -eq 1 ]; then
-	"$top/images/build.sh" --kernel "$kernel" || die "build failed"
+	"$top/images/build.sh" --kernel "$kernel" ${flavour:+--$flavour} || die "build failed"
 fi
 qemu=$(qemu_binary)
-guest=$(guest_dir "$kernel")
+guest=$(guest_dir "$kernel" "$flavour")
 for f in "$qemu" "$guest/bzImage" "$guest/initramfs.cpio"; do
-	[ -e "$f" ] || die "$f is missing: run without --no-build (or images/build.sh --kernel $kernel)"
+	[ -e "$f" ] || die "$f is missing: run without --no-build (or images/build.sh --kernel $kernel${flavour:+ --$flavour})"
 done
 
 logdir=$HMMDEV_CACHE/logs/$(date +%Y%m%d-%H%M%S)-$$
@@ -125,21 +150,32 @@ fi
 append="console=ttyS0 panic=-1"
 append+=" hmmdev.mode=$mode hmmdev.ndev=$ndev hmmdev.hugepages=64"
 append+=" hmmdev.suites=$(IFS=,; echo "${suites[*]}")"
-[ "$mode" = shell ] || append+=" quiet"
+[ -z "$fuzz_args" ] || append+=" hmmdev.fuzz=$(echo "$fuzz_args" | tr ' ' ,)"
+# --test/--run: an oops or a warning ends the VM at once (panic=-1); the
+# console shows warnings and worse (loglevel=5), so a report that ends the
+# VM is on it
+[ "$mode" = shell ] || append+=" loglevel=5 oops=panic panic_on_warn=1"
+[ $iommu -eq 0 ] || append+=" intel_iommu=on iommu.strict=1"
 args=(-M q35 -accel tcg,thread=multi -cpu max -smp 2 -m 2G
 	-nodefaults -no-user-config -display none -no-reboot
 	-kernel "$guest/bzImage" -initrd "$initrd" -append "$append")
+# the IOMMU comes before the devices whose DMA it remaps
+[ $iommu -eq 0 ] || args+=(-device intel-iommu,intremap=off)
 for ((i = 0; i < ndev; i++)); do
 	args+=(-device "pcie-root-port,id=rp$i,chassis=$((i + 1)),slot=$((i + 1))"
 		-device "hmmdev,id=hmmdev$i,bus=rp$i,coherent=$([ $i -ge 2 ] && echo on || echo off)")
 done
 [ -z "$qmp" ] || args+=(-qmp "unix:$qmp,server=on,wait=off")
-# the failure suite needs a device that loses SYNC completions
-[[ " ${suites[*]} " != *" failure "* ]] || args+=(-global hmmdev.x-inject-drop-syncs=1)
+# the failure suite: hmmdev0 loses a SYNC completion, hmmdev1 reports a
+# fault-ring tail outside the ring, hmmdev3 has a single engine
+[[ " ${suites[*]} " != *" failure "* ]] || [ "$ndev" -lt 4 ] ||
+	args+=(-set device.hmmdev0.x-inject-drop-syncs=1
+		-set device.hmmdev1.x-inject-bad-fq-tail=1
+		-set device.hmmdev3.engines=1)
 [ -z "$trace" ] || args+=(-trace "$trace" -D "$logdir/trace.log")
 
 if [ "$mode" = shell ]; then
-	echo "run-vm.sh: booting Linux $kernel ($(kernel_version "$kernel")) with $ndev hmmdev device(s); Ctrl-A X quits QEMU" >&2
+	echo "run-vm.sh: booting Linux $kernel${flavour:+ ($flavour)} ($(kernel_version "$kernel")) with $ndev hmmdev device(s)$([ $iommu -eq 0 ] || echo ", intel-iommu"); Ctrl-A X quits QEMU" >&2
 	exec "$qemu" "${args[@]}" -serial mon:stdio "${extra[@]}"
 fi
 
@@ -166,6 +202,7 @@ if [ "$mode" = run ]; then
 	[ -n "$status" ] || { echo "run-vm.sh: the command did not finish (QEMU status $qemu_rc, log $log)" >&2; exit 1; }
 	exit "$status"
 fi
-report_args=(--qemu-status "$qemu_rc" --timeout "$timeout_s" --kernel "$kernel")
+report_args=(--qemu-status "$qemu_rc" --timeout "$timeout_s"
+	--kernel "$kernel${flavour:+-$flavour}$([ $iommu -eq 0 ] || echo -iommu)")
 [ $tap_summary -eq 0 ] || report_args+=(--tap-summary)
 exec "$top/images/tap-report.sh" "${report_args[@]}" "$log"

@@ -24,6 +24,29 @@
 #include "hmmdev-hw.h"
 #include "hmmdev_compat.h"
 
+/*
+ * Lock order -- the one place it is written; each lock's rules sit with its
+ * kernel-doc and the file that uses it.  Outer to inner:
+ *
+ *   hd->state_lock (rwsem: user operations read, remove writes; file
+ *	release reads it around the mirror's teardown and flushes the fault
+ *	work inside, which never takes it)
+ *     hf->mirror_lock (first use of a /dev/hmmdevN file)
+ *     mirror->job_lock (one VA job sequence per mirror)
+ *       mmap_lock (hmm_range_fault(), GUP, user copies, migrate_vma_*())
+ *         hd->map_lock (VRAM mmap faults)
+ *         mirror->lock (device page tables; the invalidation callback,
+ *		which runs under mmap_lock or from reclaim)
+ *           cq.lock (INVALIDATE + SYNC, RESPOND; may sleep, never
+ *		allocates)
+ *             pt_lock, dm_lock, ctx_lock (spinlocks, innermost)
+ *   hd->files_lock (remove zaps the files' mappings under it)
+ *   jq.lock (spinlock, taken in the job interrupt; innermost)
+ *
+ * The fault work (an ordered workqueue per device) takes mmap_lock,
+ * mirror->lock and cq.lock in that order, never state_lock or job_lock.
+ */
+
 #define HMMDEV_JQ_ENTRIES	64
 #define HMMDEV_CQ_ENTRIES	64
 #define HMMDEV_FQ_ENTRIES	16	/* > engines + 1: never overflows */
@@ -109,6 +132,8 @@ struct hmmdev;
  * @fault_around: pages faulted in around an address without a hint
  * @populate_job: hint the whole range of each job (struct hmmdev_policy)
  * @migrate_on_fault: faults move pages to VRAM first (struct hmmdev_policy)
+ * @pt_pages: table pages this mirror holds (under @lock), at most
+ *	hmmdev_pt_quota() of them: one process cannot take the whole pool
  * @job_faults: faults serviced for the running job
  * @fault_error: errno of the last fault answered ABORT
  */
@@ -129,6 +154,7 @@ struct hmmdev_mirror {
 	u32 fault_around;
 	bool populate_job;
 	bool migrate_on_fault;
+	unsigned int pt_pages;
 	atomic_t job_faults;
 	int fault_error;
 };
@@ -197,6 +223,10 @@ struct hmmdev_vector {
  * @dm_used: device pages in use
  * @dm_first_pfn: pfn of the first device page
  * @dm_pages: number of device pages (0: no device memory)
+ * @dm_virt: the device pages' VRAM, mapped for the CPU (device-private:
+ *	BAR2; coherent pages are in the kernel's own map)
+ * @pages_lost: device pages that could not be read back at all
+ * @pages_rescued: device pages copied back by the CPU (failed engines)
  * @migrations_to_dev: pages migrated to VRAM
  * @migrations_to_ram: pages migrated back on CPU faults
  * @cow_breaks: device write faults on read-only (COW) device pages
@@ -205,6 +235,8 @@ struct hmmdev_vector {
  * @pt_virt: the page-table pool in VRAM, mapped
  * @pt_base: VRAM offset of the pool
  * @pt_size: bytes of the pool
+ * @raw_size: bytes of raw VRAM at offset 0 (mmap, HMMDEV_IOC_DMA): up to
+ *	HMMDEV_DEVMEM_BASE, never into the pool
  * @pt_bitmap: allocated pool pages
  * @pt_pages: pool pages in use
  * @invalidations: INVALIDATE+SYNC issued
@@ -263,6 +295,9 @@ struct hmmdev {
 	unsigned long dm_used;
 	unsigned long dm_first_pfn;
 	unsigned long dm_pages;
+	void __iomem *dm_virt;
+	atomic64_t pages_lost;
+	atomic64_t pages_rescued;
 	atomic64_t migrations_to_dev;
 	atomic64_t migrations_to_ram;
 	atomic64_t cow_breaks;
@@ -271,6 +306,7 @@ struct hmmdev {
 	void __iomem *pt_virt;
 	u64 pt_base;
 	u64 pt_size;
+	u64 raw_size;
 	unsigned long *pt_bitmap;
 	atomic_t pt_pages;
 	atomic64_t invalidations;
@@ -331,6 +367,8 @@ int hmmdev_irq_test(struct hmmdev *hd, u32 vector, long timeout, u64 *latency);
 int hmmdev_jobq_init(struct hmmdev *hd);
 void hmmdev_jobq_start(struct hmmdev *hd);
 void hmmdev_jobq_stop(struct hmmdev *hd);
+void hmmdev_jobq_fail(struct hmmdev *hd);
+void hmmdev_quiesce(struct hmmdev *hd, unsigned int ms);
 irqreturn_t hmmdev_jobq_irq(int irq, void *data);
 int hmmdev_job_run(struct hmmdev *hd, struct hmmdev_job_desc *desc, u64 *result,
 		   u32 *status);
@@ -349,6 +387,7 @@ int hmmdev_respond(struct hmmdev *hd, u32 id, u32 action);
 /* hmmdev_pt.c */
 int hmmdev_pt_init(struct hmmdev *hd);
 u64 hmmdev_pt_alloc(struct hmmdev *hd);
+u64 hmmdev_pt_lookup(struct hmmdev_mirror *m, u64 va);
 int hmmdev_pt_map(struct hmmdev_mirror *m, u64 va, u64 leaf, bool *replaced);
 unsigned long hmmdev_pt_zap(struct hmmdev_mirror *m, u64 start, u64 end);
 void hmmdev_pt_reap(struct hmmdev_mirror *m, u64 start, u64 end);
@@ -385,19 +424,25 @@ u64 hmmdev_devmem_offset(struct hmmdev *hd, struct page *page);
 bool hmmdev_devmem_ours(struct hmmdev *hd, struct page *page);
 unsigned long hmmdev_devmem_select(struct hmmdev *hd);
 struct page *hmmdev_devmem_alloc(struct hmmdev *hd);
+bool hmmdev_devmem_rescue(struct hmmdev *hd, struct page *dpage,
+			  struct page *spage);
+void hmmdev_devmem_cpu_copy(struct hmmdev *hd, struct page *dpage,
+			    struct page *spage, bool to_vram);
 
 /* hmmdev_migrate.c */
 void hmmdev_mig_time(struct hmmdev *hd, enum hmmdev_mig_dir dir,
 		     enum hmmdev_mig_phase phase, u64 *t0);
-void hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
-			     unsigned long *dst, unsigned long n,
-			     struct vm_area_struct *vma, u64 start);
+int hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
+			    unsigned long *dst, unsigned long n,
+			    struct vm_area_struct *vma, u64 start,
+			    struct page *watch);
 struct migrate_vma;
 int hmmdev_migrate_vma_back(struct hmmdev *hd, struct migrate_vma *args,
 			    unsigned long *moved);
 int hmmdev_migrate_to_dev(struct hmmdev_mirror *m, u64 start, u64 end);
 int hmmdev_migrate_to_sys(struct hmmdev_mirror *m, u64 start, u64 end,
 			  u64 *cpages);
+int hmmdev_migrate_all_to_sys(struct hmmdev_mirror *m, u64 *cpages);
 
 /* hmmdev_dmirror.c */
 int hmmdev_dmirror_register(struct hmmdev *hd);

@@ -88,6 +88,7 @@ static long hmmdev_ioc_info(struct hmmdev *hd, void __user *arg)
 		.msix_vectors = HMMDEV_MSIX_VECTORS,
 		.vram_size = hd->vram_size,
 		.max_dma_length = HMMDEV_JOB_MAX_LENGTH,
+		.raw_size = hd->raw_size,
 	};
 
 	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
@@ -111,8 +112,8 @@ static long hmmdev_ioc_dma(struct hmmdev *hd, void __user *arg)
 			  req.direction != HMMDEV_DMA_FROM_VRAM))
 		return -EINVAL;
 	if (!req.length || req.length > HMMDEV_JOB_MAX_LENGTH ||
-	    req.vram_offset > hd->vram_size ||
-	    req.length > hd->vram_size - req.vram_offset)
+	    req.vram_offset > hd->raw_size ||
+	    req.length > hd->raw_size - req.vram_offset)
 		return -EINVAL;
 	to_vram = req.direction == HMMDEV_DMA_TO_VRAM;
 	if (!access_ok(u64_to_user_ptr(req.addr), req.length))
@@ -223,10 +224,14 @@ static long hmmdev_ioc_set_policy(struct hmmdev_file *hf, void __user *arg)
 	return 0;
 }
 
-/* A user VA range the device may be asked to touch. */
+/*
+ * A user VA range the device may be asked to touch: the process's, and
+ * inside the device's 48-bit address space (a 5-level guest has more).
+ */
 static bool hmmdev_user_range_ok(u64 addr, u64 len)
 {
-	return addr + len > addr && access_ok(u64_to_user_ptr(addr), len);
+	return addr + len > addr && addr + len <= HMMDEV_VA_LIMIT &&
+	       access_ok(u64_to_user_ptr(addr), len);
 }
 
 /* Check a user job and turn it into a device descriptor. */
@@ -334,6 +339,12 @@ static long hmmdev_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 	}
 out:
 	up_read(&hd->state_lock);
+	/*
+	 * a job the device never completed: to the caller, an I/O error (an
+	 * interrupt that did not come stays -ETIMEDOUT)
+	 */
+	if (ret == -ETIMEDOUT && cmd != HMMDEV_IOC_IRQ_TEST)
+		ret = -EIO;
 	return ret;
 }
 
@@ -364,7 +375,14 @@ static const struct vm_operations_struct hmmdev_vram_vm_ops = {
 	.fault = hmmdev_vram_fault,
 };
 
-/* VRAM, write-combined, at offsets 0..vram_size. */
+/*
+ * The raw VRAM region [0, raw_size), write-combined.  Only shared mappings:
+ * a private (copy-on-write) mapping of device memory has no meaning, and
+ * vmf_insert_pfn() refuses to put a pfn into one (a kernel BUG).  Never
+ * executable (EPERM, and no mprotect() to it later).  The rest
+ * of VRAM -- device pages of every process, page tables -- is the
+ * driver's alone.
+ */
 static int hmmdev_mmap(struct file *filp, struct vm_area_struct *vma)
 {
 	struct hmmdev_file *hf = filp->private_data;
@@ -374,8 +392,13 @@ static int hmmdev_mmap(struct file *filp, struct vm_area_struct *vma)
 
 	if (READ_ONCE(hd->unmapped))
 		return -ENODEV;
-	if (offset > hd->vram_size || size > hd->vram_size - offset)
+	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
+	if (offset > hd->raw_size || size > hd->raw_size - offset)
+		return -EINVAL;
+	vm_flags_clear(vma, VM_MAYEXEC);
 	vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_page_prot = pgprot_writecombine(vm_get_page_prot(vma->vm_flags));
 	vma->vm_ops = &hmmdev_vram_vm_ops;

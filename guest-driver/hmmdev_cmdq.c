@@ -8,8 +8,11 @@
  *
  * A SYNC that does not complete within HMMDEV_SYNC_TIMEOUT means the
  * device can no longer be trusted to have dropped translations: the device
- * is declared failed and reset, which stops every engine and empties the
- * ATC, so nothing can reach memory through a stale translation afterwards.
+ * is declared failed (hmmdev_declare_failed()): it stops fetching, its
+ * running jobs get a bounded time to finish, then it is reset (engines
+ * stopped, ATC emptied) and bus mastering is turned off, so that nothing
+ * reaches memory through a stale translation afterwards.  The caller of
+ * a failed invalidation may then free the pages.
  *
  * cq.lock may be taken inside mirror->lock (invalidation callbacks) and
  * from reclaim: nothing here allocates memory.
@@ -21,6 +24,7 @@
 #include "hmmdev.h"
 
 #define HMMDEV_SYNC_TIMEOUT	(10 * HZ)
+#define HMMDEV_FAIL_QUIESCE_MS	100
 
 int hmmdev_cmdq_init(struct hmmdev *hd)
 {
@@ -95,16 +99,22 @@ static void hmmdev_cmdq_kick(struct hmmdev *hd)
 	hmmdev_wr32(hd, HMMDEV_REG_CQ_TAIL, hd->cq.tail);
 }
 
-/* The device stopped answering: stop it for good. */
+/*
+ * The device stopped answering: stop it for good.  Fetching stops, running
+ * jobs get HMMDEV_FAIL_QUIESCE_MS to reach their end (the spec lets a job
+ * that is told to stop finish its current chunk), then reset and no more
+ * bus mastering.  Waiters wake at once.  May sleep (no spinlock held).
+ */
 void hmmdev_declare_failed(struct hmmdev *hd, const char *why)
 {
 	if (xchg(&hd->failed, true))
 		return;
 	dev_err(&hd->pdev->dev, "%s: device declared failed and reset; further calls fail with -EIO\n",
 		why);
-	hmmdev_wr32(hd, HMMDEV_REG_CTRL, HMMDEV_CTRL_RESET);
+	hmmdev_quiesce(hd, HMMDEV_FAIL_QUIESCE_MS);
+	pci_clear_master(hd->pdev);
 	wake_up_all(&hd->cq.wq);
-	wake_up_all(&hd->jq.slot_wq);
+	hmmdev_jobq_fail(hd);
 }
 
 /* cq.lock held: SYNC and wait for it (bounded). */

@@ -4,9 +4,10 @@
  * MEMORY_DEVICE_COHERENT pages when the device says the CPU may cache its
  * BAR (HMMDEV_CAP_COHERENT: the model of large-BAR and CXL devices).
  *
- * VRAM layout: [0, HMMDEV_DEVMEM_BASE) stays raw (HMMDEV_IOC_DMA, mmap:
- * bring-up access), [HMMDEV_DEVMEM_BASE, pt_base) backs the device pages,
- * one per 4 KiB, and the top eighth holds page tables.  Device-private
+ * VRAM layout: [0, raw_size) stays raw -- the only part a process reaches
+ * (HMMDEV_IOC_DMA, mmap: bring-up access); raw_size is HMMDEV_DEVMEM_BASE,
+ * or less on a small VRAM.  [HMMDEV_DEVMEM_BASE, pt_base) backs the device
+ * pages, one per 4 KiB, and the top eighth holds page tables.  Device-private
  * pages get a free physical range of their own (not CPU addressable);
  * coherent pages are the BAR's own physical addresses, which the CPU maps
  * and reads directly.
@@ -14,8 +15,9 @@
  * Pages move with migrate_vma_*() and the device's copy lists
  * (hmmdev_migrate.c).  Back to system memory: on a CPU fault
  * (migrate_to_ram, with the block of migrate_back_pages around it), on
- * HMM_DMIRROR_MIGRATE_TO_SYS, and for every page at RELEASE and at remove
- * (migrate_device_range()), so that nothing is lost when the device goes.
+ * HMM_DMIRROR_MIGRATE_TO_SYS, for every page of the caller at RELEASE, and
+ * for every page at remove (hmmdev_devmem_evict()), so that nothing is lost
+ * when the device goes.
  *
  * dm_lock (a spinlock) protects the free list, linked through
  * page->zone_device_data.
@@ -155,6 +157,12 @@ int hmmdev_devmem_init(struct hmmdev *hd)
 		hd->pgmap.type = MEMORY_DEVICE_COHERENT;
 		hd->pgmap.range.start = hd->vram_phys + HMMDEV_DEVMEM_BASE;
 	} else {
+		/* for the CPU's rescue copies when the engines cannot copy */
+		hd->dm_virt = devm_ioremap_wc(dev, hd->vram_phys +
+					      HMMDEV_DEVMEM_BASE,
+					      npages << PAGE_SHIFT);
+		if (!hd->dm_virt)
+			return -ENOMEM;
 		res = devm_request_free_mem_region(dev, &iomem_resource,
 						   npages << PAGE_SHIFT);
 		if (IS_ERR(res))
@@ -181,17 +189,95 @@ int hmmdev_devmem_init(struct hmmdev *hd)
 	return 0;
 }
 
-/* Every device page back to system memory (RELEASE, remove). */
+/**
+ * hmmdev_devmem_cpu_copy() - copy between a device page and a system page
+ *	with the CPU, through BAR2
+ * @hd: the device
+ * @dpage: our device page
+ * @spage: a system page; NULL with @to_vram zeroes @dpage
+ * @to_vram: direction
+ *
+ * For a device with one engine (which a VA job may hold while its fault
+ * needs a migration) and for rescuing data from a failed device.
+ */
+void hmmdev_devmem_cpu_copy(struct hmmdev *hd, struct page *dpage,
+			    struct page *spage, bool to_vram)
+{
+	u64 off = hmmdev_devmem_offset(hd, dpage) - HMMDEV_DEVMEM_BASE;
+	void *sys = spage ? kmap_local_page(spage) : NULL;
+	void *dev;
+
+	if (hd->pgmap.type == MEMORY_DEVICE_COHERENT) {
+		dev = kmap_local_page(dpage);
+		if (!to_vram)
+			memcpy(sys, dev, PAGE_SIZE);
+		else if (sys)
+			memcpy(dev, sys, PAGE_SIZE);
+		else
+			memset(dev, 0, PAGE_SIZE);
+		kunmap_local(dev);
+	} else if (!to_vram) {
+		memcpy_fromio(sys, hd->dm_virt + off, PAGE_SIZE);
+	} else if (sys) {
+		memcpy_toio(hd->dm_virt + off, sys, PAGE_SIZE);
+	} else {
+		memset_io(hd->dm_virt + off, 0, PAGE_SIZE);
+	}
+	if (sys)
+		kunmap_local(sys);
+}
+
+/**
+ * hmmdev_devmem_rescue() - copy a device page to @spage with the CPU
+ * @hd: the device
+ * @dpage: our device page
+ * @spage: a system page
+ *
+ * For when the engines cannot copy (a failed device): VRAM stays readable
+ * through BAR2 as long as the function answers its ID register.
+ *
+ * Return: true when copied.
+ */
+bool hmmdev_devmem_rescue(struct hmmdev *hd, struct page *dpage,
+			  struct page *spage)
+{
+	if (hmmdev_rd32(hd, HMMDEV_REG_ID) != HMMDEV_ID_MAGIC)
+		return false;	/* gone: BAR reads are not VRAM */
+	hmmdev_devmem_cpu_copy(hd, dpage, spage, false);
+	atomic64_inc(&hd->pages_rescued);
+	return true;
+}
+
+/*
+ * Every device page back to system memory (remove).  First each mirrored
+ * process's pages, through its VMAs under its mmap_lock
+ * (hmmdev_migrate_all_to_sys()); then migrate_device_range() for what is
+ * left: pages of processes without a mirror, e.g. children after fork().
+ * That second pass does not hold the pages' anon_vma: a process unmapping
+ * such a page at that moment can make migrate_device_finalize() walk a
+ * freed anon_vma (KASAN: slab-use-after-free in rmap_walk_anon -- which the
+ * uapi fuzzer found when HMM_DMIRROR_RELEASE still used this pass).
+ */
 void hmmdev_devmem_evict(struct hmmdev *hd)
 {
 	unsigned long npages = hd->dm_pages, *src, *dst;
+	struct hmmdev_mirror *m;
+	u64 moved = 0;
+	int ctx;
 
 	if (!npages)
 		return;
+	for (ctx = 0; ctx < HMMDEV_NUM_CONTEXTS; ctx++) {
+		m = hmmdev_mirror_get(hd, ctx);
+		if (!m)
+			continue;
+		hmmdev_migrate_all_to_sys(m, &moved);
+		hmmdev_mirror_put(m);
+	}
 	src = kvcalloc(npages, sizeof(*src), GFP_KERNEL | __GFP_NOFAIL);
 	dst = kvcalloc(npages, sizeof(*dst), GFP_KERNEL | __GFP_NOFAIL);
 	migrate_device_range(src, hd->dm_first_pfn, npages);
-	hmmdev_devmem_copy_back(hd, src, dst, npages, NULL, 0);
+	hmmdev_devmem_copy_back(hd, src, dst, npages, NULL, 0, NULL);
 	migrate_device_pages(src, dst, npages);
 	migrate_device_finalize(src, dst, npages);
 	kvfree(src);

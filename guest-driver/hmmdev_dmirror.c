@@ -25,6 +25,7 @@
 
 #define HMMDEV_BOUNCE_MAX	(4u << 20)
 #define SNAPSHOT_CHUNK		512
+#define HMMDEV_DMIRROR_MMAP_MAX	(64u << 20)
 
 /* READ (device reads the process, @write false) or WRITE. */
 static int hmmdev_dmirror_rw(struct hmmdev_mirror *m,
@@ -279,6 +280,9 @@ static long hmmdev_dmirror_ioctl(struct file *filp, unsigned int command,
 	    cmd.npages > (HMMDEV_VA_LIMIT >> PAGE_SHIFT) ||
 	    cmd.addr >= cmd.addr + (cmd.npages << PAGE_SHIFT))
 		return -EINVAL;
+	/* beyond the device's 48-bit address space (a 5-level guest) */
+	if (cmd.addr + (cmd.npages << PAGE_SHIFT) > HMMDEV_VA_LIMIT)
+		return -EFAULT;
 	/* a mirror is bound to the mm of the process that opened it */
 	if (current->mm != m->mm)
 		return -EINVAL;
@@ -310,9 +314,12 @@ static long hmmdev_dmirror_ioctl(struct file *filp, unsigned int command,
 						    &cmd.cpages);
 			break;
 		case HMM_DMIRROR_RELEASE:
-			/* every device page back to system memory */
-			hmmdev_devmem_evict(hd);
-			ret = 0;
+			/*
+			 * every device page of the caller back to system
+			 * memory (test_hmm: all of the device's; hmm-tests
+			 * only looks at the caller's)
+			 */
+			ret = hmmdev_migrate_all_to_sys(m, &cmd.cpages);
 			break;
 		case HMM_DMIRROR_EXCLUSIVE:
 			ret = hmmdev_dmirror_exclusive(m, &cmd);
@@ -325,18 +332,26 @@ static long hmmdev_dmirror_ioctl(struct file *filp, unsigned int command,
 		}
 	}
 	up_read(&hd->state_lock);
+	/* a job the device never completed: to the caller, an I/O error */
+	if (ret == -ETIMEDOUT)
+		ret = -EIO;
 	if (ret)
 		return ret;
 	return copy_to_user(uarg, &cmd, sizeof(cmd)) ? -EFAULT : 0;
 }
 
-/* As test_hmm: a private mapping of zeroed pages, inserted one by one. */
+/*
+ * As test_hmm once did: a mapping of zeroed pages, inserted one by one, at
+ * most HMMDEV_DMIRROR_MMAP_MAX bytes (each mmap() allocates them all).
+ */
 static int hmmdev_dmirror_mmap(struct file *filp, struct vm_area_struct *vma)
 {
 	unsigned long addr;
 	struct page *page;
 	int ret;
 
+	if (vma->vm_end - vma->vm_start > HMMDEV_DMIRROR_MMAP_MAX)
+		return -EINVAL;
 	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
 		page = alloc_page(GFP_KERNEL | __GFP_ZERO);
 		if (!page)

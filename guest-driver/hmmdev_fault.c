@@ -20,6 +20,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/hmm.h>
 #include <linux/interrupt.h>
+#include <linux/iommu.h>
 #include <linux/mm.h>
 #include <linux/rmap.h>
 #include <linux/sched/mm.h>
@@ -29,6 +30,7 @@
 
 #define HMMDEV_FAULT_CHUNK	512	/* pages per hmm_range_fault() call */
 #define PMD_PAGES		(PMD_SIZE >> PAGE_SHIFT)
+#define HMMDEV_FAULT_BUDGET	(4 * HMMDEV_FQ_ENTRIES)	/* records per run */
 
 int hmmdev_faultq_init(struct hmmdev *hd)
 {
@@ -64,25 +66,47 @@ irqreturn_t hmmdev_fault_irq(int irq, void *data)
 }
 
 /*
+ * Does system-memory leaf @pte map @page?  Its address is a DMA address:
+ * behind an IOMMU each dma_map_page() of the same page gives a new one,
+ * so the IOMMU says which page it is.
+ */
+static bool hmmdev_leaf_maps(struct device *dev, u64 pte, struct page *page)
+{
+	struct iommu_domain *domain = iommu_get_domain_for_dev(dev);
+	dma_addr_t dma = pte & HMMDEV_PTE_ADDR_MASK;
+	phys_addr_t phys = domain ? iommu_iova_to_phys(domain, dma) : dma;
+
+	return !(pte & HMMDEV_PTE_VRAM) && phys == page_to_phys(page);
+}
+
+/*
  * mirror->lock held: map one leaf of @size bytes at @va to @page.  ATOMIC
- * is granted only with exclusive access (hmmdev_make_exclusive()).
+ * is granted only with exclusive access (hmmdev_make_exclusive()).  A leaf
+ * that already maps @page keeps its DMA mapping and gets the new
+ * permissions (an upgrade, or fault-around over mapped pages).
  */
 static int hmmdev_install(struct hmmdev_mirror *m, u64 va, struct page *page,
 			  size_t size, bool writable, bool exclusive,
 			  bool *replaced)
 {
 	struct device *dev = &m->hd->pdev->dev;
-	u64 flags = HMMDEV_PTE_VALID |
+	u64 huge = size == PMD_SIZE ? HMMDEV_PTE_HUGE : 0;
+	u64 flags = HMMDEV_PTE_VALID | huge |
 		    (writable ? HMMDEV_PTE_WRITE : 0) |
-		    (exclusive ? HMMDEV_PTE_WRITE | HMMDEV_PTE_ATOMIC : 0) |
-		    (size == PMD_SIZE ? HMMDEV_PTE_HUGE : 0);
+		    (exclusive ? HMMDEV_PTE_WRITE | HMMDEV_PTE_ATOMIC : 0);
 	dma_addr_t dma;
+	u64 old;
 	int ret;
 
 	/* our own device memory: the leaf points into VRAM */
 	if (hmmdev_devmem_ours(m->hd, page))
 		return hmmdev_pt_map(m, va, hmmdev_devmem_offset(m->hd, page) |
 				     flags | HMMDEV_PTE_VRAM, replaced);
+	old = hmmdev_pt_lookup(m, va);
+	if ((old & HMMDEV_PTE_VALID) && (old & HMMDEV_PTE_HUGE) == huge &&
+	    hmmdev_leaf_maps(dev, old, page))
+		return hmmdev_pt_map(m, va, (old & HMMDEV_PTE_ADDR_MASK) | flags,
+				     replaced);
 	dma = dma_map_page(dev, page, 0, size, DMA_BIDIRECTIONAL);
 	if (dma_mapping_error(dev, dma))
 		return -ENOMEM;
@@ -98,6 +122,7 @@ static int hmmdev_install_range(struct hmmdev_mirror *m,
 {
 	unsigned long npages = (range->end - range->start) >> PAGE_SHIFT;
 	unsigned long *pfns = range->hmm_pfns, i = 0;
+	bool write_fault = range->default_flags & HMM_PFN_REQ_WRITE;
 	bool replaced;
 	int ret;
 
@@ -107,7 +132,15 @@ static int hmmdev_install_range(struct hmmdev_mirror *m,
 	while (i < npages) {
 		u64 va = range->start + (i << PAGE_SHIFT);
 		struct page *page = hmm_pfn_to_page(pfns[i]);
-		bool writable = pfns[i] & HMM_PFN_WRITE;
+		/*
+		 * A system page is writable for the device only after a write
+		 * fault, which dirtied the CPU's entry: the device's own DIRTY
+		 * bit is not passed on, so a device write to a page the CPU
+		 * still thought clean could be lost at reclaim.  Our device
+		 * pages are copied back whole, dirty or not.
+		 */
+		bool writable = (pfns[i] & HMM_PFN_WRITE) &&
+				(write_fault || hmmdev_devmem_ours(m->hd, page));
 
 		if (hmm_pfn_to_map_order(pfns[i]) == PMD_SHIFT - PAGE_SHIFT &&
 		    IS_ALIGNED(va, PMD_SIZE) && npages - i >= PMD_PAGES &&
@@ -253,7 +286,11 @@ int hmmdev_make_exclusive(struct hmmdev_mirror *m, u64 start, u64 end)
 	return ret;
 }
 
-/* The range to fault in for @va: the job's range, or fault-around. */
+/*
+ * The range to fault in for @va, page aligned (an unaligned end would be a
+ * chunk of no pages: nothing mapped, RETRY, the same fault for ever): the
+ * job's range, or fault-around.
+ */
 static void hmmdev_fault_range(struct hmmdev_mirror *m, u64 va, u64 *start,
 			       u64 *end)
 {
@@ -266,8 +303,9 @@ static void hmmdev_fault_range(struct hmmdev_mirror *m, u64 va, u64 *start,
 		u64 hint_end = READ_ONCE(m->hint[i].end);
 
 		if (va >= hint_start && va < hint_end) {
+			/* a job's range need not end on a page boundary */
 			*start = va & PAGE_MASK;
-			*end = hint_end;
+			*end = PAGE_ALIGN(hint_end);
 			return;
 		}
 	}
@@ -312,10 +350,19 @@ static int hmmdev_fault_service(struct hmmdev *hd, struct hmmdev_fault *rec)
 		next = min(end, ALIGN(addr + 1, PMD_SIZE));
 		next = min_t(u64, next, addr + HMMDEV_FAULT_CHUNK * PAGE_SIZE);
 		ret = hmmdev_fault_chunk(m, addr, next, write);
-		/* a fault-around page may be refused where the faulting one is not */
-		if (ret && (rec->va < addr || rec->va >= next)) {
-			end = addr;
+		/*
+		 * A fault-around page may be refused where the faulting one
+		 * is not: a failed chunk before the faulting page is skipped,
+		 * one after it ends the loop.  Only the faulting page's own
+		 * chunk decides the answer -- stopping before it would answer
+		 * RETRY with the page still unmapped, and the device would
+		 * fault on it for ever.
+		 */
+		if (ret && rec->va >= next) {
 			ret = 0;
+		} else if (ret && rec->va < addr) {
+			ret = 0;
+			break;
 		}
 	}
 	if (ret && start < (rec->va & PAGE_MASK) &&
@@ -331,15 +378,36 @@ static int hmmdev_fault_service(struct hmmdev *hd, struct hmmdev_fault *rec)
 	return ret;
 }
 
+/*
+ * Drain the fault ring.  FQ_TAIL comes from the device and is checked: a
+ * value outside the ring (all-ones: the device is gone) fails the device
+ * instead of spinning here for ever.  One run handles at most
+ * HMMDEV_FAULT_BUDGET records and queues itself again for the rest, so
+ * flush_work() and cancel_work_sync() always make progress.
+ */
 void hmmdev_fault_work(struct work_struct *work)
 {
 	struct hmmdev *hd = container_of(work, struct hmmdev, fault_work);
+	unsigned int budget = HMMDEV_FAULT_BUDGET;
 	struct hmmdev_fault rec;
+	u32 tail;
 	u64 now;
 	int err;
 
-	while (!READ_ONCE(hd->removed) && !READ_ONCE(hd->failed) &&
-	       hmmdev_rd32(hd, HMMDEV_REG_FQ_TAIL) != hd->fq_head) {
+	while (!READ_ONCE(hd->removed) && !READ_ONCE(hd->failed)) {
+		tail = hmmdev_rd32(hd, HMMDEV_REG_FQ_TAIL);
+		if (tail >= HMMDEV_FQ_ENTRIES) {
+			dev_err(&hd->pdev->dev, "FQ_TAIL %#x outside the %u-entry fault ring\n",
+				tail, HMMDEV_FQ_ENTRIES);
+			hmmdev_declare_failed(hd, "bad fault-queue tail");
+			break;
+		}
+		if (tail == hd->fq_head)
+			break;
+		if (!budget--) {
+			queue_work(hd->fault_wq, &hd->fault_work);
+			break;
+		}
 		dma_rmb();
 		rec = hd->fq_ring[hd->fq_head];
 		hd->fq_head = (hd->fq_head + 1) % HMMDEV_FQ_ENTRIES;

@@ -13,9 +13,11 @@
  * written.
  *
  * A job that does not complete within HMMDEV_JOB_TIMEOUT marks the device
- * failed: its slot (and the memory the job points at) is never released,
- * every later submission fails with -EIO, and remove resets the device
- * before anything is freed.
+ * failed (hmmdev_declare_failed(): quiesced, reset, bus mastering off).
+ * Waiters of a failed device wake at once.  A job whose record never came
+ * -- timed out, or cut off by the failure -- keeps its slot for ever, and
+ * its submitter gets -ETIMEDOUT and never frees the memory the job points
+ * at; every later submission fails with -EIO.
  */
 #include <linux/delay.h>
 #include <linux/dma-mapping.h>
@@ -52,42 +54,73 @@ void hmmdev_jobq_start(struct hmmdev *hd)
 	hmmdev_wr32(hd, HMMDEV_REG_JQ_ENTRIES, HMMDEV_JQ_ENTRIES);
 }
 
-/* Stop fetching, let running jobs finish (bounded), then reset. */
-void hmmdev_jobq_stop(struct hmmdev *hd)
+/*
+ * Stop fetching, let running jobs finish (for up to @ms), then reset.  A
+ * device that reads all-ones (gone) is not waited for.
+ */
+void hmmdev_quiesce(struct hmmdev *hd, unsigned int ms)
 {
-	int i;
+	unsigned long deadline = jiffies + msecs_to_jiffies(ms);
+	bool busy;
+	u32 status;
 
 	hmmdev_wr32(hd, HMMDEV_REG_CTRL, 0);
-	for (i = 0; i < 1000; i++) {
-		if (!(hmmdev_rd32(hd, HMMDEV_REG_STATUS) & HMMDEV_STATUS_BUSY))
+	for (;;) {
+		status = hmmdev_rd32(hd, HMMDEV_REG_STATUS);
+		busy = status != ~0u && (status & HMMDEV_STATUS_BUSY);
+		if (!busy || time_after(jiffies, deadline))
 			break;
 		usleep_range(1000, 2000);
 	}
-	if (i == 1000)
-		dev_err(&hd->pdev->dev, "engines still busy after 1 s; resetting\n");
+	if (busy)
+		dev_err(&hd->pdev->dev, "engines still busy after %u ms; resetting\n",
+			ms);
 	hmmdev_wr32(hd, HMMDEV_REG_CTRL, HMMDEV_CTRL_RESET);
+}
+
+void hmmdev_jobq_stop(struct hmmdev *hd)
+{
+	hmmdev_quiesce(hd, 1000);
+}
+
+/*
+ * Complete the waiter of every busy tag not yet signalled: those whose
+ * record the device has written, or, with @all, every one (a failed
+ * device; hmmdev_job_wait() sees the record still pending).
+ */
+static void hmmdev_jobq_signal(struct hmmdev_jobq *jq, bool all)
+{
+	unsigned long flags;
+	int i;
+
+	spin_lock_irqsave(&jq->lock, flags);
+	for (i = 0; i < HMMDEV_JQ_ENTRIES; i++) {
+		struct hmmdev_job_slot *slot = &jq->slots[i];
+
+		if (!slot->busy || slot->signalled ||
+		    (!all && READ_ONCE(jq->comp[i].status) ==
+			     HMMDEV_STATUS_PENDING))
+			continue;
+		slot->signalled = true;
+		complete(&slot->done);
+	}
+	spin_unlock_irqrestore(&jq->lock, flags);
+}
+
+/* The device failed: wake every waiter. */
+void hmmdev_jobq_fail(struct hmmdev *hd)
+{
+	hmmdev_jobq_signal(&hd->jq, true);
+	wake_up_all(&hd->jq.slot_wq);
 }
 
 irqreturn_t hmmdev_jobq_irq(int irq, void *data)
 {
 	struct hmmdev_vector *vec = data;
 	struct hmmdev *hd = vec->hd;
-	struct hmmdev_jobq *jq = &hd->jq;
-	unsigned long flags;
-	int i;
 
 	atomic64_inc(&hd->irqs[vec->index]);
-	spin_lock_irqsave(&jq->lock, flags);
-	for (i = 0; i < HMMDEV_JQ_ENTRIES; i++) {
-		struct hmmdev_job_slot *slot = &jq->slots[i];
-
-		if (!slot->busy || slot->signalled ||
-		    READ_ONCE(jq->comp[i].status) == HMMDEV_STATUS_PENDING)
-			continue;
-		slot->signalled = true;
-		complete(&slot->done);
-	}
-	spin_unlock_irqrestore(&jq->lock, flags);
+	hmmdev_jobq_signal(&hd->jq, false);
 	wake_up_all(&hd->irq_wq);
 	return IRQ_HANDLED;
 }
@@ -191,23 +224,27 @@ int hmmdev_job_wait(struct hmmdev *hd, int tag, struct hmmdev_job_desc *desc,
 		    u64 *result, u32 *status_out)
 {
 	struct hmmdev_jobq *jq = &hd->jq;
-	struct hmmdev_completion *rec;
+	struct hmmdev_completion *rec = &jq->comp[tag];
 	int index = tag;
 	u32 status;
 
-	if (!hmmdev_poll(READ_ONCE(jq->comp[index].status) !=
-			 HMMDEV_STATUS_PENDING) &&
+	if (!hmmdev_poll(READ_ONCE(rec->status) != HMMDEV_STATUS_PENDING) &&
 	    !wait_for_completion_timeout(&jq->slots[index].done,
-					 HMMDEV_JOB_TIMEOUT)) {
+					 HMMDEV_JOB_TIMEOUT) &&
+	    READ_ONCE(rec->status) == HMMDEV_STATUS_PENDING) {
+		/* (a record written without its interrupt counts: re-read) */
 		atomic64_inc(&hd->timeouts);
 		dev_err(&hd->pdev->dev, "job %llu (slot %d) timed out after %d s\n",
 			desc->fence, index, HMMDEV_JOB_TIMEOUT / HZ);
 		hmmdev_declare_failed(hd, "job timeout");
 		return -ETIMEDOUT;
 	}
-	rec = &jq->comp[index];
 	dma_rmb();
 	status = READ_ONCE(rec->status);
+	if (status == HMMDEV_STATUS_PENDING) {
+		/* woken by hmmdev_jobq_fail(): the record will never come */
+		return -ETIMEDOUT;
+	}
 	if (result)
 		*result = READ_ONCE(rec->result);
 	if (READ_ONCE(rec->fence) != desc->fence) {

@@ -4,16 +4,23 @@
  *
  * Lifetime: struct hmmdev is allocated at probe and reference counted
  * (@ref): the PCI binding holds one reference, every open file another.
+ * The binding's reference is a managed (devm) action registered first, so
+ * it is dropped last: after every other managed resource -- BARs,
+ * interrupt vectors, ring memory, the page-table pool, the device-memory
+ * pgmap, which lives in struct hmmdev -- has been released, on a failed
+ * probe as after remove.
+ *
  * Remove unregisters /dev/hmmdevN, then takes @state_lock for writing,
  * which waits for every user operation in flight (they hold it for
  * reading), marks the device removed, zaps the VRAM mappings of the open
- * files and stops the hardware.  Files still open afterwards get -ENODEV;
- * the last hmmdev_put() frees the structure.  Managed (devm/pcim)
- * resources -- BARs, interrupt vectors, the ring memory -- are released by
- * the PCI core after remove returns, when the device is already reset.
+ * files, moves every device page back to RAM and resets the device.  It
+ * then detaches every mirror (their tables go before the pool does) and
+ * takes @state_lock for writing once more, which waits for a file release
+ * that was tearing its mirror down meanwhile.  Files still open afterwards
+ * get -ENODEV and never touch the device or its memory again; the last
+ * hmmdev_put() frees the structure.
  *
- * Lock order: state_lock, then mmap_lock (user copies), then map_lock
- * (VRAM faults); files_lock and jq.lock are innermost.
+ * The lock order of the whole driver is written once, in hmmdev.h.
  */
 #include <linux/debugfs.h>
 #include <linux/delay.h>
@@ -37,6 +44,11 @@ unsigned int hmmdev_poll_us = 50;
 module_param_named(poll_us, hmmdev_poll_us, uint, 0644);
 MODULE_PARM_DESC(poll_us,
 		 "spin this long for a job or SYNC before sleeping on its interrupt (us, 0: never; default 50)");
+
+static void hmmdev_put_action(void *hd)
+{
+	hmmdev_put(hd);
+}
 
 static void hmmdev_release(struct kref *ref)
 {
@@ -82,6 +94,12 @@ static irqreturn_t hmmdev_count_irq(int irq, void *data)
 	return IRQ_HANDLED;
 }
 
+/*
+ * Every vector is MSI-X, never shared, so each handler returns
+ * IRQ_HANDLED: an interrupt whose work a poller (hmmdev_poll()) already
+ * did is normal here, and IRQ_NONE would make the core count it as
+ * spurious and, after enough of them, disable a working vector.
+ */
 static int hmmdev_setup_irqs(struct hmmdev *hd)
 {
 	struct pci_dev *pdev = hd->pdev;
@@ -147,7 +165,7 @@ int hmmdev_irq_test(struct hmmdev *hd, u32 vector, long timeout, u64 *latency)
 static int hmmdev_selftest(struct hmmdev *hd)
 {
 	struct device *dev = &hd->pdev->dev;
-	u64 vram_offset = hd->vram_size - HMMDEV_SELFTEST_BYTES;
+	u64 vram_offset = 0;	/* raw VRAM */
 	dma_addr_t dma;
 	u64 latency;
 	u32 *buf;
@@ -234,6 +252,10 @@ static int hmmdev_counters_show(struct seq_file *m, void *unused)
 		   atomic64_read(&hd->migrations_to_ram));
 	seq_printf(m, "driver.cow_breaks %lld\n",
 		   atomic64_read(&hd->cow_breaks));
+	seq_printf(m, "driver.pages_rescued %lld\n",
+		   atomic64_read(&hd->pages_rescued));
+	seq_printf(m, "driver.pages_lost %lld\n",
+		   atomic64_read(&hd->pages_lost));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(hmmdev_counters);
@@ -335,16 +357,18 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	}
 	hd->id = ret;
 	snprintf(hd->name, sizeof(hd->name), "hmmdev%d", hd->id);
+	/* from here on, a failed probe drops the binding's reference last */
+	ret = devm_add_action_or_reset(dev, hmmdev_put_action, hd);
+	if (ret)
+		return ret;
 	pci_set_drvdata(pdev, hd);
 
 	ret = pcim_enable_device(pdev);
 	if (ret)
-		goto err_put;
+		return ret;
 	hd->regs = pcim_iomap_region(pdev, HMMDEV_BAR_REGS, hd->name);
-	if (IS_ERR(hd->regs)) {
-		ret = PTR_ERR(hd->regs);
-		goto err_put;
-	}
+	if (IS_ERR(hd->regs))
+		return PTR_ERR(hd->regs);
 	magic = hmmdev_rd32(hd, HMMDEV_REG_ID);
 	version = hmmdev_rd32(hd, HMMDEV_REG_VERSION);
 	/* same major; minor 2 brought COPY_LIST, which migration needs */
@@ -352,27 +376,25 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	    version < 0x00010002u) {
 		dev_err(dev, "not an hmmdev 1.2 or later 1.x: ID %#x version %#x\n",
 			magic, version);
-		ret = -ENODEV;
-		goto err_put;
+		return -ENODEV;
 	}
 	ret = pcim_request_region(pdev, HMMDEV_BAR_VRAM, hd->name);
 	if (ret)
-		goto err_put;
+		return ret;
 	hd->vram_phys = pci_resource_start(pdev, HMMDEV_BAR_VRAM);
 	hd->vram_size = hmmdev_rd64(hd, HMMDEV_REG_VRAM_SIZE);
 	if (hd->vram_size != pci_resource_len(pdev, HMMDEV_BAR_VRAM) ||
 	    hd->vram_size < 2 * HMMDEV_SELFTEST_BYTES) {
 		dev_err(dev, "VRAM_SIZE %#llx does not match BAR2 (%pR)\n",
 			hd->vram_size, &pdev->resource[HMMDEV_BAR_VRAM]);
-		ret = -ENODEV;
-		goto err_put;
+		return -ENODEV;
 	}
 	hd->engines = hmmdev_rd32(hd, HMMDEV_REG_ENGINES);
 	sema_init(&hd->va_jobs, max(hd->engines, 2u) - 1);
 
 	ret = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64));
 	if (ret)
-		goto err_put;
+		return ret;
 	pci_set_master(pdev);
 	hmmdev_wr32(hd, HMMDEV_REG_CTRL, HMMDEV_CTRL_RESET);
 
@@ -386,16 +408,14 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (!ret)
 		ret = hmmdev_devmem_init(hd);
 	if (ret)
-		goto err_put;
+		return ret;
 	hd->fault_wq = alloc_ordered_workqueue("%s-fault", WQ_MEM_RECLAIM,
 					       hd->name);
-	if (!hd->fault_wq) {
-		ret = -ENOMEM;
-		goto err_put;
-	}
+	if (!hd->fault_wq)
+		return -ENOMEM;
 	ret = hmmdev_setup_irqs(hd);
 	if (ret)
-		goto err_put;
+		return ret;
 	hmmdev_jobq_start(hd);
 	hmmdev_cmdq_start(hd);
 	hmmdev_faultq_start(hd);
@@ -428,8 +448,6 @@ err_debugfs:
 	debugfs_remove_recursive(hd->debugfs);
 err_stop:
 	hmmdev_jobq_stop(hd);
-err_put:
-	hmmdev_put(hd);
 	return ret;
 }
 
@@ -444,8 +462,18 @@ static void hmmdev_remove(struct pci_dev *pdev)
 	cancel_work_sync(&hd->fault_work);
 	debugfs_remove_recursive(hd->debugfs);
 	hmmdev_jobq_stop(hd);			/* resets the device */
+	/*
+	 * No job runs on a stopped device: a CPU fault on a device page
+	 * that eviction could not take (the fault held it) copies it back
+	 * through BAR2 at once instead of waiting out a job timeout.
+	 */
+	WRITE_ONCE(hd->failed, true);
+	hmmdev_jobq_fail(hd);
 	hmmdev_mirrors_detach(hd);
-	hmmdev_put(hd);
+	/* a file release that unpublished its mirror before the detach */
+	down_write(&hd->state_lock);
+	up_write(&hd->state_lock);
+	/* the binding's reference goes with the managed resources */
 }
 
 static const struct pci_device_id hmmdev_ids[] = {

@@ -2,7 +2,9 @@
 /*
  * hmmdev driver: moving pages between system memory and VRAM.
  *
- * Every copy is done by the device: a chunk of pages (up to MIGRATE_CHUNK)
+ * Copies are done by the device (by the CPU through BAR2 when the device
+ * has a single engine, and to rescue the pages of a failed device,
+ * hmmdev_devmem_cpu_copy()): a chunk of pages (up to MIGRATE_CHUNK)
  * becomes one COPY_LIST job per engine, each a table of (source,
  * destination) page addresses, so a chunk costs a few ring round trips and
  * interrupts rather than one per page.  A list job stops at its first bad
@@ -12,10 +14,12 @@
  * migrate_vma_setup() sends MMU_NOTIFY_MIGRATE to our own notifier too (we
  * do not filter it), so the device stops using the system pages before
  * they are copied.  The pages that moved are then mapped in the device
- * MMU at once, under the notifier protocol: the sequence is read after
- * migrate_vma_pages() (the last of our own invalidations), so anything
- * that changes the CPU side afterwards makes us skip the mapping and the
- * device simply faults later.
+ * MMU at once, under the notifier protocol: the sequence is read right
+ * after migrate_vma_setup() has invalidated the range, so anything that
+ * changes the CPU side afterwards -- an munmap() or MADV_DONTNEED while
+ * the pages are copied, after which finalize frees the device page --
+ * makes us skip the mapping, and the device simply faults later.  (So
+ * does migrate_vma_pages() when it fills holes: it invalidates them.)
  *
  * Back to system memory: hmmdev_devmem_copy_back() for migrate_to_ram,
  * HMM_DMIRROR_MIGRATE_TO_SYS and eviction (hmmdev_devmem.c).
@@ -89,6 +93,17 @@ static int hmmdev_devmem_copy(struct hmmdev *hd, struct page **sys,
 	memset(copied, 0, n * sizeof(*copied));
 	if (!n)
 		return 0;
+	/*
+	 * One engine: a VA job may hold it, stalled on the very fault that
+	 * asked for this migration.  The CPU copies through BAR2 instead.
+	 */
+	if (hd->engines < 2) {
+		for (i = 0; i < n; i++) {
+			hmmdev_devmem_cpu_copy(hd, dev[i], sys[i], to_vram);
+			copied[i] = true;
+		}
+		return 0;
+	}
 	dma = kmalloc_array(n, sizeof(*dma), GFP_KERNEL | __GFP_NOFAIL);
 	list = kmalloc_array(n, sizeof(*list), GFP_KERNEL | __GFP_NOFAIL);
 	/* the table: a mapping failure ends it there */
@@ -170,18 +185,27 @@ static int hmmdev_devmem_copy(struct hmmdev *hd, struct page **sys,
  * @n: entries
  * @vma: where the pages will be mapped (NULL: eviction)
  * @start: address of entry 0 in @vma
+ * @watch: a page whose loss the caller must know of (the CPU's fault
+ *	page), or NULL
  *
- * A page the device cannot give back (a failed device) comes back zeroed,
- * and the kernel log says so.
+ * A page the engines cannot copy (a failed device) is copied by the CPU
+ * through BAR2 (hmmdev_devmem_rescue()).  A page that cannot be read at
+ * all is lost: it stays a device page for migrate_to_ram (whose fault then
+ * gets SIGBUS), and comes back zeroed at eviction, where it has to go; the
+ * kernel log says so either way.
+ *
+ * Return: 0, or -EIO when @watch was lost.
  */
-void hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
-			     unsigned long *dst, unsigned long n,
-			     struct vm_area_struct *vma, u64 start)
+int hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
+			    unsigned long *dst, unsigned long n,
+			    struct vm_area_struct *vma, u64 start,
+			    struct page *watch)
 {
 	struct hmmdev_migrate_buf *b = kvmalloc(sizeof(*b),
 						 GFP_KERNEL | __GFP_NOFAIL);
 	unsigned long base, i, j, cnt, k;
 	u64 t0 = ktime_get_ns();
+	int ret = 0;
 
 	for (base = 0; base < n; base += MIGRATE_CHUNK) {
 		cnt = min_t(unsigned long, n - base, MIGRATE_CHUNK);
@@ -209,14 +233,25 @@ void hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
 		hmmdev_devmem_copy(hd, b->sys, b->dev, b->copied, k, false);
 		hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_COPY, &t0);
 		for (i = 0; i < k; i++) {
-			if (b->copied[i])
+			if (b->copied[i] ||
+			    hmmdev_devmem_rescue(hd, b->dev[i], b->sys[i]))
 				continue;
 			dev_err_ratelimited(&hd->pdev->dev,
-					    "device page lost: it could not be copied back\n");
-			clear_highpage(migrate_pfn_to_page(dst[b->idx[i]]));
+					    "device page lost: neither the engines nor the CPU could read it back\n");
+			atomic64_inc(&hd->pages_lost);
+			if (!vma) {
+				clear_highpage(b->sys[i]);
+				continue;
+			}
+			if (b->dev[i] == watch)
+				ret = -EIO;
+			dst[b->idx[i]] = 0;
+			unlock_page(b->sys[i]);
+			put_page(b->sys[i]);
 		}
 	}
 	kvfree(b);
+	return ret;
 }
 
 /* Map the pages of @args that moved to VRAM, unless the CPU side changed. */
@@ -268,6 +303,7 @@ static int hmmdev_migrate_chunk(struct hmmdev_mirror *m,
 	ret = migrate_vma_setup(&args);
 	if (ret)
 		return ret;
+	seq = mmu_interval_read_begin(&m->notifier);
 	hmmdev_mig_time(hd, HMMDEV_MIG_TO_DEV, HMMDEV_MIG_SETUP, &t0);
 	for (i = 0, k = 0; i < args.npages; i++) {
 		struct page *dpage;
@@ -299,7 +335,6 @@ static int hmmdev_migrate_chunk(struct hmmdev_mirror *m,
 	}
 	migrate_vma_pages(&args);
 	hmmdev_mig_time(hd, HMMDEV_MIG_TO_DEV, HMMDEV_MIG_PAGES, &t0);
-	seq = mmu_interval_read_begin(&m->notifier);
 	migrate_vma_finalize(&args);
 	hmmdev_mig_time(hd, HMMDEV_MIG_TO_DEV, HMMDEV_MIG_FINALIZE, &t0);
 	hmmdev_map_migrated(m, &args, seq);
@@ -314,22 +349,23 @@ static int hmmdev_migrate_chunk(struct hmmdev_mirror *m,
  *	and, for migrate_to_ram, fault_page, all set by the caller
  * @moved: out: pages moved
  *
- * Return: 0, or the error of migrate_vma_setup().
+ * Return: 0, the error of migrate_vma_setup(), or -EIO when the fault page
+ * was lost (hmmdev_devmem_copy_back()).
  */
 int hmmdev_migrate_vma_back(struct hmmdev *hd, struct migrate_vma *args,
 			    unsigned long *moved)
 {
 	u64 t0 = ktime_get_ns();
 	unsigned long i;
-	int ret;
+	int ret, lost;
 
 	*moved = 0;
 	ret = migrate_vma_setup(args);
 	if (ret)
 		return ret;
 	hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_SETUP, &t0);
-	hmmdev_devmem_copy_back(hd, args->src, args->dst, args->npages,
-				args->vma, args->start);
+	lost = hmmdev_devmem_copy_back(hd, args->src, args->dst, args->npages,
+				       args->vma, args->start, args->fault_page);
 	for (i = 0; i < args->npages; i++)
 		*moved += !!args->dst[i];
 	t0 = ktime_get_ns();
@@ -337,7 +373,7 @@ int hmmdev_migrate_vma_back(struct hmmdev *hd, struct migrate_vma *args,
 	hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_PAGES, &t0);
 	migrate_vma_finalize(args);
 	hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_FINALIZE, &t0);
-	return 0;
+	return lost;
 }
 
 /* Our device pages of [start, end) (one VMA, one chunk) -> RAM. */
@@ -365,9 +401,15 @@ typedef int (*hmmdev_chunk_fn)(struct hmmdev_mirror *m,
 			       struct vm_area_struct *vma, u64 start, u64 end,
 			       u64 *cpages);
 
-/* Run @fn on [start, end) of the mirror's mm, chunk by chunk, VMA by VMA. */
+/*
+ * Run @fn on [start, end) of the mirror's mm, chunk by chunk, VMA by VMA,
+ * under mmap_lock.  Without @every_vma the range must be mapped and
+ * readable (else -EINVAL) and the first error ends it; with it, gaps and
+ * VMAs migration cannot work on (VM_IO/VM_PFNMAP, hugetlb) are skipped and
+ * every chunk is tried.
+ */
 static int hmmdev_migrate_range(struct hmmdev_mirror *m, u64 start, u64 end,
-				hmmdev_chunk_fn fn, u64 *cpages)
+				hmmdev_chunk_fn fn, bool every_vma, u64 *cpages)
 {
 	struct hmmdev_migrate_buf *b;
 	struct vm_area_struct *vma;
@@ -383,13 +425,23 @@ static int hmmdev_migrate_range(struct hmmdev_mirror *m, u64 start, u64 end,
 	}
 	mmap_read_lock(m->mm);
 	for (addr = start; addr < end && !ret; addr = next) {
-		vma = vma_lookup(m->mm, addr);
-		if (!vma || !(vma->vm_flags & VM_READ)) {
+		vma = every_vma ? find_vma(m->mm, addr) : vma_lookup(m->mm, addr);
+		if (every_vma && !vma)
+			break;
+		if (every_vma && ((vma->vm_flags & VM_SPECIAL) ||
+				  is_vm_hugetlb_page(vma))) {
+			next = vma->vm_end;	/* migration cannot work there */
+			continue;
+		}
+		if (!every_vma && (!vma || !(vma->vm_flags & VM_READ))) {
 			ret = -EINVAL;
 			break;
 		}
+		addr = max_t(u64, addr, vma->vm_start);
 		next = min3(end, vma->vm_end, addr + MIGRATE_CHUNK * PAGE_SIZE);
 		ret = fn(m, b, vma, addr, next, cpages);
+		if (every_vma)
+			ret = 0;	/* best effort: the next chunk */
 	}
 	mmap_read_unlock(m->mm);
 	mmput(m->mm);
@@ -414,7 +466,7 @@ int hmmdev_migrate_to_dev(struct hmmdev_mirror *m, u64 start, u64 end)
 
 	if (!m->hd->dm_pages)
 		return -ENOMEM;
-	return hmmdev_migrate_range(m, start, end, hmmdev_migrate_chunk,
+	return hmmdev_migrate_range(m, start, end, hmmdev_migrate_chunk, false,
 				    &moved);
 }
 
@@ -431,5 +483,23 @@ int hmmdev_migrate_to_sys(struct hmmdev_mirror *m, u64 start, u64 end,
 			  u64 *cpages)
 {
 	return hmmdev_migrate_range(m, start, end, hmmdev_migrate_back_chunk,
-				    cpages);
+				    false, cpages);
+}
+
+/**
+ * hmmdev_migrate_all_to_sys() - every device page of @m's process -> RAM
+ * @m: the mirror
+ * @cpages: out: pages moved (added to)
+ *
+ * Walks every VMA of the process under mmap_lock, so that no page can be
+ * unmapped, and its anon_vma freed, while it moves (which
+ * migrate_device_range() cannot promise: hmmdev_devmem_evict()).  VMAs
+ * migration cannot work on (VM_IO/VM_PFNMAP, hugetlb) are skipped.
+ *
+ * Return: 0, -EINVAL for a process that is gone, -ENOMEM.
+ */
+int hmmdev_migrate_all_to_sys(struct hmmdev_mirror *m, u64 *cpages)
+{
+	return hmmdev_migrate_range(m, 0, TASK_SIZE_MAX,
+				    hmmdev_migrate_back_chunk, true, cpages);
 }

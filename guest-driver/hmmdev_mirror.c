@@ -13,8 +13,9 @@
  * the mirror: notifier removed (no callback runs afterwards), context
  * unpublished, disabled and invalidated, page tables reaped and freed, mm
  * dropped.  When the PCI device goes away first, hmmdev_mirrors_detach()
- * reaps every mirror's tables and marks it dead; a dead mirror never
- * touches the device again.
+ * reaps every published mirror's tables and marks it dead, and remove then
+ * waits for a release that unpublished its mirror before (see
+ * hmmdev_mirror_destroy()); a dead mirror never touches the device again.
  *
  * Locking.  mirror->lock serialises every change of the mirror's device
  * page tables with the invalidation callback, and is the lock of the
@@ -29,7 +30,9 @@
  * the fault service can wait for a migration whose copy needs an engine
  * (hmm_range_fault() sleeps on migration entries).  hd->va_jobs admits at
  * most engines - 1 such jobs, so one engine is always free for copies:
- * the job ring is FIFO, so a copy behind stalled jobs still finds it.
+ * the job ring is FIFO, so a copy behind stalled jobs still finds it.  A
+ * device with a single engine admits one VA job, and its migrations copy
+ * with the CPU (hmmdev_migrate.c), never waiting for that engine.
  */
 #include <linux/hmm.h>
 #include <linux/mm.h>
@@ -102,11 +105,32 @@ static const struct mmu_interval_notifier_ops hmmdev_mirror_ops = {
 	.invalidate = hmmdev_mirror_invalidate,
 };
 
+/*
+ * Contexts one process may hold on one device, so that a process opening
+ * file after file cannot take every context from the others.
+ */
+static unsigned int contexts_per_process = 16;
+module_param(contexts_per_process, uint, 0644);
+MODULE_PARM_DESC(contexts_per_process,
+		 "device contexts one process may hold per device (default 16)");
+
+/* ctx_lock held: contexts of @mm in use */
+static unsigned int hmmdev_mm_contexts(struct hmmdev *hd, struct mm_struct *mm)
+{
+	unsigned int ctx, n = 0;
+
+	lockdep_assert_held(&hd->ctx_lock);
+	for (ctx = 0; ctx < HMMDEV_NUM_CONTEXTS; ctx++)
+		n += hd->mirrors[ctx] && hd->mirrors[ctx]->mm == mm;
+	return n;
+}
+
 /**
  * hmmdev_mirror_create() - a device context mirroring current->mm
  * @hd: the device
  *
- * Return: the mirror or an ERR_PTR (-EBUSY: all contexts in use, -ENOMEM).
+ * Return: the mirror or an ERR_PTR (-EBUSY: all contexts in use, or the
+ * process holds contexts_per_process of them; -ENOMEM).
  */
 struct hmmdev_mirror *hmmdev_mirror_create(struct hmmdev *hd)
 {
@@ -124,6 +148,9 @@ struct hmmdev_mirror *hmmdev_mirror_create(struct hmmdev *hd)
 
 	spin_lock(&hd->ctx_lock);
 	ctx = find_first_zero_bit(hd->ctx_used, HMMDEV_NUM_CONTEXTS);
+	if (hmmdev_mm_contexts(hd, current->mm) >=
+	    READ_ONCE(contexts_per_process))
+		ctx = HMMDEV_NUM_CONTEXTS;
 	if (ctx < HMMDEV_NUM_CONTEXTS)
 		__set_bit(ctx, hd->ctx_used);
 	spin_unlock(&hd->ctx_lock);
@@ -317,14 +344,20 @@ void hmmdev_mirror_destroy(struct hmmdev_mirror *m)
 	struct hmmdev *hd = m->hd;
 
 	mmu_interval_notifier_remove(&m->notifier);
+	/*
+	 * Unpublish and tear down in one read section of state_lock: remove
+	 * either detaches this mirror itself (it is still published) or
+	 * waits for this section before the page-table pool goes.  The fault
+	 * work never takes state_lock, so flushing it here cannot deadlock
+	 * with remove's down_write().
+	 */
+	down_read(&hd->state_lock);
 	spin_lock(&hd->ctx_lock);
 	if (hd->mirrors[m->ctx] == m)
 		hd->mirrors[m->ctx] = NULL;
 	spin_unlock(&hd->ctx_lock);
 	/* a fault being serviced for this mirror finishes first */
 	flush_work(&hd->fault_work);
-	/* remove waits for us, or has already reset the device */
-	down_read(&hd->state_lock);
 	hmmdev_mirror_teardown(m, !hd->removed);
 	up_read(&hd->state_lock);
 	spin_lock(&hd->ctx_lock);

@@ -33,6 +33,7 @@ int hmmdev_pt_init(struct hmmdev *hd)
 	spin_lock_init(&hd->pt_lock);
 	hd->pt_size = hd->vram_size / 8;
 	hd->pt_base = hd->vram_size - hd->pt_size;
+	hd->raw_size = min_t(u64, hd->pt_base, HMMDEV_DEVMEM_BASE);
 	hd->pt_virt = devm_ioremap(dev, hd->vram_phys + hd->pt_base, hd->pt_size);
 	hd->pt_bitmap = devm_bitmap_zalloc(dev, hd->pt_size / PT_PAGE, GFP_KERNEL);
 	return hd->pt_virt && hd->pt_bitmap ? 0 : -ENOMEM;
@@ -53,6 +54,12 @@ u64 hmmdev_pt_alloc(struct hmmdev *hd)
 	memset_io(hd->pt_virt + bit * PT_PAGE, 0, PT_PAGE);
 	atomic_inc(&hd->pt_pages);
 	return hd->pt_base + bit * PT_PAGE;
+}
+
+/* Table pages one mirror may hold: a quarter of the pool. */
+static unsigned long hmmdev_pt_quota(struct hmmdev *hd)
+{
+	return max(hd->pt_size / PT_PAGE / 4, 4ull);
 }
 
 static void hmmdev_pt_free_page(struct hmmdev *hd, u64 table)
@@ -79,6 +86,33 @@ static u64 hmmdev_pt_span(int level)
 }
 
 /**
+ * hmmdev_pt_lookup() - the leaf that maps @va, if any
+ * @m: the mirror (lock held)
+ * @va: virtual address
+ *
+ * Return: the leaf entry (VALID or zapped; HMMDEV_PTE_HUGE for a 2 MiB
+ * leaf), or 0 when no leaf covers @va.
+ */
+u64 hmmdev_pt_lookup(struct hmmdev_mirror *m, u64 va)
+{
+	struct hmmdev *hd = m->hd;
+	u64 table = m->root, pte = 0;
+	int level;
+
+	lockdep_assert_held(&m->lock);
+	if (va >= HMMDEV_VA_LIMIT)
+		return 0;
+	for (level = 4; level >= 1; level--) {
+		pte = readq(hmmdev_pte(hd, table, hmmdev_pt_index(va, level)));
+		if (!(pte & HMMDEV_PTE_VALID) || level == 1 ||
+		    (level == 2 && (pte & HMMDEV_PTE_HUGE)))
+			break;
+		table = PTE_ADDR(pte);
+	}
+	return level <= 2 ? pte : 0;
+}
+
+/**
  * hmmdev_pt_map() - install a leaf
  * @m: the mirror (lock held)
  * @va: virtual address, aligned to the leaf size
@@ -91,9 +125,11 @@ static u64 hmmdev_pt_span(int level)
  * invalidation callback removed it first).  A 2 MiB leaf is refused with
  * -EEXIST where a table of 4 KiB leaves already exists.
  *
- * Return: 0, -ENOMEM (no table page left) or -EEXIST (also for a leaf
- * that maps another page: the CPU side changed without an invalidation
- * reaching us, which the notifier protocol rules out).
+ * Return: 0, -ENOMEM (no table page left, or the mirror holds its quota
+ * of them: hmmdev_pt_quota()), -EFAULT (@va beyond the
+ * device's 48-bit address space) or -EEXIST (also for a leaf that maps
+ * another page: the CPU side changed without an invalidation reaching us,
+ * which the notifier protocol rules out).
  */
 int hmmdev_pt_map(struct hmmdev_mirror *m, u64 va, u64 leaf, bool *replaced)
 {
@@ -103,15 +139,21 @@ int hmmdev_pt_map(struct hmmdev_mirror *m, u64 va, u64 leaf, bool *replaced)
 	u64 __iomem *slot;
 
 	lockdep_assert_held(&m->lock);
+	/* the table index would wrap: 2^48 + x is not x */
+	if (va >= HMMDEV_VA_LIMIT)
+		return -EFAULT;
 	for (level = 4; level > target; level--) {
 		slot = hmmdev_pte(hd, table, hmmdev_pt_index(va, level));
 		pte = readq(slot);
 		if (pte & HMMDEV_PTE_HUGE)
 			return -EEXIST;
 		if (!(pte & HMMDEV_PTE_VALID)) {
+			if (m->pt_pages >= hmmdev_pt_quota(hd))
+				return -ENOMEM;
 			next = hmmdev_pt_alloc(hd);
 			if (!next)
 				return -ENOMEM;
+			m->pt_pages++;
 			pte = next | HMMDEV_PTE_VALID;
 			writeq(pte, slot);
 		}
@@ -179,34 +221,44 @@ static unsigned long hmmdev_pt_walk(struct hmmdev_mirror *m, u64 table,
 	return seen;
 }
 
+/*
+ * The walk of [start, end) clipped to the device's address space: an
+ * address at or above HMMDEV_VA_LIMIT (a 5-level guest) would wrap in the
+ * table index onto the low addresses.
+ */
+static unsigned long hmmdev_pt_range(struct hmmdev_mirror *m, u64 start,
+				     u64 end, enum hmmdev_pt_op op)
+{
+	if (start >= HMMDEV_VA_LIMIT || start >= end)
+		return 0;
+	return hmmdev_pt_walk(m, m->root, 4, 0, start,
+			      min(end, HMMDEV_VA_LIMIT), op);
+}
+
 /* Clear VALID on the leaves in [start, end); returns how many. */
 unsigned long hmmdev_pt_zap(struct hmmdev_mirror *m, u64 start, u64 end)
 {
 	lockdep_assert_held(&m->lock);
-	return hmmdev_pt_walk(m, m->root, 4, 0, start, min(end, HMMDEV_VA_LIMIT),
-			      PT_ZAP);
+	return hmmdev_pt_range(m, start, end, PT_ZAP);
 }
 
 /* After INVALIDATE + SYNC: unmap and clear the zapped leaves. */
 void hmmdev_pt_reap(struct hmmdev_mirror *m, u64 start, u64 end)
 {
 	lockdep_assert_held(&m->lock);
-	hmmdev_pt_walk(m, m->root, 4, 0, start, min(end, HMMDEV_VA_LIMIT),
-		       PT_REAP);
+	hmmdev_pt_range(m, start, end, PT_REAP);
 }
 
 /* Any valid leaf in [start, end)?  (No sleeping, no allocation.) */
 bool hmmdev_pt_any(struct hmmdev_mirror *m, u64 start, u64 end)
 {
-	return hmmdev_pt_walk(m, m->root, 4, 0, start, min(end, HMMDEV_VA_LIMIT),
-			      PT_ANY) > 0;
+	return hmmdev_pt_range(m, start, end, PT_ANY) > 0;
 }
 
 /* Any valid leaf with ATOMIC (exclusive access) in [start, end)? */
 bool hmmdev_pt_any_atomic(struct hmmdev_mirror *m, u64 start, u64 end)
 {
-	return hmmdev_pt_walk(m, m->root, 4, 0, start, min(end, HMMDEV_VA_LIMIT),
-			      PT_ANY_ATOMIC) > 0;
+	return hmmdev_pt_range(m, start, end, PT_ANY_ATOMIC) > 0;
 }
 
 static void hmmdev_pt_free_tree(struct hmmdev *hd, u64 table, int level)
@@ -226,5 +278,6 @@ static void hmmdev_pt_free_tree(struct hmmdev *hd, u64 table, int level)
 void hmmdev_pt_destroy(struct hmmdev_mirror *m)
 {
 	hmmdev_pt_free_tree(m->hd, m->root, 4);
+	m->pt_pages = 0;
 	m->root = 0;
 }

@@ -23,11 +23,14 @@ static void test_info(int fd, struct hmmdev_fn *fn, struct hmmdev_info *info)
 
 	ksft_test_result(!ret && info->version >> 16 == 1 && info->engines >= 1 &&
 			 info->msix_vectors >= 3 &&
-			 info->vram_size == fn->bar2_size,
-			 "%s info: version %#x, %u engines, %u vectors, %llu MiB VRAM (BAR2 %llu MiB)\n",
+			 info->vram_size == fn->bar2_size &&
+			 info->raw_size >= (64 << 20) &&
+			 info->raw_size < info->vram_size,
+			 "%s info: version %#x, %u engines, %u vectors, %llu MiB VRAM (BAR2 %llu MiB), %llu MiB raw\n",
 			 fn->node, info->version, info->engines,
 			 info->msix_vectors, (unsigned long long)info->vram_size >> 20,
-			 fn->bar2_size >> 20);
+			 fn->bar2_size >> 20,
+			 (unsigned long long)info->raw_size >> 20);
 }
 
 static void test_msix(int fd, struct hmmdev_fn *fn, struct hmmdev_info *info)
@@ -150,8 +153,14 @@ static void test_bad_args(int fd, struct hmmdev_fn *fn,
 	d.length = 0;
 	expect(&x, "length 0", dma_errno(fd, d), EINVAL);
 	d = good;
-	d.vram_offset = info->vram_size - 100;
-	expect(&x, "past the end of VRAM", dma_errno(fd, d), EINVAL);
+	d.vram_offset = info->raw_size - 100;
+	expect(&x, "past the end of raw VRAM", dma_errno(fd, d), EINVAL);
+	d = good;
+	d.vram_offset = info->vram_size - sizeof(buf);
+	expect(&x, "into the page-table pool", dma_errno(fd, d), EINVAL);
+	d = good;
+	d.vram_offset = info->raw_size;
+	expect(&x, "into device memory", dma_errno(fd, d), EINVAL);
 	d = good;
 	d.vram_offset = ~0ull - 10;
 	expect(&x, "VRAM offset wraps", dma_errno(fd, d), EINVAL);
@@ -168,8 +177,19 @@ static void test_bad_args(int fd, struct hmmdev_fn *fn,
 	expect(&x, "NULL argument", ioctl_errno(fd, HMMDEV_IOC_DMA, NULL), EFAULT);
 	expect(&x, "bad vector", ioctl_errno(fd, HMMDEV_IOC_IRQ_TEST, &t), EINVAL);
 	expect(&x, "unknown ioctl", ioctl_errno(fd, _IO('h', 0x7f), NULL), ENOTTY);
-	map = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, info->vram_size - 4096);
-	expect(&x, "mmap past VRAM", map == MAP_FAILED ? errno : 0, EINVAL);
+	map = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, info->raw_size - 4096);
+	expect(&x, "mmap past raw VRAM", map == MAP_FAILED ? errno : 0, EINVAL);
+	map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		   info->vram_size - 4096);
+	expect(&x, "mmap of the page-table pool", map == MAP_FAILED ? errno : 0,
+	       EINVAL);
+	map = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+	/* before the fix: mapped, and the first read was a kernel BUG */
+	if (map != MAP_FAILED)
+		__atomic_load_n((char *)map, __ATOMIC_RELAXED);
+	expect(&x, "MAP_PRIVATE", map == MAP_FAILED ? errno : 0, EINVAL);
+	map = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+	expect(&x, "PROT_EXEC", map == MAP_FAILED ? errno : 0, EPERM);
 	if (x.first_wrong)
 		ksft_test_result_fail("%s bad-args: case '%s' gave errno %d\n",
 				      fn->node, x.first_wrong, x.got);
@@ -261,7 +281,7 @@ int main(int argc, char **argv)
 
 		if (fd >= 0) {
 			test_info(fd, fn, &info);
-			vram = mmap(NULL, info.vram_size, PROT_READ | PROT_WRITE,
+			vram = mmap(NULL, info.raw_size, PROT_READ | PROT_WRITE,
 				    MAP_SHARED, fd, 0);
 		}
 		if (fd < 0 || vram == MAP_FAILED) {
@@ -270,9 +290,9 @@ int main(int argc, char **argv)
 						      fn->bdf, strerror(errno));
 			continue;
 		}
-		ksft_test_result_pass("%s mmap: %llu MiB of VRAM mapped\n",
+		ksft_test_result_pass("%s mmap: %llu MiB of raw VRAM mapped\n",
 				      fn->node,
-				      (unsigned long long)info.vram_size >> 20);
+				      (unsigned long long)info.raw_size >> 20);
 		ioctl(fd, HMMDEV_IOC_COUNTERS, &c0);
 		test_msix(fd, fn, &info);
 		for (s = 0; s < ARRAY_SIZE(dma_sizes); s++)
@@ -284,7 +304,7 @@ int main(int argc, char **argv)
 		ksft_test_result(dma_round_trip(fd, 0, 65536, 7) == 0,
 				 "%s still-works: 64 KiB round trip after bad input\n",
 				 fn->node);
-		munmap(vram, info.vram_size);
+		munmap(vram, info.raw_size);
 		/* a closed-and-reopened file still works */
 		close(fd);
 		fd = open(fn->node, O_RDWR);

@@ -180,6 +180,61 @@ static void test_fault_policy(int fd, const char *node)
 }
 
 /*
+ * With POPULATE_JOB, a fault populates the job's range to its end, which
+ * need not be page aligned: the last, partial page must be mapped too (it
+ * once was a range of no pages, answered RETRY for ever until the job
+ * timed out and the device was failed).
+ */
+static void test_unaligned_populate(int fd, const char *node)
+{
+	size_t len = 64 << 10;
+	uint8_t *src = fresh(len), *dst = fresh(len);
+	double t0 = now_s();
+	struct hmmdev_job j;
+	int ret;
+
+	memset(src, 0x3c, len);
+	policy(fd, 16, HMMDEV_POLICY_POPULATE_JOB);
+	ret = job_copy(fd, dst + 0xd09, src + 0x1d7, 0x203, &j);
+	policy(fd, 16, 0);
+	ksft_test_result(!ret && dst[0xd09] == 0x3c && dst[0xd09 + 0x202] == 0x3c &&
+			 dst[0xd09 + 0x203] == 0 && now_s() - t0 < 10,
+			 "%s unaligned-populate: 0x203-byte job at unaligned addresses: %s in %.1f s\n",
+			 node, ret ? strerror(-ret) : "copied", now_s() - t0);
+	munmap(src, len);
+	munmap(dst, len);
+}
+
+/*
+ * A system page the device has only read is mapped read-only for it, even
+ * when the CPU's entry is writable: the device's first write to it faults
+ * (and dirties the CPU's entry), so no device write can go unnoticed by
+ * reclaim.  Our own device pages are copied back whole and need no fault.
+ */
+static void test_read_then_write(int fd, const char *node)
+{
+	size_t len = 64 << 10;
+	uint8_t *a = fresh(len), *b = fresh(len);
+	struct hmmdev_job rd, wr = {
+		.op = HMMDEV_JOB_FILL, .dst = (uintptr_t)a, .length = len,
+		.value = 0x0101010101010101ull,
+	};
+	int ret;
+
+	memset(a, 7, len);      /* CPU-written: its entries writable and dirty */
+	memset(b, 0, len);
+	policy(fd, 16, 0);
+	ret = job_copy(fd, b, a, len, &rd);
+	ret = ret ?: job(fd, &wr);
+	ksft_test_result(!ret && b[0] == 7 && a[len - 1] == 1 &&
+			 wr.faults >= len / page_size / 16,
+			 "%s read-then-write: the first device write to pages it only read faulted %llu times (want >= %zu)\n",
+			 node, (unsigned long long)wr.faults, len / page_size / 16);
+	munmap(a, len);
+	munmap(b, len);
+}
+
+/*
  * Migrate-on-fault: a device job's first touch moves both buffers into
  * VRAM (the source with its data, the untouched destination zeroed); the
  * CPU then reads the right data, and unmapping frees the device pages.
@@ -379,6 +434,77 @@ static void test_processes(struct hmmdev_fn *fn)
 			 fn->node, failed, before, after);
 }
 
+/*
+ * One process cannot take every device context: past its quota (the
+ * driver's contexts_per_process, 16) it gets EBUSY, and another process
+ * still gets one.
+ */
+static void test_context_quota(const char *node)
+{
+	struct hmmdev_policy p = { .fault_around = 1 };
+	int fds[24], i, got = 0, err = 0, status = -1;
+	pid_t pid;
+
+	for (i = 0; i < 24; i++) {
+		fds[i] = open(node, O_RDWR);
+		if (fds[i] >= 0 && !ioctl(fds[i], HMMDEV_IOC_SET_POLICY, &p))
+			got++;
+		else if (!err)
+			err = errno;
+	}
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(node, O_RDWR);
+
+		_exit(fd < 0 || ioctl(fd, HMMDEV_IOC_SET_POLICY, &p));
+	}
+	waitpid(pid, &status, 0);
+	for (i = 0; i < 24; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	ksft_test_result(got == 16 && err == EBUSY && status == 0,
+			 "%s context-quota: one process got %d of 24 contexts (then errno %d), another process still gets one (%d)\n",
+			 node, got, err, status);
+}
+
+/*
+ * A 5-level guest maps addresses at and above 2^48, which the device's
+ * 48-bit page tables cannot hold: jobs there fail with EFAULT, and an
+ * munmap there must not reach the tables (the index would wrap onto the
+ * same address 2^48 lower: its leaves zapped, a malformed INVALIDATE).
+ */
+static void test_high_addresses(int fd, const char *node)
+{
+	size_t len = 64 << 10;
+	char *low = fresh(len), *tmp = fresh(len), *high;
+	struct hmmdev_counters c0, c1;
+	struct hmmdev_job again;
+	int err, ret;
+
+	high = mmap(low + (1ull << 48), len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (high == MAP_FAILED || high != low + (1ull << 48)) {
+		ksft_test_result_skip("%s high-addresses: no 5-level paging in this guest (%s)\n",
+				      node, strerror(errno));
+		return;
+	}
+	memset(low, 5, len);
+	memset(high, 6, len);
+	ret = job_copy(fd, tmp, low, len, NULL);	/* leaves for low */
+	err = job_copy(fd, tmp, high, len, NULL);
+	ioctl(fd, HMMDEV_IOC_COUNTERS, &c0);
+	munmap(high, len);
+	ret = ret ?: job_copy(fd, tmp, low, len, &again);
+	ioctl(fd, HMMDEV_IOC_COUNTERS, &c1);
+	ksft_test_result(!ret && err == -EFAULT && again.faults == 0 &&
+			 c1.device_errors == c0.device_errors && tmp[0] == 5,
+			 "%s high-addresses: job at 2^48+x: %d (want -EFAULT); after its munmap, x still mapped (%llu faults) and %llu device errors\n",
+			 node, err, (unsigned long long)again.faults,
+			 (unsigned long long)(c1.device_errors - c0.device_errors));
+	munmap(low, len);
+	munmap(tmp, len);
+}
+
 int main(int argc, char **argv)
 {
 	struct hmmdev_fn fns[MAX_DEVS];
@@ -387,7 +513,7 @@ int main(int argc, char **argv)
 
 	page_size = sysconf(_SC_PAGESIZE);
 	ksft_print_header();
-	ksft_set_plan(n * 9 + 2);
+	ksft_set_plan(n * 13 + 2);
 	for (i = 0; i < n; i++) {
 		int fd = open(fns[i].node, O_RDWR);
 
@@ -397,10 +523,14 @@ int main(int argc, char **argv)
 		test_copy_fill_checksum(fd, fns[i].node);
 		test_atomics(fd, fns[i].node);
 		test_fault_policy(fd, fns[i].node);
+		test_read_then_write(fd, fns[i].node);
+		test_unaligned_populate(fd, fns[i].node);
 		test_migrate_on_fault(fd, &fns[i]);
 		test_fault_errors(fd, fns[i].node);
 		test_bad_args(fd, fns[i].node);
+		test_high_addresses(fd, fns[i].node);
 		close(fd);
+		test_context_quota(fns[i].node);
 		test_processes(&fns[i]);
 	}
 	test_two_devices(fns, n);

@@ -51,7 +51,7 @@ static inline long long debugfs_counter(const char *bdf, const char *counter)
 	long long val, found = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/hmmdev/%s/counters",
+	snprintf(path, sizeof(path), "/sys/kernel/debug/hmmdev/%.64s/counters",
 		 bdf);
 	f = fopen(path, "r");
 	while (f && fscanf(f, "%63s %lld", name, &val) == 2)

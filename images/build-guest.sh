@@ -3,17 +3,19 @@
 # guest tests, the upstream hmm-tests (unmodified, from the same kernel
 # source, with the helpers its Makefile names) and the initramfs that holds
 # them with busybox.
-#   images/build-guest.sh SERIES
+#   images/build-guest.sh SERIES [FLAVOUR]
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-series=${1:?usage: build-guest.sh SERIES}
+series=${1:?usage: build-guest.sh SERIES [FLAVOUR]}
+flavour=${2:-}
 check_kernel "$series"
-ktree=$(kernel_tree "$series")
+check_flavour "$flavour"
+ktree=$(kernel_tree "$series" "$flavour")
 ksrc=$ktree/src
 kbuild=$ktree/build
-[ -f "$kbuild/arch/x86/boot/bzImage" ] || die "Linux $series not built (images/build-kernel.sh $series)"
-out=$(guest_dir "$series")
+[ -f "$kbuild/arch/x86/boot/bzImage" ] || die "Linux $series${flavour:+ $flavour} not built (images/build-kernel.sh $series $flavour)"
+out=$(guest_dir "$series" "$flavour")
 mkdir -p "$out/src" "$out/bin" "$out/root"
 
 # -- hmmdev.ko: kbuild needs a writable tree; mirror the sources (content-
@@ -60,7 +62,7 @@ rm -rf "$root"
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,work,lib/modules,usr/bin}
 cp /bin/busybox "$root/bin/busybox"
 cp "$HMMDEV_TOP/images/init" "$root/init"
-echo "$series $(kernel_version "$series")" >"$root/kernel-series"
+echo "$series $(kernel_version "$series")${flavour:+ $flavour}" >"$root/kernel-series"
 chmod 755 "$root/init"
 cp "$out/src/guest-driver/hmmdev.ko" "$kbuild/lib/test_hmm.ko" "$root/lib/modules/"
 cp "$out"/bin/* "$root/usr/bin/"

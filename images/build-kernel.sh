@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # Build one guest kernel (bzImage, modules, uapi headers) from Debian's
 # linux-source-SERIES: tinyconfig + images/kernel.config (+ images/kernel-
-# SERIES.config where the series needs its own lines), out of tree, in a
-# cache directory keyed by the package version and the fragments' content.
-#   images/build-kernel.sh SERIES        (one of lib.sh's KERNELS)
+# SERIES.config where the series needs its own lines, + images/kernel-
+# FLAVOUR.config for a flavour), out of tree, in a cache directory keyed by
+# the package version and the fragments' content.
+#   images/build-kernel.sh SERIES [FLAVOUR]   (lib.sh's KERNELS, FLAVOURS)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-series=${1:?usage: build-kernel.sh SERIES}
+series=${1:?usage: build-kernel.sh SERIES [FLAVOUR]}
+flavour=${2:-}
 check_kernel "$series"
-tree=$(kernel_tree "$series")
+check_flavour "$flavour"
+name=$series${flavour:+ ($flavour)}
+tree=$(kernel_tree "$series" "$flavour")
 src=$tree/src
 build=$tree/build
-mapfile -t fragments < <(kernel_fragments "$series")
+mapfile -t fragments < <(kernel_fragments "$series" "$flavour")
 tarball=$(kernel_tarball "$series")
 stats=$HMMDEV_CACHE/stats
 mkdir -p "$stats"
@@ -32,7 +36,7 @@ if [ ! -f "$tree/.extracted" ]; then
 fi
 
 if [ ! -f "$build/.config.checked" ]; then
-	log "configuring Linux $series: tinyconfig + ${fragments[*]##*/}"
+	log "configuring Linux $name: tinyconfig + ${fragments[*]##*/}"
 	mkdir -p "$build"
 	make -s -C "$src" O="$build" tinyconfig >/dev/null
 	"$src/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" "${fragments[@]}" >/dev/null
@@ -53,7 +57,7 @@ if [ ! -f "$build/.config.checked" ]; then
 			} ;;
 		esac
 	done < <(cat "${fragments[@]}")
-	[ $bad -eq 0 ] || die "kernel configuration of $series incomplete"
+	[ $bad -eq 0 ] || die "kernel configuration of $name incomplete"
 	touch "$build/.config.checked"
 fi
 
@@ -61,7 +65,7 @@ fi
 # configuration is up to date (make's own no-op check takes ~12 s).
 stamp=$build/.hmmdev-built
 if [ -f "$stamp" ] && [ "$stamp" -nt "$build/.config" ]; then
-	log "Linux $series up to date: $build/arch/x86/boot/bzImage"
+	log "Linux $name up to date: $build/arch/x86/boot/bzImage"
 	exit 0
 fi
 
@@ -71,11 +75,11 @@ fi
 cold=0
 [ -f "$build/vmlinux" ] || cold=1
 total=0
-[ $cold -eq 0 ] || total=$(cat "$stats/kernel-$series.steps" 2>/dev/null || echo 1800)
-progress "building Linux $series bzImage and modules (kbuild steps)" "$total" kbuild_steps \
+[ $cold -eq 0 ] || total=$(cat "$stats/kernel-$series${flavour:+-$flavour}.steps" 2>/dev/null || echo 1800)
+progress "building Linux $name bzImage and modules (kbuild steps)" "$total" kbuild_steps \
 	"$tree/make.log" make -C "$src" O="$build" -j"$JOBS" bzImage modules ||
-	{ grep -E 'error|Error' "$tree/make.log" | head -30 >&2; die "kernel $series build failed (log: $tree/make.log)"; }
-[ $cold -eq 0 ] || kbuild_steps "$tree/make.log" >"$stats/kernel-$series.steps"
+	{ grep -E 'error|Error' "$tree/make.log" | head -30 >&2; die "kernel $name build failed (log: $tree/make.log)"; }
+[ $cold -eq 0 ] || kbuild_steps "$tree/make.log" >"$stats/kernel-$series${flavour:+-$flavour}.steps"
 make -s -C "$src" O="$build" headers_install INSTALL_HDR_PATH="$tree/headers" >/dev/null
 touch "$stamp"
-log "Linux $series ready: $build/arch/x86/boot/bzImage"
+log "Linux $name ready: $build/arch/x86/boot/bzImage"

@@ -125,15 +125,26 @@ qemu_binary() { echo "$HMMDEV_CACHE/qemu-current/build/qemu-system-x86_64"; }
 kernel_dl_dir() { echo "$HMMDEV_CACHE/dl/linux-source-$1"; }
 kernel_version() { cat "$(kernel_dl_dir "$1")/version" 2>/dev/null; }
 kernel_tarball() { echo "$(kernel_dl_dir "$1")/linux-source-$1.tar.xz"; }
-kernel_tree() { # SERIES
+# A kernel flavour adds images/kernel-FLAVOUR.config: "sanitize" (KASAN,
+# KFENCE, UBSAN, kmemleak), built for SANITIZE_KERNELS by default.
+FLAVOURS=(sanitize)
+SANITIZE_KERNELS=(7.3)
+check_flavour() { # [FLAVOUR]
+	local f
+	[ -z "$1" ] && return 0
+	for f in "${FLAVOURS[@]}"; do [ "$1" = "$f" ] && return 0; done
+	die "unknown kernel flavour '$1' (choices: ${FLAVOURS[*]})"
+}
+kernel_tree() { # SERIES [FLAVOUR]
 	local ver
 	ver=$(kernel_version "$1")
 	[ -n "$ver" ] || ver=unfetched
-	echo "$HMMDEV_CACHE/linux-$ver-$(short_hash "$ver" "$(cat $(kernel_fragments "$1"))")"
+	echo "$HMMDEV_CACHE/linux-$ver${2:+-$2}-$(short_hash "$ver" "$(cat $(kernel_fragments "$1" "${2:-}"))")"
 }
-# kernel_fragments SERIES: the config fragments, common one first
+# kernel_fragments SERIES [FLAVOUR]: the config fragments, common one first
 kernel_fragments() {
 	echo "$HMMDEV_TOP/images/kernel.config"
 	[ ! -f "$HMMDEV_TOP/images/kernel-$1.config" ] || echo "$HMMDEV_TOP/images/kernel-$1.config"
+	[ -z "${2:-}" ] || echo "$HMMDEV_TOP/images/kernel-$2.config"
 }
-guest_dir() { echo "$HMMDEV_CACHE/guest-$1"; } # SERIES
+guest_dir() { echo "$HMMDEV_CACHE/guest-$1${2:+-$2}"; } # SERIES [FLAVOUR]

@@ -2,18 +2,21 @@
 # Turn a test VM's console log into one TAP stream and a verdict.
 #
 #   images/tap-report.sh [--qemu-status N] [--timeout S] [--tap-summary]
-#                        [--kernel SERIES] LOG
+#                        [--kernel SERIES[-VARIANT...]] LOG
 #   images/tap-report.sh --kernel-log-only LOG
 #
 # Each suite's results (between HMMDEV-SUITE-BEGIN/END) are renumbered and
 # prefixed with the kernel and the suite name ("linux-7.3 hmmdev: ...").
 # A failure listed for this kernel and suite in images/expected-failures.txt
 # is marked TODO (counted apart, not a failure).  Added checks: every suite
-# finished and produced the number of results it planned; the guest kernel log (dmesg,
-# between HMMDEV-DMESG-BEGIN/END) has no WARNING, BUG, oops or lockdep
-# report; the VM did not time out.  Failures of the "baseline" suite (the
-# kernel's own test_hmm, our reference) are marked TODO: reported, counted
-# apart, not failures of hmmdev.
+# finished and produced the number of results it planned; the guest kernel
+# log (dmesg and kmemleak's report, between HMMDEV-DMESG-BEGIN/END) has no
+# WARNING, BUG, oops, lockdep, KASAN, KFENCE, UBSAN or kmemleak report; the
+# VM did not time out.  A guest that panicked (oops=panic, panic_on_warn)
+# never prints its log: the first report on the console is named instead.
+# Failures of the "baseline" suite (the kernel's own test_hmm, our
+# reference) are marked TODO: reported, counted apart, not failures of
+# hmmdev.
 #
 # Output ends with "N passed, N failed, N skipped"; exit status 1 on any
 # failure.
@@ -38,12 +41,15 @@ log=${1:?usage: tap-report.sh [options] LOG}
 KERNEL_BAD='WARNING:|BUG:|Oops|general protection fault|kernel BUG|Kernel panic|'
 KERNEL_BAD+='possible circular locking|possible recursive locking|inconsistent lock state|'
 KERNEL_BAD+='lock held when returning|suspicious RCU usage|DEBUG_LOCKS_WARN_ON|'
-KERNEL_BAD+='INFO: task .* blocked|Call Trace:'
+KERNEL_BAD+='INFO: task .* blocked|Call Trace:|UBSAN:|unreferenced object'
 
 exec awk -v qemu_status="$qemu_status" -v timeout_s="$timeout_s" \
 	-v tap_summary="$tap_summary" -v klog_only="$klog_only" \
 	-v bad_re="$KERNEL_BAD" -v kernel="$kernel" -v xfail="$xfail" '
 BEGIN {
+	# the series of "7.3-sanitize-iommu" is 7.3
+	series = kernel
+	sub(/-.*/, "", series)
 	# "KERNEL SUITE TEST" lines; "#" starts a comment
 	while ((getline line < xfail) > 0) {
 		sub(/#.*/, "", line)
@@ -70,6 +76,11 @@ in_dmesg {
 	if (bad_line == "" && $0 ~ bad_re) bad_line = $0
 	next
 }
+# the kernel console lines ("[   12.345678] ..."), before a panic
+/^\[ *[0-9]+\.[0-9]+\] / {
+	if (console_bad == "" && $0 ~ bad_re) console_bad = $0
+	if (panic_line == "" && $0 ~ /Kernel panic/) panic_line = $0
+}
 # each program of a suite prints its own plan
 suite != "" && /^1\.\.[0-9]+/ { plan[suite] += substr($1, 4); planned[suite] = 1; next }
 suite != "" && /^(not )?ok [0-9]+/ {
@@ -78,8 +89,8 @@ suite != "" && /^(not )?ok [0-9]+/ {
 	sub(/^(not )?ok [0-9]+ *(- )?/, "", desc)
 	results[suite]++
 	split(desc, word)
-	if (!ok && ((kernel " " suite " " word[1]) in expected))
-		desc = desc " # TODO expected failure on Linux " kernel " (images/expected-failures.txt)"
+	if (!ok && ((series " " suite " " word[1]) in expected))
+		desc = desc " # TODO expected failure on Linux " series " (images/expected-failures.txt)"
 	if (suite == "baseline") {
 		b_total++
 		if (desc ~ /# *[Ss][Kk][Ii][Pp]/) b_skip++
@@ -93,6 +104,7 @@ suite != "" && /^(not )?ok [0-9]+/ {
 END {
 	if (klog_only) {
 		if (bad_line != "") { print "guest kernel log: " bad_line; exit 1 }
+		if (console_bad != "") { print "guest kernel died: " console_bad; exit 1 }
 		exit 0
 	}
 	for (i = 1; i <= nsuites; i++) {
@@ -108,12 +120,14 @@ END {
 		emit(0, "no suite ran (the VM did not reach /init?)")
 	if (qemu_status == 124 || qemu_status == 137)
 		emit(0, "VM timed out after " timeout_s " s")
-	if (!dmesg_done)
+	if (!dmesg_done && console_bad != "")
+		emit(0, "guest kernel died: " console_bad (panic_line != "" && panic_line != console_bad ? " -- " panic_line : ""))
+	else if (!dmesg_done)
 		emit(0, "guest kernel log: missing (the VM did not finish)")
 	else if (bad_line != "")
 		emit(0, "guest kernel log: " bad_line)
 	else
-		emit(1, "guest kernel log: no WARNING, BUG, oops or lockdep report")
+		emit(1, "guest kernel log: no WARNING, BUG, oops, lockdep, KASAN, KFENCE, UBSAN or kmemleak report")
 	if (wall != "")
 		printf "# boot to /init: %.2f s wall, guest uptime %s s\n", wall, uptime
 	for (i = 1; i <= nnotes; i++)

@@ -371,6 +371,9 @@ static void hmmdev_instance_init(Object *obj)
     object_property_add_uint32_ptr(obj, "x-inject-drop-syncs",
                                    &s->inject_drop_syncs,
                                    OBJ_PROP_FLAG_READWRITE);
+    object_property_add_uint32_ptr(obj, "x-inject-bad-fq-tail",
+                                   &s->inject_bad_fq_tail,
+                                   OBJ_PROP_FLAG_READWRITE);
 }
 
 static void hmmdev_instance_finalize(Object *obj)

@@ -330,6 +330,10 @@ uint64_t hmmdev_queue_read(HmmdevState *s, hwaddr addr)
         val = addr == HMMDEV_REG_FQ_BASE ? s->fq_base :
               addr == HMMDEV_REG_FQ_ENTRIES ? s->fq_entries :
               addr == HMMDEV_REG_FQ_HEAD ? s->fq_head : s->fq_tail;
+        if (addr == HMMDEV_REG_FQ_TAIL && s->fq_tail != s->fq_head &&
+            qatomic_read(&s->inject_bad_fq_tail)) {
+            val = UINT32_MAX;   /* fault injection: a broken tail */
+        }
         qemu_mutex_unlock(&s->fq_lock);
     }
     return val;

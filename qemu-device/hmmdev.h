@@ -88,6 +88,7 @@ struct HmmdevState {
     /* fault injection (QOM, settable while running) */
     uint32_t inject_xlate_delay_us; /* between a translation and its use */
     uint32_t inject_drop_syncs;     /* SYNCs that never complete */
+    uint32_t inject_bad_fq_tail;    /* FQ_TAIL reads all-ones */
 
     /* BQL */
     uint32_t scratch;

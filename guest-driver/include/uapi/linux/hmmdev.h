@@ -19,8 +19,11 @@
  * @engines: number of DMA engines
  * @msix_vectors: MSI-X vectors the driver uses
  * @reserved: zero
- * @vram_size: bytes of device memory (BAR2), mmap()able at offset 0
+ * @vram_size: bytes of device memory (BAR2)
  * @max_dma_length: largest @length HMMDEV_IOC_DMA accepts
+ * @raw_size: bytes at the start of VRAM open to mmap() (MAP_SHARED, at
+ *	offset 0) and HMMDEV_IOC_DMA; the rest holds the driver's device
+ *	pages and page tables, which no process may reach
  */
 struct hmmdev_info {
 	__u32 version;
@@ -29,6 +32,7 @@ struct hmmdev_info {
 	__u32 reserved;
 	__u64 vram_size;
 	__u64 max_dma_length;
+	__u64 raw_size;
 };
 
 #define HMMDEV_DMA_TO_VRAM	1	/* user memory -> VRAM */
@@ -37,7 +41,7 @@ struct hmmdev_info {
 /**
  * struct hmmdev_dma - copy between user memory and VRAM with the DMA engines
  * @addr: user buffer
- * @vram_offset: offset in VRAM; @vram_offset + @length <= vram_size
+ * @vram_offset: offset in VRAM; @vram_offset + @length <= raw_size
  * @length: bytes, 1..max_dma_length
  * @direction: HMMDEV_DMA_TO_VRAM or HMMDEV_DMA_FROM_VRAM
  * @flags: zero
