@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build qemu-system-x86_64 with the hmmdev device and its qtest.
 #
-#   images/build-qemu.sh [--asan]
+#   images/build-qemu.sh [--asan|--tsan]
 #
 # 1. QEMU's source tarball comes from images/fetch-sources.sh (sid's source
 #    index, sha256 checked).
@@ -13,7 +13,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 variant=
-[ "${1:-}" = --asan ] && variant=asan
+case "${1:-}" in --asan | --tsan) variant=${1#--} ;; esac
 tree=$(qemu_tree $variant)
 src=$tree/src
 build=$tree/build
@@ -32,9 +32,15 @@ wire_tree() {
 	echo "source hmmdev/Kconfig" >>"$src/hw/misc/Kconfig"
 	local names
 	names=$(qemu_qtests | sed "s/.*/'&'/" | paste -sd, -)
-	sed -i "s|^qtests_x86_64 = qtests_i386\$|&\nqtests_x86_64 += [$names]|" \
+	# like other optional devices: the qtests exist where the device does
+	sed -i "s|^qtests_x86_64 = qtests_i386\$|&\nqtests_x86_64 += config_all_devices.has_key('CONFIG_HMMDEV') ? [$names] : []|" \
+		"$src/tests/qtest/meson.build"
+	# the quiesce test plays a TPM (tpm-crb's PPI page is a ram_device)
+	sed -i "s|^\( *\)'tpm-crb-test': \[io, tpmemu_files\],\$|&\n\1'hmmdev-quiesce-test': [io, tpmemu_files],|" \
 		"$src/tests/qtest/meson.build"
 	grep -q "'hmmdev-test'" "$src/tests/qtest/meson.build" || die "qtest wiring failed"
+	grep -q "'hmmdev-quiesce-test': \[io" "$src/tests/qtest/meson.build" ||
+		die "qtest wiring (tpm emulator) failed"
 }
 
 overlay() {
@@ -68,7 +74,7 @@ if [ ! -f "$build/build.ninja" ]; then
 	log "configuring QEMU ($variant${variant:+ }build in $build)"
 	rm -rf "$build"
 	mkdir -p "$build"
-	mapfile -t flags < <(qemu_configure_flags ${variant:+--enable-asan --enable-ubsan})
+	mapfile -t flags < <(qemu_configure_flags $(qemu_variant_flags "$variant"))
 	progress "configuring QEMU" 0 true "$tree/configure.log" \
 		env -C "$build" "$src/configure" "${flags[@]}" ||
 		{ tail -30 "$tree/configure.log" >&2; die "QEMU configure failed (log: $tree/configure.log)"; }

@@ -102,9 +102,12 @@ progress() {
 	return $rc
 }
 
+# --enable-tpm: tpm-crb maps a ram_device page (its PPI), which the
+# qtests use as a DMA target that is RAM but not directly accessible.
 qemu_configure_flags() {
 	printf '%s\n' --target-list=x86_64-softmmu --without-default-features \
-		--disable-docs --disable-install-blobs --python=/usr/bin/python3 "$@"
+		--disable-docs --disable-install-blobs --python=/usr/bin/python3 \
+		--enable-tpm "$@"
 }
 
 # Paths of the products, for the scripts that use them.
@@ -113,10 +116,18 @@ qemu_qtests() {
 	local f
 	for f in "$HMMDEV_TOP"/qemu-device/tests/*.c; do basename "${f%.c}"; done
 }
-qemu_tree() { # [asan]
+# qemu_variant_flags VARIANT: configure flags of a sanitizer variant of QEMU
+# (asan: ASan+UBSan with gcc; tsan: ThreadSanitizer with Debian's clang)
+qemu_variant_flags() {
+	case "${1:-}" in
+	asan) printf '%s\n' --enable-asan --enable-ubsan ;;
+	tsan) printf '%s\n' --enable-tsan --cc=clang --cxx=clang++ --disable-werror ;;
+	esac
+}
+qemu_tree() { # [asan|tsan]
 	local flags
-	flags=$(qemu_configure_flags ${1:+--enable-asan --enable-ubsan})
-	echo "$HMMDEV_CACHE/qemu-$QEMU_VERSION${1:+-$1}-$(short_hash "$flags" wiring-v2 $(qemu_qtests))"
+	flags=$(qemu_configure_flags $(qemu_variant_flags "${1:-}"))
+	echo "$HMMDEV_CACHE/qemu-$QEMU_VERSION${1:+-$1}-$(short_hash "$flags" wiring-v3 $(qemu_qtests))"
 }
 qemu_binary() { echo "$HMMDEV_CACHE/qemu-current/build/qemu-system-x86_64"; }
 

@@ -3,16 +3,19 @@
  *
  * A job works on "ends": system memory (a bus address), VRAM (an offset)
  * or a virtual address of a context.  It proceeds in pieces; for each
- * piece every end is mapped to host memory directly (VRAM, or guest RAM
- * through pci_dma_map()), the operation runs on the mapped bytes, and the
- * mappings are released.  A VA end is translated by the device MMU, and
- * hmmdev_end_map() is the one place where a translation is used: whatever
- * checks translations (traces today, a coherence oracle tomorrow) hooks in
- * there.  The engine holds its translation marker from the translation to
- * the end of the piece's access.
+ * piece every end is mapped to host memory directly, the operation runs on
+ * the mapped bytes, and the mappings are released.  A VA end is translated
+ * by the device MMU, and hmmdev_end_map() is the one place where a
+ * translation is used: whatever checks translations (traces today, a
+ * coherence oracle tomorrow) hooks in there.  The engine holds its
+ * translation marker from the translation to the end of the piece's
+ * access, and is inside the gate (hmmdev-engine.c) for the whole piece.
  *
- * Only RAM is a DMA target: peer-to-peer MMIO is refused, so an engine
- * never needs the BQL.
+ * Only RAM that can be accessed directly is a DMA target: peer-to-peer
+ * MMIO and ram_device regions (VFIO BARs, the TPM PPI page) are refused,
+ * so an engine never needs the BQL.  hmmdev_dma_map() checks the target
+ * and maps it in one RCU section, so a remap in between cannot send the
+ * access down the MMIO path.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -38,10 +41,10 @@ typedef struct HmmdevEnd {
 
 /* A mapped piece of memory. */
 typedef struct HmmdevSeg {
+    AddressSpace *as;               /* NULL: nothing mapped */
     uint8_t *ptr;
     uint64_t len;
-    dma_addr_t mapped;              /* pci_dma_map()ed length, 0 for VRAM */
-    DMADirection dir;
+    bool is_write;
 } HmmdevSeg;
 
 /* A translation fault, to be reported once no mapping is held. */
@@ -51,46 +54,137 @@ typedef struct HmmdevFaultInfo {
     uint32_t reason;
 } HmmdevFaultInfo;
 
-#define HMMDEV_FAULTED  0x100       /* internal status: report, then retry */
+#define HMMDEV_FAULTED      0x100   /* internal status: report, then retry */
+#define HMMDEV_INTERRUPTED  0x101   /* internal: the gate wants to close */
 
-static bool hmmdev_is_ram(HmmdevState *s, dma_addr_t addr, dma_addr_t *len,
-                          bool is_write)
+/* ---- 64-bit little-endian words in memory the guest shares ---- */
+
+#ifdef CONFIG_ATOMIC64
+uint64_t hmmdev_read_le64(uint64_t *p)
 {
-    AddressSpace *as = pci_get_address_space(PCI_DEVICE(s));
+    return le64_to_cpu(qatomic_read__nocheck(p));
+}
+
+/* Replace @old by @new (CPU order) if @p still holds @old. */
+bool hmmdev_cmpxchg_le64(uint64_t *p, uint64_t old, uint64_t new)
+{
+    return qatomic_cmpxchg__nocheck(p, cpu_to_le64(old), cpu_to_le64(new)) ==
+           cpu_to_le64(old);
+}
+#else
+/*
+ * Hosts without 64-bit atomics: one lock orders the engines; such hosts
+ * are deprecated and cannot run 64-bit guests anyway.
+ */
+static QemuMutex hmmdev_atomic64_lock;
+
+static void __attribute__((constructor)) hmmdev_atomic64_init(void)
+{
+    qemu_mutex_init(&hmmdev_atomic64_lock);
+}
+
+uint64_t hmmdev_read_le64(uint64_t *p)
+{
+    uint64_t v;
+
+    qemu_mutex_lock(&hmmdev_atomic64_lock);
+    v = le64_to_cpu(*p);
+    qemu_mutex_unlock(&hmmdev_atomic64_lock);
+    return v;
+}
+
+bool hmmdev_cmpxchg_le64(uint64_t *p, uint64_t old, uint64_t new)
+{
+    bool ok;
+
+    qemu_mutex_lock(&hmmdev_atomic64_lock);
+    ok = le64_to_cpu(*p) == old;
+    if (ok) {
+        *p = cpu_to_le64(new);
+    }
+    qemu_mutex_unlock(&hmmdev_atomic64_lock);
+    return ok;
+}
+#endif
+
+/* ATOMIC_ADD on a little-endian u64, on any host byte order. */
+void hmmdev_atomic_add_le64(uint64_t *p, uint64_t value, uint64_t *old)
+{
+    do {
+        *old = hmmdev_read_le64(p);
+    } while (!hmmdev_cmpxchg_le64(p, *old, *old + value));
+}
+
+/* ---- mapping ---- */
+
+/*
+ * Map up to *@len bytes at @addr of @as for direct access; *@len is set to
+ * the contiguous length mapped.  In one RCU section: translate, refuse
+ * anything memcpy cannot reach (MMIO, ram_device, ROM for a write), and
+ * take the reference address_space_map() would take, so that
+ * hmmdev_seg_unmap() -> address_space_unmap() marks the bytes dirty
+ * (migration, TCG code) and drops it.
+ */
+static bool hmmdev_dma_map(AddressSpace *as, uint64_t addr, uint64_t *len,
+                           bool is_write, HmmdevSeg *seg)
+{
     hwaddr xlat, plen = *len;
     MemoryRegion *mr;
 
+    if (!*len || addr + *len < addr) {
+        return false;
+    }
     RCU_READ_LOCK_GUARD();
     mr = address_space_translate(as, addr, &xlat, &plen, is_write,
                                  MEMTXATTRS_UNSPECIFIED);
+    if (!plen || !memory_access_is_direct(mr, is_write,
+                                          MEMTXATTRS_UNSPECIFIED)) {
+        return false;
+    }
+    memory_region_ref(mr);
+    *seg = (HmmdevSeg) {
+        .as = as,
+        .ptr = qemu_map_ram_ptr(mr->ram_block, xlat),
+        .len = plen,
+        .is_write = is_write,
+    };
     *len = plen;
-    return memory_region_is_ram(mr) && !(is_write && mr->readonly) && plen;
+    return true;
+}
+
+static void hmmdev_seg_unmap(HmmdevSeg *seg, uint64_t used)
+{
+    if (seg->as) {
+        address_space_unmap(seg->as, seg->ptr, seg->len, seg->is_write,
+                            seg->is_write ? used : 0);
+        seg->as = NULL;
+    }
 }
 
 /*
- * Copy to or from system memory (rings, records).  Only RAM is a valid
- * target; with bus mastering off, every access fails.
+ * Copy to or from system memory (rings, records).  Only directly
+ * accessible RAM is a valid target; with bus mastering off, every access
+ * fails.
  */
 MemTxResult hmmdev_sysmem_rw(HmmdevState *s, dma_addr_t addr, void *buf,
                              dma_addr_t len, DMADirection dir)
 {
+    AddressSpace *as = pci_get_address_space(PCI_DEVICE(s));
     bool is_write = dir == DMA_DIRECTION_FROM_DEVICE;
-    MemTxResult res;
+    HmmdevSeg seg;
 
-    if (addr + len < addr) {
-        return MEMTX_DECODE_ERROR;
-    }
     while (len) {
-        dma_addr_t plen = len;
+        uint64_t plen = len;
 
-        if (!hmmdev_is_ram(s, addr, &plen, is_write)) {
+        if (!hmmdev_dma_map(as, addr, &plen, is_write, &seg)) {
             return MEMTX_DECODE_ERROR;
         }
-        res = pci_dma_rw(PCI_DEVICE(s), addr, buf, plen, dir,
-                         MEMTXATTRS_UNSPECIFIED);
-        if (res != MEMTX_OK) {
-            return res;
+        if (is_write) {
+            memcpy(seg.ptr, buf, plen);
+        } else {
+            memcpy(buf, seg.ptr, plen);
         }
+        hmmdev_seg_unmap(&seg, plen);
         addr += plen;
         buf = (uint8_t *)buf + plen;
         len -= plen;
@@ -98,34 +192,37 @@ MemTxResult hmmdev_sysmem_rw(HmmdevState *s, dma_addr_t addr, void *buf,
     return MEMTX_OK;
 }
 
-static bool hmmdev_sysmem_map(HmmdevState *s, uint64_t addr, uint64_t len,
-                              DMADirection dir, HmmdevSeg *seg)
+/*
+ * Map up to @max bytes of VRAM (an offset the caller checked) or system
+ * memory (a bus address).  VRAM is our own RAM region: mapped directly,
+ * with the reference and the unmap that system memory gets, so that
+ * address_space_unmap() (which finds the region from the host pointer)
+ * marks what an engine wrote dirty there too.
+ */
+static uint32_t hmmdev_map(HmmdevState *s, bool vram, uint64_t addr,
+                           uint64_t max, unsigned access, HmmdevSeg *seg)
 {
-    dma_addr_t plen = len;
+    AddressSpace *as = pci_get_address_space(PCI_DEVICE(s));
+    bool is_write = access != HMMDEV_ACCESS_READ;
 
-    if (!hmmdev_is_ram(s, addr, &plen, dir == DMA_DIRECTION_FROM_DEVICE)) {
-        return false;
+    if (vram) {
+        memory_region_ref(s->vram);
+        *seg = (HmmdevSeg) {
+            .as = as,
+            .ptr = s->vram_ptr + addr,
+            .len = max,
+            .is_write = is_write,
+        };
+        return HMMDEV_JOB_OK;
     }
-    seg->ptr = pci_dma_map(PCI_DEVICE(s), addr, &plen, dir);
-    if (!seg->ptr) {
-        return false;
-    }
-    seg->len = seg->mapped = plen;
-    seg->dir = dir;
-    return true;
-}
-
-static void hmmdev_seg_unmap(HmmdevState *s, HmmdevSeg *seg, uint64_t used)
-{
-    if (seg->mapped) {
-        pci_dma_unmap(PCI_DEVICE(s), seg->ptr, seg->mapped, seg->dir, used);
-        seg->mapped = 0;
-    }
+    return hmmdev_dma_map(as, addr, &max, is_write, seg) ? HMMDEV_JOB_OK
+                                                         : HMMDEV_JOB_DMA_ERROR;
 }
 
 /*
  * Map up to @max bytes of @end at job offset @off.  Returns HMMDEV_JOB_OK
- * with @seg set, a job status, or HMMDEV_FAULTED with @fault set.
+ * with @seg set, a job status, HMMDEV_FAULTED with @fault set, or
+ * HMMDEV_INTERRUPTED.
  */
 static uint32_t hmmdev_end_map(HmmdevEngine *e, const HmmdevJobDesc *d,
                                const HmmdevEnd *end, uint64_t off,
@@ -133,19 +230,15 @@ static uint32_t hmmdev_end_map(HmmdevEngine *e, const HmmdevJobDesc *d,
                                HmmdevFaultInfo *fault)
 {
     HmmdevState *s = e->s;
-    DMADirection dir = access == HMMDEV_ACCESS_READ ? DMA_DIRECTION_TO_DEVICE
-                                                    : DMA_DIRECTION_FROM_DEVICE;
     uint64_t va = end->addr + off;
+    uint32_t reason = 0, delay;
     HmmdevXlate x;
-    uint32_t reason = 0;
 
     switch (end->kind) {
     case HMMDEV_END_VRAM:
-        *seg = (HmmdevSeg) { .ptr = s->vram_ptr + va, .len = max };
-        return HMMDEV_JOB_OK;
     case HMMDEV_END_SYSMEM:
-        return hmmdev_sysmem_map(s, va, max, dir, seg) ? HMMDEV_JOB_OK
-                                                       : HMMDEV_JOB_DMA_ERROR;
+        return hmmdev_map(s, end->kind == HMMDEV_END_VRAM, va, max, access,
+                          seg);
     case HMMDEV_END_VA:
         break;
     }
@@ -164,17 +257,12 @@ static uint32_t hmmdev_end_map(HmmdevEngine *e, const HmmdevJobDesc *d,
     /* the translation is used here, and only here */
     trace_hmmdev_xlate_use(e->id, d->context, va, x.addr, x.vram, access,
                            MIN(max, x.len));
-    if (qatomic_read(&s->inject_xlate_delay_us)) {
-        g_usleep(qatomic_read(&s->inject_xlate_delay_us));
+    delay = qatomic_read(&s->inject_xlate_delay_us);
+    if (delay && !hmmdev_gate_sleep(s, e->gen, delay)) {
+        return HMMDEV_INTERRUPTED;
     }
-    max = MIN(max, x.len);
-    if (x.vram) {
-        /* the walks checked that the pages lie inside VRAM */
-        *seg = (HmmdevSeg) { .ptr = s->vram_ptr + x.addr, .len = max };
-        return HMMDEV_JOB_OK;
-    }
-    return hmmdev_sysmem_map(s, x.addr, max, dir, seg) ? HMMDEV_JOB_OK
-                                                       : HMMDEV_JOB_DMA_ERROR;
+    /* the walks checked that VRAM pages lie inside VRAM */
+    return hmmdev_map(s, x.vram, x.addr, MIN(max, x.len), access, seg);
 }
 
 static void hmmdev_end_of(const HmmdevJobDesc *d, bool src, HmmdevEnd *end)
@@ -276,8 +364,7 @@ static void hmmdev_piece_op(HmmdevEngine *e, const HmmdevJobDesc *d,
         *result += n;
         break;
     case HMMDEV_OP_ATOMIC_ADD:
-        *result = le64_to_cpu(qatomic_fetch_add((uint64_t *)dst->ptr,
-                                                cpu_to_le64(d->value)));
+        hmmdev_atomic_add_le64((uint64_t *)dst->ptr, d->value, result);
         break;
     case HMMDEV_OP_CHECKSUM:
         /* the sum of the little-endian u64 words of the source */
@@ -296,7 +383,7 @@ static void hmmdev_piece_op(HmmdevEngine *e, const HmmdevJobDesc *d,
  * with its status.  @result: bytes copied before that.
  */
 static int hmmdev_copy_list(HmmdevEngine *e, const HmmdevJobDesc *d,
-                            uint32_t gen, uint64_t *result)
+                            uint64_t *result)
 {
     HmmdevCopyEntry batch[HMMDEV_LIST_BATCH];
     HmmdevJobDesc one = *d;
@@ -309,9 +396,13 @@ static int hmmdev_copy_list(HmmdevEngine *e, const HmmdevJobDesc *d,
     for (i = 0; i < d->length; i++) {
         if (i % HMMDEV_LIST_BATCH == 0) {
             n = MIN(d->length - i, HMMDEV_LIST_BATCH);
-            if (hmmdev_sysmem_rw(e->s, d->src + i * sizeof(batch[0]), batch,
-                                 n * sizeof(batch[0]),
-                                 DMA_DIRECTION_TO_DEVICE) != MEMTX_OK) {
+            ret = hmmdev_gate_read(e->s, e->gen,
+                                   d->src + i * sizeof(batch[0]), batch,
+                                   n * sizeof(batch[0]));
+            if (ret < 0) {
+                return -1;
+            }
+            if (!ret) {
                 hmmdev_count(e->s, HMMDEV_CNT_DMA_ERRORS, 1);
                 return HMMDEV_JOB_DMA_ERROR;
             }
@@ -322,7 +413,7 @@ static int hmmdev_copy_list(HmmdevEngine *e, const HmmdevJobDesc *d,
         if (status != HMMDEV_JOB_OK) {
             return status;
         }
-        ret = hmmdev_job_execute(e, &one, gen, &done);
+        ret = hmmdev_job_execute(e, &one, &done);
         *result += done;
         if (ret != HMMDEV_JOB_OK) {
             return ret;
@@ -332,17 +423,52 @@ static int hmmdev_copy_list(HmmdevEngine *e, const HmmdevJobDesc *d,
 }
 
 /*
- * Run a checked job.  Returns a HMMDEV_JOB_* status, or -1 when the device
- * was reset under the job.  @result: bytes done, old value or checksum.
+ * Inside the gate: map the piece of @d at @off (at most *@n bytes; *@n is
+ * set to what was mapped), run the operation, unmap.
  */
-int hmmdev_job_execute(HmmdevEngine *e, const HmmdevJobDesc *d, uint32_t gen,
-                       uint64_t *result)
+static uint32_t hmmdev_piece(HmmdevEngine *e, const HmmdevJobDesc *d,
+                             const HmmdevEnd *src, const HmmdevEnd *dst,
+                             uint64_t off, uint64_t *n, uint64_t *result,
+                             HmmdevFaultInfo *fault)
 {
-    HmmdevState *s = e->s;
     bool reads = hmmdev_op_reads(d->opcode);
     bool writes = hmmdev_op_writes(d->opcode);
     unsigned dst_access = d->opcode == HMMDEV_OP_ATOMIC_ADD ?
                           HMMDEV_ACCESS_ATOMIC : HMMDEV_ACCESS_WRITE;
+    HmmdevSeg in = { 0 }, out = { 0 };
+    uint32_t status = HMMDEV_JOB_OK;
+
+    hmmdev_xlate_begin(e);
+    if (reads) {
+        status = hmmdev_end_map(e, d, src, off, *n, HMMDEV_ACCESS_READ, &in,
+                                fault);
+        *n = MIN(*n, in.len);
+    }
+    if (status == HMMDEV_JOB_OK && writes) {
+        status = hmmdev_end_map(e, d, dst, off, *n, dst_access, &out, fault);
+        *n = MIN(*n, out.len);
+    }
+    if (status == HMMDEV_JOB_OK && d->opcode == HMMDEV_OP_ATOMIC_ADD &&
+        *n < 8) {
+        status = HMMDEV_JOB_DMA_ERROR;
+    }
+    if (status == HMMDEV_JOB_OK) {
+        hmmdev_piece_op(e, d, &in, &out, off, *n, result);
+    }
+    hmmdev_seg_unmap(&in, 0);
+    hmmdev_seg_unmap(&out, status == HMMDEV_JOB_OK ? *n : 0);
+    hmmdev_xlate_end(e);
+    return status;
+}
+
+/*
+ * Run a checked job.  Returns a HMMDEV_JOB_* status, or -1 when the device
+ * was reset under the job.  @result: bytes done, old value or checksum.
+ */
+int hmmdev_job_execute(HmmdevEngine *e, const HmmdevJobDesc *d,
+                       uint64_t *result)
+{
+    HmmdevState *s = e->s;
     HmmdevEnd src, dst;
     HmmdevFaultInfo fault;
     uint64_t off = 0, n, i;
@@ -354,7 +480,7 @@ int hmmdev_job_execute(HmmdevEngine *e, const HmmdevJobDesc *d, uint32_t gen,
         return HMMDEV_JOB_OK;
     }
     if (d->opcode == HMMDEV_OP_COPY_LIST) {
-        return hmmdev_copy_list(e, d, gen, result);
+        return hmmdev_copy_list(e, d, result);
     }
     hmmdev_end_of(d, true, &src);
     hmmdev_end_of(d, false, &dst);
@@ -364,35 +490,18 @@ int hmmdev_job_execute(HmmdevEngine *e, const HmmdevJobDesc *d, uint32_t gen,
         }
     }
     while (off < d->length) {
-        HmmdevSeg in = { 0 }, out = { 0 };
-
-        if (qatomic_read(&s->generation) != gen) {
+        if (!hmmdev_gate_enter(s, e->gen)) {
             return -1;
         }
         n = MIN(d->length - off, HMMDEV_CHUNK);
-        hmmdev_xlate_begin(e);
-        status = reads ? hmmdev_end_map(e, d, &src, off, n,
-                                        HMMDEV_ACCESS_READ, &in, &fault)
-                       : HMMDEV_JOB_OK;
-        n = reads && status == HMMDEV_JOB_OK ? in.len : n;
-        if (status == HMMDEV_JOB_OK && writes) {
-            status = hmmdev_end_map(e, d, &dst, off, n, dst_access, &out,
-                                    &fault);
-            n = MIN(n, out.len);
-        }
-        if (status == HMMDEV_JOB_OK && d->opcode == HMMDEV_OP_ATOMIC_ADD &&
-            n < 8) {
-            status = HMMDEV_JOB_DMA_ERROR;
-        }
-        if (status == HMMDEV_JOB_OK) {
-            hmmdev_piece_op(e, d, &in, &out, off, n, result);
-        }
-        hmmdev_seg_unmap(s, &in, 0);
-        hmmdev_seg_unmap(s, &out, status == HMMDEV_JOB_OK ? n : 0);
-        hmmdev_xlate_end(e);
+        status = hmmdev_piece(e, d, &src, &dst, off, &n, result, &fault);
+        hmmdev_gate_exit(s);
 
+        if (status == HMMDEV_INTERRUPTED) {
+            continue;               /* nothing moved; enter again */
+        }
         if (status == HMMDEV_FAULTED) {
-            answer = hmmdev_fault_stall(e, gen, d->context, fault.va,
+            answer = hmmdev_fault_stall(e, d->context, fault.va,
                                         fault.access, fault.reason);
             if (answer == HMMDEV_RESPONSE_RETRY) {
                 continue;

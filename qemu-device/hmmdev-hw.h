@@ -18,7 +18,7 @@
 #define HMMDEV_CLASS_ACCELERATOR    0x1200  /* processing accelerator */
 
 #define HMMDEV_ID_MAGIC             0x484d4d44u     /* "HMMD" */
-#define HMMDEV_VERSION              0x00010002u     /* 1.2 */
+#define HMMDEV_VERSION              0x00010003u     /* 1.3 */
 
 /* BARs */
 #define HMMDEV_BAR_REGS             0

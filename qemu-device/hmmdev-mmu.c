@@ -35,6 +35,7 @@ void hmmdev_mmu_init(HmmdevState *s)
     qemu_cond_init(&s->sync_cond);
     s->atc = g_new0(HmmdevAtcEntry, s->atc_sets * s->atc_ways);
     s->atc_epoch = 1;               /* 0 means "no marker" */
+    hmmdev_mmu_reset(s);
 }
 
 void hmmdev_mmu_free(HmmdevState *s)
@@ -52,7 +53,8 @@ void hmmdev_mmu_reset(HmmdevState *s)
 
     for (i = 0; i < HMMDEV_NUM_CONTEXTS; i++) {
         qatomic_set(&s->contexts[i].enabled, false);
-        qatomic_set(&s->contexts[i].root, 0);
+        qatomic_set(&s->contexts[i].root_pfn, HMMDEV_NO_ROOT);
+        s->contexts[i].root = 0;
     }
     hmmdev_atc_invalidate(s, true, 0, true, 0, 0);
 }
@@ -62,15 +64,16 @@ static bool hmmdev_root_valid(HmmdevState *s, uint64_t root)
     return root % PAGE_4K == 0 && root <= s->vram_size - PAGE_4K;
 }
 
+/* BQL held.  @off is relative to HMMDEV_REG_CTX_BASE. */
 uint64_t hmmdev_ctx_read(HmmdevState *s, hwaddr off)
 {
     HmmdevContext *c = &s->contexts[off / HMMDEV_CTX_STRIDE];
 
     switch (off % HMMDEV_CTX_STRIDE) {
     case HMMDEV_CTX_ROOT:
-        return qatomic_read(&c->root);
+        return c->root;
     case HMMDEV_CTX_ROOT + 4:
-        return qatomic_read(&c->root) >> 32;
+        return c->root >> 32;
     case HMMDEV_CTX_CTRL:
         return qatomic_read(&c->enabled);
     }
@@ -92,6 +95,8 @@ void hmmdev_ctx_write(HmmdevState *s, hwaddr off, uint64_t val, unsigned size)
         break;
     case HMMDEV_CTX_CTRL:
         if ((val & 1) && !hmmdev_root_valid(s, root)) {
+            /* enabling with a bad root leaves the context disabled */
+            qatomic_set(&c->enabled, false);
             hmmdev_device_error(s, HMMDEV_ERR_BAD_CONTEXT);
             return;
         }
@@ -101,8 +106,13 @@ void hmmdev_ctx_write(HmmdevState *s, hwaddr off, uint64_t val, unsigned size)
         hmmdev_device_error(s, HMMDEV_ERR_BAD_REGISTER);
         return;
     }
-    /* a root may be half-written; it is checked when it is used */
-    qatomic_set(&c->root, root);
+    /*
+     * A root may be half-written: the engines see it only once it is a
+     * valid table offset, and walk nothing until then.
+     */
+    c->root = root;
+    qatomic_set(&c->root_pfn, hmmdev_root_valid(s, root) ? root >> 12
+                                                          : HMMDEV_NO_ROOT);
 }
 
 void hmmdev_xlate_begin(HmmdevEngine *e)
@@ -126,34 +136,50 @@ void hmmdev_xlate_end(HmmdevEngine *e)
     }
 }
 
-static bool hmmdev_old_markers(HmmdevState *s, uint64_t epoch)
+/* Epochs are 32-bit and wrap; 0 is never an epoch. */
+static uint32_t hmmdev_epoch_next(uint32_t epoch)
+{
+    return epoch + 1 ? epoch + 1 : 1;
+}
+
+static bool hmmdev_old_markers(HmmdevState *s, uint32_t epoch)
 {
     unsigned i;
 
     for (i = 0; i < s->num_engines; i++) {
-        uint64_t marker = qatomic_read(&s->engines[i].xlate_epoch);
+        uint32_t marker = qatomic_read(&s->engines[i].xlate_epoch);
 
-        if (marker && marker < epoch) {
+        /* markers live for one piece: far less than 2^31 epochs */
+        if (marker && (int32_t)(marker - epoch) < 0) {
             return true;
         }
     }
     return false;
 }
 
-/* SYNC: wait until no engine uses a translation older than now. */
-void hmmdev_wait_translations(HmmdevState *s)
+/*
+ * SYNC: wait until no engine uses a translation older than now.  False
+ * when the device was reset (or unplugged) meanwhile.
+ */
+bool hmmdev_wait_translations(HmmdevState *s, uint32_t gen)
 {
-    uint64_t epoch = qatomic_read(&s->atc_epoch);
+    uint32_t epoch = qatomic_read(&s->atc_epoch);
+    bool ok = true;
 
     qemu_mutex_lock(&s->sync_lock);
     qatomic_inc(&s->sync_waiters);
     /* count ourselves before reading markers; pairs with xlate_end */
     smp_mb();
     while (hmmdev_old_markers(s, epoch)) {
+        ok = hmmdev_generation(s) == gen && !qatomic_read(&s->quit);
+        if (!ok) {
+            break;
+        }
         qemu_cond_timedwait(&s->sync_cond, &s->sync_lock, 10);
     }
     qatomic_dec(&s->sync_waiters);
     qemu_mutex_unlock(&s->sync_lock);
+    return ok && hmmdev_generation(s) == gen;
 }
 
 static HmmdevAtcEntry *hmmdev_atc_set(HmmdevState *s, bool huge,
@@ -241,7 +267,7 @@ void hmmdev_atc_invalidate(HmmdevState *s, bool all_ctx, unsigned ctx,
         e->valid = false;
         dropped++;
     }
-    qatomic_set(&s->atc_epoch, s->atc_epoch + 1);
+    qatomic_set(&s->atc_epoch, hmmdev_epoch_next(s->atc_epoch));
     qemu_mutex_unlock(&s->atc_lock);
     hmmdev_count(s, HMMDEV_CNT_ATC_INVALIDATED, dropped);
     trace_hmmdev_atc_invalidate(all_ctx, ctx, all_va, va, len, dropped);
@@ -272,21 +298,23 @@ static HmmdevXlateStatus hmmdev_walk(HmmdevState *s, unsigned ctx,
                                      uint64_t *leaf, bool *huge,
                                      uint32_t *reason)
 {
-    uint64_t table = qatomic_read(&s->contexts[ctx].root);
-    uint64_t pte, want, page, addr;
+    uint32_t root_pfn = qatomic_read(&s->contexts[ctx].root_pfn);
+    uint64_t table = (uint64_t)root_pfn << 12;
+    uint64_t pte, want, page, addr, off;
     uint64_t *slot;
     int level;
 
     hmmdev_count(s, HMMDEV_CNT_WALKS, 1);
-    if (!hmmdev_root_valid(s, table)) {
+    if (root_pfn == HMMDEV_NO_ROOT) {
         return HMMDEV_XLATE_BAD_CONTEXT;
     }
     for (level = 4; level >= 1; level--) {
         unsigned index = (va >> (12 + 9 * (level - 1))) & 511;
 
-        slot = (uint64_t *)(s->vram_ptr + table + 8 * index);
+        off = table + 8 * index;
+        slot = (uint64_t *)(s->vram_ptr + off);
 retry:
-        pte = le64_to_cpu(qatomic_read(slot));
+        pte = hmmdev_read_le64(slot);
         trace_hmmdev_walk(ctx, va, level, pte);
         if (!(pte & HMMDEV_PTE_VALID)) {
             *reason = HMMDEV_FAULT_NOT_PRESENT;
@@ -314,10 +342,11 @@ retry:
         }
         want = pte | HMMDEV_PTE_ACCESSED |
                (access == HMMDEV_ACCESS_READ ? 0 : HMMDEV_PTE_DIRTY);
-        if (want != pte &&
-            qatomic_cmpxchg(slot, cpu_to_le64(pte), cpu_to_le64(want)) !=
-            cpu_to_le64(pte)) {
-            goto retry;     /* the driver changed the entry under us */
+        if (want != pte) {
+            if (!hmmdev_cmpxchg_le64(slot, pte, want)) {
+                goto retry;     /* the driver changed the entry under us */
+            }
+            memory_region_set_dirty(s->vram, off, 8);
         }
         *leaf = want;
         *huge = level == 2;

@@ -4,21 +4,25 @@
  * The vCPU's MMIO handler only latches registers and rings doorbells; the
  * work happens in the engine threads (hmmdev-engine.c).  Interrupts raised
  * by engine threads are forwarded to the main loop through irq_bh, so no
- * engine thread ever takes the BQL.
+ * engine thread ever takes the BQL.  Reset, VM stop and bus mastering
+ * turned off quiesce the engines (the gate, hmmdev-engine.c).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "qemu/osdep.h"
 #include "qemu/units.h"
+#include "qemu/log.h"
 #include "qemu/timer.h"
 #include "qemu/main-loop.h"
 #include "qapi/error.h"
+#include "qapi/visitor.h"
 #include "hw/pci/pci.h"
 #include "hw/pci/pcie.h"
 #include "hw/pci/msix.h"
 #include "hw/qdev-properties.h"
-#include "migration/vmstate.h"
+#include "hw/resettable.h"
+#include "migration/blocker.h"
 #include "hmmdev.h"
 #include "trace.h"
 
@@ -28,14 +32,28 @@ static bool hmmdev_is_ctx_reg(hwaddr addr)
            addr < HMMDEV_REG_CTX_BASE + HMMDEV_NUM_CONTEXTS * HMMDEV_CTX_STRIDE;
 }
 
+/* The command- and fault-queue registers (not the reserved 0x06c). */
 static bool hmmdev_is_queue_reg(hwaddr addr)
 {
-    return addr >= HMMDEV_REG_CQ_BASE && addr <= HMMDEV_REG_FQ_TAIL;
+    switch (addr) {
+    case HMMDEV_REG_CQ_BASE:
+    case HMMDEV_REG_CQ_BASE + 4:
+    case HMMDEV_REG_CQ_ENTRIES:
+    case HMMDEV_REG_CQ_TAIL:
+    case HMMDEV_REG_CQ_HEAD:
+    case HMMDEV_REG_FQ_BASE:
+    case HMMDEV_REG_FQ_BASE + 4:
+    case HMMDEV_REG_FQ_ENTRIES:
+    case HMMDEV_REG_FQ_HEAD:
+    case HMMDEV_REG_FQ_TAIL:
+        return true;
+    }
+    return false;
 }
 
 void hmmdev_count(HmmdevState *s, HmmdevCounter c, uint64_t n)
 {
-    qatomic_add(&s->counters[c], n);
+    stat64_add(&s->counters[c], n);
 }
 
 /* Any thread: ask the main loop to raise @vector. */
@@ -45,29 +63,66 @@ void hmmdev_raise(HmmdevState *s, unsigned vector)
     qemu_bh_schedule(s->irq_bh);
 }
 
+/* Main loop.  A stopped VM gets its interrupts when it runs again. */
 static void hmmdev_irq_bh(void *opaque)
 {
     HmmdevState *s = opaque;
     PCIDevice *pdev = PCI_DEVICE(s);
-    uint32_t pending = qatomic_xchg(&s->irq_pending, 0);
+    uint32_t pending;
     unsigned v;
 
+    if (!runstate_is_running()) {
+        return;                     /* hmmdev_vm_state_change() re-runs us */
+    }
+    pending = qatomic_xchg(&s->irq_pending, 0);
     for (v = 0; v < HMMDEV_MSIX_VECTORS; v++) {
         if (!(pending & (1u << v))) {
             continue;
         }
         trace_hmmdev_irq(v, msix_enabled(pdev));
         if (msix_enabled(pdev)) {
+            /* a masked vector only sets its pending bit: not counted */
+            if (!msix_is_masked(pdev, v)) {
+                hmmdev_count(s, HMMDEV_CNT_IRQS, 1);
+            }
             msix_notify(pdev, v);
-            hmmdev_count(s, HMMDEV_CNT_IRQS, 1);
         }
     }
 }
 
-/* Any thread: latch a device error and raise the error vector. */
+static const char *hmmdev_error_name(uint32_t code)
+{
+    static const char *const names[] = {
+        [HMMDEV_ERR_BAD_REGISTER] = "BAD_REGISTER",
+        [HMMDEV_ERR_BAD_VECTOR] = "BAD_VECTOR",
+        [HMMDEV_ERR_RING_BUSY] = "RING_BUSY",
+        [HMMDEV_ERR_BAD_RING] = "BAD_RING",
+        [HMMDEV_ERR_BAD_TAIL] = "BAD_TAIL",
+        [HMMDEV_ERR_FETCH] = "FETCH",
+        [HMMDEV_ERR_COMPLETION] = "COMPLETION",
+        [HMMDEV_ERR_BAD_COMMAND] = "BAD_COMMAND",
+        [HMMDEV_ERR_BAD_PTE] = "BAD_PTE",
+        [HMMDEV_ERR_FQ_OVERFLOW] = "FQ_OVERFLOW",
+        [HMMDEV_ERR_CMD_FETCH] = "CMD_FETCH",
+        [HMMDEV_ERR_FQ_WRITE] = "FQ_WRITE",
+        [HMMDEV_ERR_BAD_RESPONSE] = "BAD_RESPONSE",
+        [HMMDEV_ERR_SYNC_WRITE] = "SYNC_WRITE",
+        [HMMDEV_ERR_BAD_CONTEXT] = "BAD_CONTEXT",
+    };
+
+    return code < ARRAY_SIZE(names) && names[code] ? names[code] : "?";
+}
+
+/*
+ * Any thread: latch a device error and raise the error vector.  Every
+ * device error is the guest's doing (a register, a ring, a table or a
+ * command it wrote), hence LOG_GUEST_ERROR.
+ */
 void hmmdev_device_error(HmmdevState *s, uint32_t code)
 {
     trace_hmmdev_device_error(code);
+    qemu_log_mask(LOG_GUEST_ERROR, "hmmdev: device error %u (%s)\n", code,
+                  hmmdev_error_name(code));
     qatomic_set(&s->err_code, code);
     qatomic_inc(&s->err_count);
     hmmdev_count(s, HMMDEV_CNT_DEVICE_ERRORS, 1);
@@ -79,7 +134,7 @@ static bool hmmdev_reg64(HmmdevState *s, hwaddr addr, uint64_t *val)
 {
     switch (addr) {
     case HMMDEV_REG_TIMESTAMP:
-        *val = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+        *val = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
         return true;
     case HMMDEV_REG_VRAM_SIZE:
         *val = s->vram_size;
@@ -99,7 +154,7 @@ static bool hmmdev_reg64(HmmdevState *s, hwaddr addr, uint64_t *val)
     }
     if (addr >= HMMDEV_REG_COUNTERS &&
         addr < HMMDEV_REG_COUNTERS + 8 * HMMDEV_CNT_MAX) {
-        *val = qatomic_read(&s->counters[(addr - HMMDEV_REG_COUNTERS) / 8]);
+        *val = stat64_get(&s->counters[(addr - HMMDEV_REG_COUNTERS) / 8]);
         return true;
     }
     return false;
@@ -253,18 +308,79 @@ static const MemoryRegionOps hmmdev_mmio_ops = {
     },
 };
 
+/* Main loop, BQL held: park the engines while the VM is stopped. */
+static void hmmdev_vm_state_change(void *opaque, bool running,
+                                   RunState state)
+{
+    HmmdevState *s = opaque;
+
+    hmmdev_gate_pause(s, !running);
+    if (running && qatomic_read(&s->irq_pending)) {
+        qemu_bh_schedule(s->irq_bh);
+    }
+}
+
+/*
+ * Bus mastering turned off: once the write is done, no engine access
+ * started before it reaches memory (later ones fail as DMA errors).
+ */
+static void hmmdev_config_write(PCIDevice *pdev, uint32_t addr, uint32_t val,
+                                int len)
+{
+    bool was_master = pdev->config[PCI_COMMAND] & PCI_COMMAND_MASTER;
+
+    pci_default_write_config(pdev, addr, val, len);
+    if (was_master && !(pdev->config[PCI_COMMAND] & PCI_COMMAND_MASTER)) {
+        hmmdev_quiesce(HMMDEV(pdev));
+    }
+}
+
+/* VRAM: the memdev's memory, or our own RAM region committed now. */
+static bool hmmdev_vram_init(HmmdevState *s, Error **errp)
+{
+    if (s->memdev) {
+        if (host_memory_backend_is_mapped(s->memdev)) {
+            error_setg(errp, "hmmdev: memdev '%s' is already in use",
+                       object_get_canonical_path_component(OBJECT(s->memdev)));
+            return false;
+        }
+        s->vram = host_memory_backend_get_memory(s->memdev);
+        s->vram_size = memory_region_size(s->vram);
+    }
+    if (s->vram_size < 2 * MiB || s->vram_size > 64 * GiB ||
+        !is_power_of_2(s->vram_size)) {
+        error_setg(errp, "hmmdev: vram-size (or the memdev's size) must be a "
+                   "power of two between 2 MiB and 64 GiB (got %" PRIu64 ")",
+                   s->vram_size);
+        return false;
+    }
+    if (s->memdev) {
+        host_memory_backend_set_mapped(s->memdev, true);
+    } else {
+        if (!memory_region_init_ram(&s->vram_own, OBJECT(s), "hmmdev-vram",
+                                    s->vram_size, errp)) {
+            return false;
+        }
+        s->vram = &s->vram_own;
+        /*
+         * Commit the host memory now: real VRAM costs the same on first use
+         * as later, and a first-touch host page fault inside an engine
+         * would distort every first-use measurement (about 8x on a
+         * migration copy).  This runs at realize, under the BQL; for large
+         * VRAM use memdev= with a backend (prealloc=on does the same work
+         * with threads, or leave it off).
+         */
+        memset(memory_region_get_ram_ptr(s->vram), 0, s->vram_size);
+    }
+    s->vram_ptr = memory_region_get_ram_ptr(s->vram);
+    return true;
+}
+
 static void hmmdev_realize(PCIDevice *pdev, Error **errp)
 {
     HmmdevState *s = HMMDEV(pdev);
-    uint8_t *conf = pdev->config;
     unsigned v;
 
-    if (s->vram_size < 2 * MiB || s->vram_size > 64 * GiB ||
-        !is_power_of_2(s->vram_size)) {
-        error_setg(errp, "hmmdev: vram-size must be a power of two between "
-                   "2 MiB and 64 GiB (got %" PRIu64 ")", s->vram_size);
-        return;
-    }
     if (s->num_engines < 1 || s->num_engines > HMMDEV_MAX_ENGINES) {
         error_setg(errp, "hmmdev: engines must be 1..%d (got %u)",
                    HMMDEV_MAX_ENGINES, s->num_engines);
@@ -277,39 +393,32 @@ static void hmmdev_realize(PCIDevice *pdev, Error **errp)
                    s->atc_ways);
         return;
     }
-
-    pci_config_set_interrupt_pin(conf, 1);
+    error_setg(&s->migration_blocker, "hmmdev: jobs, faults and translations "
+               "in flight in the engine threads cannot be migrated");
+    if (migrate_add_blocker(&s->migration_blocker, errp) < 0) {
+        return;
+    }
+    if (!hmmdev_vram_init(s, errp)) {
+        goto fail_blocker;
+    }
 
     memory_region_init_io(&s->regs, OBJECT(s), &hmmdev_mmio_ops, s,
                           "hmmdev-regs", HMMDEV_REGS_SIZE);
     pci_register_bar(pdev, HMMDEV_BAR_REGS, PCI_BASE_ADDRESS_SPACE_MEMORY,
                      &s->regs);
-
-    if (!memory_region_init_ram(&s->vram, OBJECT(s), "hmmdev-vram",
-                                s->vram_size, errp)) {
-        return;
-    }
-    s->vram_ptr = memory_region_get_ram_ptr(&s->vram);
-    /*
-     * Commit the host memory now: real VRAM costs the same on first use
-     * as later, and a first-touch host page fault inside an engine would
-     * distort every first-use measurement (about 8x on a migration copy).
-     */
-    memset(s->vram_ptr, 0, s->vram_size);
     pci_register_bar(pdev, HMMDEV_BAR_VRAM,
                      PCI_BASE_ADDRESS_SPACE_MEMORY |
                      PCI_BASE_ADDRESS_MEM_TYPE_64 |
-                     PCI_BASE_ADDRESS_MEM_PREFETCH, &s->vram);
+                     PCI_BASE_ADDRESS_MEM_PREFETCH, s->vram);
 
-    if (pci_bus_is_express(pci_get_bus(pdev))) {
-        if (pcie_endpoint_cap_init(pdev, 0x80) < 0) {
-            error_setg(errp, "hmmdev: cannot add the PCIe capability");
-            return;
-        }
+    if (pci_bus_is_express(pci_get_bus(pdev)) &&
+        pcie_endpoint_cap_init(pdev, 0x80) < 0) {
+        error_setg(errp, "hmmdev: cannot add the PCIe capability");
+        goto fail_vram;
     }
     if (msix_init_exclusive_bar(pdev, HMMDEV_MSIX_VECTORS,
                                 HMMDEV_BAR_MSIX, errp)) {
-        return;
+        goto fail_vram;
     }
     for (v = 0; v < HMMDEV_MSIX_VECTORS; v++) {
         msix_vector_use(pdev, v);
@@ -318,8 +427,20 @@ static void hmmdev_realize(PCIDevice *pdev, Error **errp)
     s->irq_bh = qemu_bh_new_guarded(hmmdev_irq_bh, s,
                                     &DEVICE(pdev)->mem_reentrancy_guard);
     hmmdev_mmu_init(s);
+    hmmdev_gate_pause(s, !runstate_is_running());
+    s->vmstate_entry = qdev_add_vm_change_state_handler(DEVICE(s),
+                                                        hmmdev_vm_state_change,
+                                                        NULL, s);
     hmmdev_queues_start(s);
     hmmdev_engines_start(s);
+    return;
+
+fail_vram:
+    if (s->memdev) {
+        host_memory_backend_set_mapped(s->memdev, false);
+    }
+fail_blocker:
+    migrate_del_blocker(&s->migration_blocker);
 }
 
 static void hmmdev_exit(PCIDevice *pdev)
@@ -328,12 +449,20 @@ static void hmmdev_exit(PCIDevice *pdev)
 
     hmmdev_engines_stop(s);
     hmmdev_queues_stop(s);
+    qemu_del_vm_change_state_handler(s->vmstate_entry);
     hmmdev_mmu_free(s);
     qemu_bh_delete(s->irq_bh);
     msix_uninit_exclusive_bar(pdev);
+    if (s->memdev) {
+        host_memory_backend_set_mapped(s->memdev, false);
+    }
+    migrate_del_blocker(&s->migration_blocker);
 }
 
-/* Device reset, also CTRL.RESET: see "Reset" in the spec. */
+/*
+ * Device reset, also CTRL.RESET: see "Reset" in the spec.  BQL held;
+ * returns once the engines and the command thread are quiescent.
+ */
 void hmmdev_reset_state(HmmdevState *s)
 {
     trace_hmmdev_reset();
@@ -346,34 +475,51 @@ void hmmdev_reset_state(HmmdevState *s)
     hmmdev_count(s, HMMDEV_CNT_RESETS, 1);
 }
 
-static void hmmdev_reset(DeviceState *dev)
+static void hmmdev_reset_hold(Object *obj, ResetType type)
 {
-    hmmdev_reset_state(HMMDEV(dev));
+    hmmdev_reset_state(HMMDEV(obj));
+}
+
+/* QOM accessors: counters (opaque: the index) and injection knobs */
+static void hmmdev_get_stat(Object *obj, Visitor *v, const char *name,
+                            void *opaque, Error **errp)
+{
+    uint64_t val = stat64_get(&HMMDEV(obj)->counters[(uintptr_t)opaque]);
+
+    visit_type_uint64(v, name, &val, errp);
+}
+
+/* opaque: the offset of a uint32_t that engines read atomically */
+static void hmmdev_get_u32(Object *obj, Visitor *v, const char *name,
+                           void *opaque, Error **errp)
+{
+    uint32_t val = qatomic_read((uint32_t *)((char *)obj + (uintptr_t)opaque));
+
+    visit_type_uint32(v, name, &val, errp);
+}
+
+static void hmmdev_set_u32(Object *obj, Visitor *v, const char *name,
+                           void *opaque, Error **errp)
+{
+    uint32_t val;
+
+    if (visit_type_uint32(v, name, &val, errp)) {
+        qatomic_set((uint32_t *)((char *)obj + (uintptr_t)opaque), val);
+    }
 }
 
 static void hmmdev_instance_init(Object *obj)
 {
     HmmdevState *s = HMMDEV(obj);
-    char name[32];
     int i;
 
+    qemu_mutex_init(&s->gate_lock);
+    qemu_cond_init(&s->gate_cond);
     qemu_mutex_init(&s->jq_lock);
     qemu_cond_init(&s->jq_cond);
     for (i = 0; i < HMMDEV_CNT_MAX; i++) {
-        snprintf(name, sizeof(name), "stat-%s", hmmdev_counter_name(i));
-        object_property_add_uint64_ptr(obj, name, &s->counters[i],
-                                       OBJ_PROP_FLAG_READ);
+        stat64_init(&s->counters[i], 0);
     }
-    /* fault injection, settable with qom-set while the guest runs */
-    object_property_add_uint32_ptr(obj, "x-inject-xlate-delay-us",
-                                   &s->inject_xlate_delay_us,
-                                   OBJ_PROP_FLAG_READWRITE);
-    object_property_add_uint32_ptr(obj, "x-inject-drop-syncs",
-                                   &s->inject_drop_syncs,
-                                   OBJ_PROP_FLAG_READWRITE);
-    object_property_add_uint32_ptr(obj, "x-inject-bad-fq-tail",
-                                   &s->inject_bad_fq_tail,
-                                   OBJ_PROP_FLAG_READWRITE);
 }
 
 static void hmmdev_instance_finalize(Object *obj)
@@ -382,9 +528,13 @@ static void hmmdev_instance_finalize(Object *obj)
 
     qemu_cond_destroy(&s->jq_cond);
     qemu_mutex_destroy(&s->jq_lock);
+    qemu_cond_destroy(&s->gate_cond);
+    qemu_mutex_destroy(&s->gate_lock);
 }
 
 static const Property hmmdev_properties[] = {
+    DEFINE_PROP_LINK("memdev", HmmdevState, memdev, TYPE_MEMORY_BACKEND,
+                     HostMemoryBackend *),
     DEFINE_PROP_SIZE("vram-size", HmmdevState, vram_size, 256 * MiB),
     DEFINE_PROP_UINT32("engines", HmmdevState, num_engines, 2),
     DEFINE_PROP_UINT32("atc-sets", HmmdevState, atc_sets, 64),
@@ -392,27 +542,52 @@ static const Property hmmdev_properties[] = {
     DEFINE_PROP_BOOL("coherent", HmmdevState, coherent, false),
 };
 
-static const VMStateDescription hmmdev_vmstate = {
-    .name = TYPE_HMMDEV,
-    .unmigratable = 1,
+/* Fault injection, settable with qom-set while the guest runs. */
+static const struct {
+    const char *name;
+    size_t offset;
+    const char *desc;
+} hmmdev_knobs[] = {
+    { "x-inject-xlate-delay-us", offsetof(HmmdevState, inject_xlate_delay_us),
+      "wait this long between a translation and its use" },
+    { "x-inject-drop-syncs", offsetof(HmmdevState, inject_drop_syncs),
+      "the next N SYNC commands never complete" },
+    { "x-inject-bad-fq-tail", offsetof(HmmdevState, inject_bad_fq_tail),
+      "FQ_TAIL reads all-ones while the fault ring holds a record" },
 };
 
 static void hmmdev_class_init(ObjectClass *klass, const void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(klass);
+    ResettableClass *rc = RESETTABLE_CLASS(klass);
     PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
+    char name[32];
+    uintptr_t i;
 
     k->realize = hmmdev_realize;
     k->exit = hmmdev_exit;
+    k->config_write = hmmdev_config_write;
     k->vendor_id = HMMDEV_VENDOR_ID;
     k->device_id = HMMDEV_DEVICE_ID;
     k->revision = 1;
     k->class_id = HMMDEV_CLASS_ACCELERATOR;
     dc->desc = "hmmdev SVM/HMM rehearsal device";
-    dc->vmsd = &hmmdev_vmstate;
-    device_class_set_legacy_reset(dc, hmmdev_reset);
+    rc->phases.hold = hmmdev_reset_hold;
     device_class_set_props(dc, hmmdev_properties);
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
+
+    for (i = 0; i < HMMDEV_CNT_MAX; i++) {
+        snprintf(name, sizeof(name), "stat-%s", hmmdev_counter_name(i));
+        object_class_property_add(klass, name, "uint64", hmmdev_get_stat,
+                                  NULL, NULL, (void *)i);
+    }
+    for (i = 0; i < ARRAY_SIZE(hmmdev_knobs); i++) {
+        object_class_property_add(klass, hmmdev_knobs[i].name, "uint32",
+                                  hmmdev_get_u32, hmmdev_set_u32, NULL,
+                                  (void *)hmmdev_knobs[i].offset);
+        object_class_property_set_description(klass, hmmdev_knobs[i].name,
+                                              hmmdev_knobs[i].desc);
+    }
 }
 
 static const TypeInfo hmmdev_info = {

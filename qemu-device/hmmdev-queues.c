@@ -29,51 +29,100 @@ bool hmmdev_ring_ok(uint64_t base, uint32_t entries, unsigned size)
 /* ---- fault queue ---- */
 
 /*
+ * Write the fault record @rec and publish it (FQ_TAIL, vector FAULT).
+ * Returns false when it could not be reported (queue off, full, or the
+ * record unwritable; *@err says which device error that is) or when the
+ * device was reset meanwhile (*@dropped).
+ */
+static bool hmmdev_fault_report(HmmdevEngine *e, HmmdevFault *rec,
+                                uint32_t *err, bool *dropped)
+{
+    HmmdevState *s = e->s;
+    uint32_t ring_gen;
+    uint64_t addr;
+    bool written, ok = false;
+
+    /* one writer at a time, so records are published in ring order */
+    qemu_mutex_lock(&s->fq_write_lock);
+    if (!hmmdev_gate_enter(s, e->gen)) {
+        qemu_mutex_unlock(&s->fq_write_lock);
+        *dropped = true;
+        return false;
+    }
+    qemu_mutex_lock(&s->fq_lock);
+    if (!s->fq_enabled) {
+        goto out;
+    }
+    if ((s->fq_tail + 1) % s->fq_entries == s->fq_head) {
+        s->fq_overflow = true;
+        *err = HMMDEV_ERR_FQ_OVERFLOW;
+        goto out;
+    }
+    ring_gen = s->fq_ring_gen;
+    addr = s->fq_base + s->fq_tail * sizeof(*rec);
+    qemu_mutex_unlock(&s->fq_lock);
+    written = hmmdev_sysmem_rw(s, addr, rec, sizeof(*rec),
+                               DMA_DIRECTION_FROM_DEVICE) == MEMTX_OK;
+    qemu_mutex_lock(&s->fq_lock);
+    if (!written) {
+        *err = HMMDEV_ERR_FQ_WRITE;
+    } else if (ring_gen == s->fq_ring_gen) {
+        s->fq_tail = (s->fq_tail + 1) % s->fq_entries;
+        e->fault_pending = true;
+        e->fault_response = 0;
+        hmmdev_count(s, HMMDEV_CNT_FAULTS, 1);
+        hmmdev_raise(s, HMMDEV_VEC_FAULT);
+        ok = true;
+    }   /* else the ring was turned off or moved: the fault is lost */
+out:
+    qemu_mutex_unlock(&s->fq_lock);
+    hmmdev_gate_exit(s);
+    qemu_mutex_unlock(&s->fq_write_lock);
+    return ok;
+}
+
+/*
  * Report a fault and stall until it is answered.  Returns
  * HMMDEV_RESPONSE_RETRY or _ABORT, 0 when the fault could not be reported
  * (queue off, full, or unwritable), or -1 when the device was reset under
  * the job.
  */
-int hmmdev_fault_stall(HmmdevEngine *e, uint32_t gen, unsigned ctx,
-                       uint64_t va, unsigned access, uint32_t reason)
+int hmmdev_fault_stall(HmmdevEngine *e, unsigned ctx, uint64_t va,
+                       unsigned access, uint32_t reason)
 {
     HmmdevState *s = e->s;
     HmmdevFault rec;
     uint32_t err = HMMDEV_ERR_NONE;
-    int response = 0;
+    bool dropped = false;
+    int response;
 
     qemu_mutex_lock(&s->fq_lock);
     e->fault_id = (++e->fault_seq << 4) | e->id;
+    qemu_mutex_unlock(&s->fq_lock);
     rec = (HmmdevFault) {
         .va = cpu_to_le64(va),
         .context = cpu_to_le16(ctx),
         .access = access,
         .engine = e->id,
         .id = cpu_to_le32(e->fault_id),
-        .timestamp = cpu_to_le64(qemu_clock_get_ns(QEMU_CLOCK_REALTIME)),
+        .timestamp = cpu_to_le64(qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL)),
         .reason = cpu_to_le32(reason),
     };
     trace_hmmdev_fault(e->id, e->fault_id, ctx, va, access, reason);
-    if (!s->fq_enabled) {
-        goto lost;
+    if (!hmmdev_fault_report(e, &rec, &err, &dropped)) {
+        if (dropped) {
+            return -1;
+        }
+        hmmdev_count(s, HMMDEV_CNT_FAULTS_LOST, 1);
+        if (err) {
+            hmmdev_device_error(s, err);
+        }
+        return 0;
     }
-    if ((s->fq_tail + 1) % s->fq_entries == s->fq_head) {
-        s->fq_overflow = true;
-        err = HMMDEV_ERR_FQ_OVERFLOW;
-        goto lost;
-    }
-    if (hmmdev_sysmem_rw(s, s->fq_base + s->fq_tail * sizeof(rec), &rec,
-                         sizeof(rec), DMA_DIRECTION_FROM_DEVICE)) {
-        err = HMMDEV_ERR_FQ_WRITE;
-        goto lost;
-    }
-    s->fq_tail = (s->fq_tail + 1) % s->fq_entries;
-    e->fault_pending = true;
-    e->fault_response = 0;
-    hmmdev_count(s, HMMDEV_CNT_FAULTS, 1);
-    hmmdev_raise(s, HMMDEV_VEC_FAULT);
-    while (!e->fault_response && qatomic_read(&s->generation) == gen &&
-           !s->quit) {
+
+    qemu_mutex_lock(&s->fq_lock);
+    while (!e->fault_response && hmmdev_generation(s) == e->gen &&
+           !qatomic_read(&s->quit)) {
         qemu_cond_wait(&e->fault_cond, &s->fq_lock);
     }
     response = e->fault_response ? e->fault_response : -1;
@@ -83,14 +132,6 @@ int hmmdev_fault_stall(HmmdevEngine *e, uint32_t gen, unsigned ctx,
     hmmdev_count(s, response == HMMDEV_RESPONSE_RETRY ?
                  HMMDEV_CNT_FAULT_RETRIES : HMMDEV_CNT_FAULT_ABORTS,
                  response > 0);
-    return response;
-
-lost:
-    qemu_mutex_unlock(&s->fq_lock);
-    hmmdev_count(s, HMMDEV_CNT_FAULTS_LOST, 1);
-    if (err) {
-        hmmdev_device_error(s, err);
-    }
     return response;
 }
 
@@ -118,7 +159,11 @@ static bool hmmdev_respond(HmmdevState *s, uint32_t id, uint64_t action)
 
 /* ---- command queue ---- */
 
-static bool hmmdev_run_command(HmmdevState *s, HmmdevCommand *c)
+/*
+ * Run one command fetched in generation @gen; false when it is malformed
+ * (BAD_COMMAND).
+ */
+static bool hmmdev_run_command(HmmdevState *s, HmmdevCommand *c, uint32_t gen)
 {
     uint64_t va = le64_to_cpu(c->arg0), len = le64_to_cpu(c->arg1);
     uint64_t fence;
@@ -144,11 +189,17 @@ static bool hmmdev_run_command(HmmdevState *s, HmmdevCommand *c)
         if (c->flags & ~HMMDEV_SYNC_IRQ || va % 8) {
             return false;
         }
-        hmmdev_wait_translations(s);
+        /* a reset during the wait or before the fence drops the SYNC */
+        if (!hmmdev_wait_translations(s, gen)) {
+            return true;
+        }
         if (qatomic_read(&s->inject_drop_syncs)) {
             /* fault injection: this completion is lost */
             qatomic_dec(&s->inject_drop_syncs);
             trace_hmmdev_sync_dropped(va);
+            return true;
+        }
+        if (!hmmdev_gate_enter(s, gen)) {
             return true;
         }
         hmmdev_count(s, HMMDEV_CNT_SYNCS, 1);
@@ -161,9 +212,13 @@ static bool hmmdev_run_command(HmmdevState *s, HmmdevCommand *c)
         if (c->flags & HMMDEV_SYNC_IRQ) {
             hmmdev_raise(s, HMMDEV_VEC_CMDQ);
         }
+        hmmdev_gate_exit(s);
         return true;
     case HMMDEV_CMD_RESPOND:
-        if (c->flags || va > UINT32_MAX || !hmmdev_respond(s, va, len)) {
+        if (c->flags) {
+            return false;
+        }
+        if (va > UINT32_MAX || !hmmdev_respond(s, va, len)) {
             hmmdev_device_error(s, HMMDEV_ERR_BAD_RESPONSE);
         }
         return true;
@@ -171,26 +226,50 @@ static bool hmmdev_run_command(HmmdevState *s, HmmdevCommand *c)
     return false;
 }
 
+/*
+ * cq_lock held, the ring not empty: read the command at CQ_HEAD without
+ * the lock.  False when it was not read: the ring was reset, turned off or
+ * reconfigured meanwhile (fetch again), or unreadable (the queue stops).
+ */
+static bool hmmdev_fetch_command(HmmdevState *s, HmmdevCommand *c,
+                                 uint32_t *ring_gen, uint32_t *gen)
+{
+    uint64_t addr = s->cq_base + s->cq_head * sizeof(*c);
+    int read;
+
+    *ring_gen = s->cq_ring_gen;
+    *gen = hmmdev_generation(s);
+    qemu_mutex_unlock(&s->cq_lock);
+    read = hmmdev_gate_read(s, *gen, addr, c, sizeof(*c));
+    qemu_mutex_lock(&s->cq_lock);
+    if (read < 0 || *ring_gen != s->cq_ring_gen) {
+        return false;
+    }
+    if (!read) {
+        s->cq_enabled = false;
+        s->cq_ring_gen++;
+        qemu_mutex_unlock(&s->cq_lock);
+        hmmdev_device_error(s, HMMDEV_ERR_CMD_FETCH);
+        qemu_mutex_lock(&s->cq_lock);
+    }
+    return read > 0;
+}
+
 static void *hmmdev_cq_thread(void *opaque)
 {
     HmmdevState *s = opaque;
     HmmdevCommand c;
-    uint32_t index;
+    uint32_t index, ring_gen, gen;
 
     rcu_register_thread();
     qemu_mutex_lock(&s->cq_lock);
-    while (!s->quit) {
+    while (!qatomic_read(&s->quit)) {
         if (!s->cq_enabled || s->cq_head == s->cq_tail) {
             qemu_cond_wait(&s->cq_cond, &s->cq_lock);
             continue;
         }
         index = s->cq_head;
-        if (hmmdev_sysmem_rw(s, s->cq_base + index * sizeof(c), &c, sizeof(c),
-                             DMA_DIRECTION_TO_DEVICE)) {
-            s->cq_enabled = false;
-            qemu_mutex_unlock(&s->cq_lock);
-            hmmdev_device_error(s, HMMDEV_ERR_CMD_FETCH);
-            qemu_mutex_lock(&s->cq_lock);
+        if (!hmmdev_fetch_command(s, &c, &ring_gen, &gen)) {
             continue;
         }
         qemu_mutex_unlock(&s->cq_lock);
@@ -198,13 +277,13 @@ static void *hmmdev_cq_thread(void *opaque)
         trace_hmmdev_command(index, c.opcode, le16_to_cpu(c.context),
                              le64_to_cpu(c.arg0), le64_to_cpu(c.arg1));
         hmmdev_count(s, HMMDEV_CNT_COMMANDS, 1);
-        if (!hmmdev_run_command(s, &c)) {
+        if (!hmmdev_run_command(s, &c, gen)) {
             hmmdev_device_error(s, HMMDEV_ERR_BAD_COMMAND);
         }
 
         qemu_mutex_lock(&s->cq_lock);
-        /* a reset while the command ran moved the ring: leave it */
-        if (s->cq_entries && s->cq_head == index) {
+        /* a reset or a new ring while the command ran: leave CQ_HEAD */
+        if (ring_gen == s->cq_ring_gen) {
             s->cq_head = (index + 1) & (s->cq_entries - 1);
         }
     }
@@ -219,6 +298,7 @@ void hmmdev_queues_start(HmmdevState *s)
 
     qemu_mutex_init(&s->cq_lock);
     qemu_cond_init(&s->cq_cond);
+    qemu_mutex_init(&s->fq_write_lock);
     qemu_mutex_init(&s->fq_lock);
     for (i = 0; i < s->num_engines; i++) {
         qemu_cond_init(&s->engines[i].fault_cond);
@@ -240,6 +320,7 @@ void hmmdev_queues_stop(HmmdevState *s)
         qemu_cond_destroy(&s->engines[i].fault_cond);
     }
     qemu_mutex_destroy(&s->fq_lock);
+    qemu_mutex_destroy(&s->fq_write_lock);
     qemu_cond_destroy(&s->cq_cond);
     qemu_mutex_destroy(&s->cq_lock);
 }
@@ -262,11 +343,14 @@ void hmmdev_queues_reset(HmmdevState *s)
     s->cq_enabled = false;
     s->cq_base = 0;
     s->cq_entries = s->cq_head = s->cq_tail = 0;
+    s->cq_ring_gen++;
+    qemu_cond_broadcast(&s->cq_cond);
     qemu_mutex_unlock(&s->cq_lock);
     qemu_mutex_lock(&s->fq_lock);
     s->fq_enabled = s->fq_overflow = false;
     s->fq_base = 0;
     s->fq_entries = s->fq_head = s->fq_tail = 0;
+    s->fq_ring_gen++;
     qemu_mutex_unlock(&s->fq_lock);
     hmmdev_wake_stalled(s);
 }
@@ -283,6 +367,7 @@ void hmmdev_queues_enable(HmmdevState *s, uint32_t ctrl)
         !hmmdev_ring_ok(s->cq_base, s->cq_entries, HMMDEV_CMD_SIZE)) {
         bad = true;
     } else {
+        s->cq_ring_gen += s->cq_enabled && !cq_on;
         s->cq_enabled = cq_on;
         qemu_cond_broadcast(&s->cq_cond);
     }
@@ -293,6 +378,7 @@ void hmmdev_queues_enable(HmmdevState *s, uint32_t ctrl)
         !hmmdev_ring_ok(s->fq_base, s->fq_entries, HMMDEV_FAULT_SIZE)) {
         bad = true;
     } else {
+        s->fq_ring_gen += s->fq_enabled && !fq_on;
         s->fq_enabled = fq_on;
     }
     qemu_mutex_unlock(&s->fq_lock);
@@ -323,7 +409,8 @@ uint64_t hmmdev_queue_read(HmmdevState *s, hwaddr addr)
         qemu_mutex_lock(&s->cq_lock);
         val = addr == HMMDEV_REG_CQ_BASE ? s->cq_base :
               addr == HMMDEV_REG_CQ_ENTRIES ? s->cq_entries :
-              addr == HMMDEV_REG_CQ_TAIL ? s->cq_tail : s->cq_head;
+              addr == HMMDEV_REG_CQ_TAIL ? s->cq_tail :
+              addr == HMMDEV_REG_CQ_HEAD ? s->cq_head : 0;
         qemu_mutex_unlock(&s->cq_lock);
     } else {
         qemu_mutex_lock(&s->fq_lock);
@@ -350,7 +437,7 @@ void hmmdev_set_base(uint64_t *base, hwaddr addr, hwaddr reg, uint64_t val,
     }
 }
 
-/* CQ_BASE/ENTRIES/TAIL, FQ_BASE/ENTRIES/HEAD */
+/* CQ_BASE/ENTRIES/TAIL, FQ_BASE/ENTRIES/HEAD (hmmdev_is_queue_reg) */
 void hmmdev_queue_write(HmmdevState *s, hwaddr addr, uint64_t val,
                         unsigned size)
 {
@@ -370,8 +457,10 @@ void hmmdev_queue_write(HmmdevState *s, hwaddr addr, uint64_t val,
         } else if (addr == HMMDEV_REG_CQ_ENTRIES) {
             s->cq_entries = val;
             s->cq_head = s->cq_tail = 0;
+            s->cq_ring_gen++;
         } else {
             hmmdev_set_base(&s->cq_base, addr, HMMDEV_REG_CQ_BASE, val, size);
+            s->cq_ring_gen++;
         }
         qemu_mutex_unlock(&s->cq_lock);
     } else {
@@ -388,8 +477,10 @@ void hmmdev_queue_write(HmmdevState *s, hwaddr addr, uint64_t val,
             s->fq_entries = val;
             s->fq_head = s->fq_tail = 0;
             s->fq_overflow = false;
+            s->fq_ring_gen++;
         } else {
             hmmdev_set_base(&s->fq_base, addr, HMMDEV_REG_FQ_BASE, val, size);
+            s->fq_ring_gen++;
         }
         qemu_mutex_unlock(&s->fq_lock);
     }

@@ -10,7 +10,10 @@
 
 #include "hw/pci/pci_device.h"
 #include "qemu/thread.h"
+#include "qemu/stats64.h"
 #include "system/dma.h"
+#include "system/hostmem.h"
+#include "system/runstate.h"
 #include "qom/object.h"
 #include "hmmdev-hw.h"
 
@@ -34,7 +37,8 @@ struct HmmdevEngine {
      * 0 when it uses none.  SYNC waits for the markers older than its
      * INVALIDATEs (see hmmdev-mmu.c).
      */
-    uint64_t xlate_epoch;
+    uint32_t xlate_epoch;
+    uint32_t gen;                   /* device generation of the current job */
     /* fault stall, under fq_lock */
     QemuCond fault_cond;
     uint32_t fault_seq;
@@ -53,8 +57,11 @@ typedef struct HmmdevAtcEntry {
     bool huge;
 } HmmdevAtcEntry;
 
+#define HMMDEV_NO_ROOT              UINT32_MAX
+
 typedef struct HmmdevContext {
-    uint64_t root;                  /* VRAM offset of the level-4 table */
+    uint64_t root;                  /* the ROOT register, BQL only */
+    uint32_t root_pfn;              /* engines: root >> 12, or NO_ROOT */
     bool enabled;
 } HmmdevContext;
 
@@ -76,10 +83,14 @@ struct HmmdevState {
     PCIDevice parent_obj;
 
     MemoryRegion regs;
-    MemoryRegion vram;
+    MemoryRegion vram_own;          /* VRAM without a memdev */
+    MemoryRegion *vram;             /* BAR2: vram_own or the memdev's */
     uint8_t *vram_ptr;
+    Error *migration_blocker;
+    VMChangeStateEntry *vmstate_entry;
 
     /* properties */
+    HostMemoryBackend *memdev;
     uint64_t vram_size;
     uint32_t num_engines;
     uint32_t atc_sets;
@@ -97,18 +108,31 @@ struct HmmdevState {
     uint32_t err_code;
     uint32_t err_count;
     uint32_t irq_pending;           /* vectors for irq_bh to raise */
-    uint64_t counters[HMMDEV_CNT_MAX];
+    Stat64 counters[HMMDEV_CNT_MAX];
+
+    /*
+     * The gate (hmmdev-engine.c): every guest-visible access of an engine
+     * or of the command thread happens inside it.  gate_lock protects the
+     * fields below; generation and quit are also read atomically.
+     */
+    QemuMutex gate_lock;
+    QemuCond gate_cond;
+    uint32_t gate_active;           /* threads inside */
+    uint32_t gate_draining;         /* quiesces in progress: entries wait */
+    bool gate_paused;               /* the VM is stopped: entries wait */
+    uint32_t generation;            /* bumped by reset: work in flight drops */
+    bool quit;                      /* unplug: the threads end */
 
     /* job queue: jq_lock protects everything below */
     QemuMutex jq_lock;
     QemuCond jq_cond;
     bool jq_enabled;
-    bool quit;
+    bool jq_fetching;               /* an engine is reading the head slot */
+    uint32_t jq_ring_gen;           /* bumped when the ring is reconfigured */
     uint64_t jq_base;
     uint32_t jq_entries;
     uint32_t jq_head;
     uint32_t jq_tail;
-    uint32_t generation;            /* bumped by reset: running jobs drop */
     uint32_t busy;                  /* engines executing a job */
 
     HmmdevEngine engines[HMMDEV_MAX_ENGINES];
@@ -121,7 +145,7 @@ struct HmmdevState {
     QemuMutex atc_lock;
     HmmdevAtcEntry *atc;            /* atc_sets * atc_ways */
     uint64_t atc_tick;
-    uint64_t atc_epoch;             /* bumped by every invalidation */
+    uint32_t atc_epoch;             /* bumped by every invalidation, never 0 */
 
     /* SYNC waiting for engines' translation markers */
     QemuMutex sync_lock;
@@ -133,14 +157,20 @@ struct HmmdevState {
     QemuCond cq_cond;
     QemuThread cq_thread;
     bool cq_enabled;
+    uint32_t cq_ring_gen;           /* bumped when the ring is reconfigured */
     uint64_t cq_base;
     uint32_t cq_entries;
     uint32_t cq_head;
     uint32_t cq_tail;
 
-    /* fault queue: fq_lock protects the ring and engines' fault state */
+    /*
+     * fault queue: fq_lock protects the ring and engines' fault state;
+     * fq_write_lock (taken first, engines only) orders record writers.
+     */
+    QemuMutex fq_write_lock;
     QemuMutex fq_lock;
     bool fq_enabled;
+    uint32_t fq_ring_gen;           /* bumped when the ring is reconfigured */
     bool fq_overflow;
     uint64_t fq_base;
     uint32_t fq_entries;
@@ -154,10 +184,13 @@ void hmmdev_raise(HmmdevState *s, unsigned vector);
 void hmmdev_device_error(HmmdevState *s, uint32_t code);
 
 /* hmmdev-dma.c */
+void hmmdev_atomic_add_le64(uint64_t *p, uint64_t value, uint64_t *old);
+bool hmmdev_cmpxchg_le64(uint64_t *p, uint64_t old, uint64_t new);
+uint64_t hmmdev_read_le64(uint64_t *p);
 MemTxResult hmmdev_sysmem_rw(HmmdevState *s, dma_addr_t addr, void *buf,
                              dma_addr_t len, DMADirection dir);
 uint32_t hmmdev_job_check(HmmdevState *s, const HmmdevJobDesc *d);
-int hmmdev_job_execute(HmmdevEngine *e, const HmmdevJobDesc *d, uint32_t gen,
+int hmmdev_job_execute(HmmdevEngine *e, const HmmdevJobDesc *d,
                        uint64_t *result);
 
 /* hmmdev-mmu.c */
@@ -173,7 +206,7 @@ HmmdevXlateStatus hmmdev_translate(HmmdevEngine *e, unsigned ctx, uint64_t va,
                                    HmmdevXlate *x, uint32_t *reason);
 void hmmdev_atc_invalidate(HmmdevState *s, bool all_ctx, unsigned ctx,
                            bool all_va, uint64_t va, uint64_t len);
-void hmmdev_wait_translations(HmmdevState *s);
+bool hmmdev_wait_translations(HmmdevState *s, uint32_t gen);
 
 /* hmmdev-queues.c */
 bool hmmdev_ring_ok(uint64_t base, uint32_t entries, unsigned size);
@@ -187,10 +220,18 @@ void hmmdev_queue_write(HmmdevState *s, hwaddr addr, uint64_t val,
                         unsigned size);
 void hmmdev_queues_enable(HmmdevState *s, uint32_t ctrl);
 uint32_t hmmdev_queues_status(HmmdevState *s);
-int hmmdev_fault_stall(HmmdevEngine *e, uint32_t gen, unsigned ctx,
-                       uint64_t va, unsigned access, uint32_t reason);
+int hmmdev_fault_stall(HmmdevEngine *e, unsigned ctx, uint64_t va,
+                       unsigned access, uint32_t reason);
 
 /* hmmdev-engine.c */
+bool hmmdev_gate_enter(HmmdevState *s, uint32_t gen);
+void hmmdev_gate_exit(HmmdevState *s);
+bool hmmdev_gate_sleep(HmmdevState *s, uint32_t gen, uint32_t us);
+int hmmdev_gate_read(HmmdevState *s, uint32_t gen, uint64_t addr, void *buf,
+                     size_t len);
+void hmmdev_gate_pause(HmmdevState *s, bool paused);
+void hmmdev_quiesce(HmmdevState *s);
+uint32_t hmmdev_generation(HmmdevState *s);
 void hmmdev_engines_start(HmmdevState *s);
 void hmmdev_engines_stop(HmmdevState *s);
 void hmmdev_jq_reset(HmmdevState *s);

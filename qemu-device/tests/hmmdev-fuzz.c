@@ -1,6 +1,9 @@
 /*
  * Randomized qtest for hmmdev: random register writes, random ring
- * contents (jobs, commands), random page tables and fault answers, resets.
+ * contents (jobs, commands), random page tables and fault answers, resets
+ * (CTRL.RESET and system resets), VM stop/cont and bus mastering toggled
+ * in the middle of it all, rings and tables placed at every kind of guest
+ * address (RAM, ROM, MMIO, VRAM through its BAR, nothing).
  * QEMU must neither crash nor hang nor stop answering; run against a QEMU
  * built with ASan+UBSan (images/fuzz.sh), any sanitizer report aborts QEMU
  * and fails the test.
@@ -22,6 +25,8 @@ typedef struct Fuzz {
     GRand *rand;
     uint64_t data;              /* guest RAM the jobs may use */
     uint64_t ops[8];
+    uint32_t bars[6];           /* config space BARs, restored after reset */
+    bool stopped;
 } Fuzz;
 
 static uint32_t pick(Fuzz *f, uint32_t n)
@@ -44,6 +49,13 @@ static uint64_t interesting(Fuzz *f)
         f->data + pick(f, DATA_SIZE), PT_BASE, PT_BASE + 4096,
         FUZZ_VA, FUZZ_VA + 4096, 1ull << 48, UINT32_MAX, UINT64_MAX,
         HMMDEV_JOB_MAX_LENGTH, rand64(f), g_rand_int(f->rand),
+        /*
+         * other kinds of guest addresses: MMIO (BAR0, MSI-X, the MSI
+         * window), VRAM through its own BAR, the BIOS ROM, nothing
+         */
+        h->bar0.addr, h->bar0.addr + HMMDEV_REG_JQ_TAIL, h->bar2.addr,
+        h->bar2.addr + PT_BASE, h->dev->msix_table_bar.addr, 0xfee00000,
+        0xfffc0000, 0xfffff000, 1ull << 40,
     };
 
     return vals[pick(f, G_N_ELEMENTS(vals))];
@@ -215,12 +227,56 @@ static void fuzz_memory(Fuzz *f)
                    pick(f, 16) * 64, buf, sizeof(buf));
 }
 
+/* Make the device usable again after a system reset cleared its config. */
+static void restore_pci(Fuzz *f)
+{
+    Hmm *h = &f->h;
+    int i;
+
+    for (i = 0; i < 6; i++) {
+        qpci_config_writel(h->dev, PCI_BASE_ADDRESS_0 + 4 * i, f->bars[i]);
+    }
+    qpci_device_enable(h->dev);
+    msix_setup(h);
+}
+
+/*
+ * The VM's life around the device: stop and cont, a system reset, bus
+ * mastering off and on -- each while jobs, commands and faults are in
+ * flight.
+ */
+static void fuzz_lifecycle(Fuzz *f)
+{
+    Hmm *h = &f->h;
+    uint16_t cmd;
+    QDict *r;
+
+    switch (pick(f, 4)) {
+    case 0:
+        r = qtest_qmp(h->qts, "{ 'execute': %s }", f->stopped ? "cont"
+                                                             : "stop");
+        g_assert(qdict_haskey(r, "return"));
+        qobject_unref(r);
+        f->stopped = !f->stopped;
+        break;
+    case 1:
+        qtest_system_reset(h->qts);
+        restore_pci(f);
+        break;
+    default:
+        cmd = qpci_config_readw(h->dev, PCI_COMMAND);
+        qpci_config_writew(h->dev, PCI_COMMAND, cmd ^ PCI_COMMAND_MASTER);
+        break;
+    }
+}
+
 /* What a driver does after trouble: reset, rings, context, page tables. */
 static void fuzz_recover(Fuzz *f, PageTables *pt)
 {
     Hmm *h = &f->h;
 
     qpci_io_writel(h->dev, h->bar0, HMMDEV_REG_CTRL, HMMDEV_CTRL_RESET);
+    qpci_device_enable(h->dev);             /* bus mastering on */
     ring_setup(h);
     queues_setup(h, 4);
     pt_flush(h, pt);
@@ -243,6 +299,9 @@ static void test_fuzz(void)
     ring_setup(h);
     queues_setup(h, 4);
     f.data = guest_alloc(&h->qs->alloc, DATA_SIZE);
+    for (i = 0; i < 6; i++) {
+        f.bars[i] = qpci_config_readl(h->dev, PCI_BASE_ADDRESS_0 + 4 * i);
+    }
     pt_init(&pt);
     /* pages 0-3 mapped (read-only, read-write, atomic, VRAM), 4-7 not */
     pt_map(&pt, FUZZ_VA, f.data | HMMDEV_PTE_VALID);
@@ -260,6 +319,8 @@ static void test_fuzz(void)
 
         if (kind < 2) {
             fuzz_recover(&f, &pt);
+        } else if (kind < 3) {
+            fuzz_lifecycle(&f);
         } else if (kind < 30) {
             fuzz_register(&f);
         } else if (kind < 55) {
@@ -282,7 +343,11 @@ static void test_fuzz(void)
         }
     }
     /* a reset brings it back to a defined, working state */
+    if (f.stopped) {
+        qobject_unref(qtest_qmp(h->qts, "{ 'execute': 'cont' }"));
+    }
     qpci_io_writel(h->dev, h->bar0, HMMDEV_REG_CTRL, HMMDEV_CTRL_RESET);
+    qpci_device_enable(h->dev);
     ring_setup(h);
     g_assert_cmpuint(wait_job(h, submit(h, HMMDEV_OP_NOP, 0, 0, 0, 0, 0)), ==,
                      HMMDEV_JOB_OK);

@@ -445,7 +445,11 @@ static void test_fault_overflow(void)
     teardown(&h, &pt);
 }
 
-/* A reset releases a job stalled on a fault; it writes no completion. */
+/*
+ * A reset releases a job stalled on a fault; it writes no completion.
+ * The reset is complete when the register write returns: nothing to wait
+ * for.
+ */
 static void test_reset_while_stalled(void)
 {
     Hmm h;
@@ -463,7 +467,6 @@ static void test_reset_while_stalled(void)
     g_assert_true(fault_wait(&h, &f));
     g_assert_true(rd32(&h, HMMDEV_REG_STATUS) & HMMDEV_STATUS_BUSY);
     wr32(&h, HMMDEV_REG_CTRL, HMMDEV_CTRL_RESET);
-    g_usleep(20 * 1000);
     g_assert_cmpuint(rd32(&h, HMMDEV_REG_STATUS), ==, 0);
     g_assert_false(job_done(&h, comp, &c));
     g_assert_cmpuint(rd32(&h, HMMDEV_REG_CTX_BASE + CTX * HMMDEV_CTX_STRIDE +
