@@ -119,6 +119,7 @@ int hmmdev_gate_read(HmmdevState *s, uint32_t gen, uint64_t addr, void *buf,
 void hmmdev_quiesce(HmmdevState *s)
 {
     qemu_mutex_lock(&s->gate_lock);
+    trace_hmmdev_quiesce(s->gate_active);
     s->gate_draining++;
     qemu_cond_broadcast(&s->gate_cond);     /* ends injected sleeps */
     while (s->gate_active) {
@@ -132,6 +133,7 @@ void hmmdev_quiesce(HmmdevState *s)
 /* BQL held: the VM stops (nothing passes the gate until it runs again). */
 void hmmdev_gate_pause(HmmdevState *s, bool paused)
 {
+    trace_hmmdev_pause(paused);
     qemu_mutex_lock(&s->gate_lock);
     s->gate_paused = paused;
     qemu_cond_broadcast(&s->gate_cond);
