@@ -15,12 +15,14 @@ command -v clang >/dev/null ||
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends clang >&2 ||
 	{ echo "Bail out! cannot install clang"; exit 1; }
 "$here/build-qemu.sh" --tsan >&2 || { echo "Bail out! TSan QEMU did not build"; exit 1; }
-logs=$(mktemp -d)
-trap 'rm -rf "$logs"' EXIT
+logs=$HMMDEV_CACHE/tsan-logs	# kept for reading, replaced by the next run
+rm -rf "$logs"
+mkdir -p "$logs"
 # glib is not built with TSan; QEMU's threads use pthreads (QemuMutex),
-# which TSan understands.  Reports go to files; the qtests still fail on
+# which TSan understands.  The qtests fork and exec QEMU from a threaded
+# process (die_after_fork=0).  Reports go to files; the qtests still fail on
 # their own assertions.
-export TSAN_OPTIONS="suppressions=$HMMDEV_TOP/images/tsan.supp history_size=7 detect_deadlocks=0 exitcode=0 log_path=$logs/tsan"
+export TSAN_OPTIONS="suppressions=$HMMDEV_TOP/images/tsan.supp history_size=7 detect_deadlocks=0 die_after_fork=0 exitcode=0 log_path=$logs/tsan"
 export HMMDEV_FUZZ_OPS=${1:-20000} HMMDEV_FUZZ_SEED=${2:-1}
 
 programs=(hmmdev-test hmmdev-mmu-test hmmdev-quiesce-test hmmdev-fuzz)
@@ -52,9 +54,12 @@ if [ "$ours" -eq 0 ]; then
 	echo "ok $n no ThreadSanitizer report in hmmdev code ($reports elsewhere in QEMU, not suppressed)"
 else
 	echo "not ok $n ThreadSanitizer: $ours report(s) in hmmdev code ($reports in all)"
+	# the first hmmdev frame of each report (full reports: $logs)
 	for f in "$logs"/tsan*; do
-		awk '/WARNING: ThreadSanitizer/ { show = 1 } show && /hmmdev/ { print "# " $0 }' "$f"
-	done | head -40
+		awk '/WARNING: ThreadSanitizer/ { w = $0; done = 0 }
+			/hw\/misc\/hmmdev\// && !done { sub(/^ +/, ""); print "# " w " -- " $2 " " $3; done = 1 }' "$f"
+	done | sort | uniq -c | sort -rn | head -20 | sed 's/^ */# /'
+	echo "# reports: $logs"
 	fail=1
 fi
 exit $fail

@@ -62,14 +62,24 @@ typedef struct HmmdevFaultInfo {
 #ifdef CONFIG_ATOMIC64
 uint64_t hmmdev_read_le64(uint64_t *p)
 {
-    return le64_to_cpu(qatomic_read__nocheck(p));
+    uint64_t v;
+
+    hmmdev_guest_access_begin();
+    v = le64_to_cpu(qatomic_read__nocheck(p));
+    hmmdev_guest_access_end();
+    return v;
 }
 
 /* Replace @old by @new (CPU order) if @p still holds @old. */
 bool hmmdev_cmpxchg_le64(uint64_t *p, uint64_t old, uint64_t new)
 {
-    return qatomic_cmpxchg__nocheck(p, cpu_to_le64(old), cpu_to_le64(new)) ==
-           cpu_to_le64(old);
+    bool ok;
+
+    hmmdev_guest_access_begin();
+    ok = qatomic_cmpxchg__nocheck(p, cpu_to_le64(old), cpu_to_le64(new)) ==
+         cpu_to_le64(old);
+    hmmdev_guest_access_end();
+    return ok;
 }
 #else
 /*
@@ -179,11 +189,13 @@ MemTxResult hmmdev_sysmem_rw(HmmdevState *s, dma_addr_t addr, void *buf,
         if (!hmmdev_dma_map(as, addr, &plen, is_write, &seg)) {
             return MEMTX_DECODE_ERROR;
         }
+        hmmdev_guest_access_begin();
         if (is_write) {
             memcpy(seg.ptr, buf, plen);
         } else {
             memcpy(buf, seg.ptr, plen);
         }
+        hmmdev_guest_access_end();
         hmmdev_seg_unmap(&seg, plen);
         addr += plen;
         buf = (uint8_t *)buf + plen;
@@ -453,7 +465,9 @@ static uint32_t hmmdev_piece(HmmdevEngine *e, const HmmdevJobDesc *d,
         status = HMMDEV_JOB_DMA_ERROR;
     }
     if (status == HMMDEV_JOB_OK) {
+        hmmdev_guest_access_begin();
         hmmdev_piece_op(e, d, &in, &out, off, *n, result);
+        hmmdev_guest_access_end();
     }
     hmmdev_seg_unmap(&in, 0);
     hmmdev_seg_unmap(&out, status == HMMDEV_JOB_OK ? *n : 0);

@@ -11,6 +11,7 @@
 #include "hw/pci/pci_device.h"
 #include "qemu/thread.h"
 #include "qemu/stats64.h"
+#include "qemu/tsan.h"
 #include "system/dma.h"
 #include "system/hostmem.h"
 #include "system/runstate.h"
@@ -177,6 +178,24 @@ struct HmmdevState {
     uint32_t fq_head;
     uint32_t fq_tail;
 };
+
+/*
+ * Guest memory (system RAM and VRAM) is shared with the vCPUs and other
+ * devices by design: a race on it is the guest's to avoid, as with real
+ * hardware, and not a race in QEMU's state.  ThreadSanitizer does not
+ * check the accesses between these two calls.
+ */
+static inline void hmmdev_guest_access_begin(void)
+{
+    QEMU_TSAN_ANNOTATE_IGNORE_READS_BEGIN();
+    QEMU_TSAN_ANNOTATE_IGNORE_WRITES_BEGIN();
+}
+
+static inline void hmmdev_guest_access_end(void)
+{
+    QEMU_TSAN_ANNOTATE_IGNORE_WRITES_END();
+    QEMU_TSAN_ANNOTATE_IGNORE_READS_END();
+}
 
 /* hmmdev-pci.c */
 void hmmdev_count(HmmdevState *s, HmmdevCounter c, uint64_t n);
