@@ -161,9 +161,12 @@ args=(-M q35 -accel tcg,thread=multi -cpu max -smp 2 -m 2G
 	-kernel "$guest/bzImage" -initrd "$initrd" -append "$append")
 # the IOMMU comes before the devices whose DMA it remaps
 [ $iommu -eq 0 ] || args+=(-device intel-iommu,intremap=off)
+# 512 MiB of VRAM each: 384 MiB of device pages, room for the 256 MiB
+# buffer of 7.3 hmm-tests' benchmark_thp_migration (test_hmm grows its
+# device memory as needed)
 for ((i = 0; i < ndev; i++)); do
 	args+=(-device "pcie-root-port,id=rp$i,chassis=$((i + 1)),slot=$((i + 1))"
-		-device "hmmdev,id=hmmdev$i,bus=rp$i,coherent=$([ $i -ge 2 ] && echo on || echo off)")
+		-device "hmmdev,id=hmmdev$i,bus=rp$i,vram-size=512M,coherent=$([ $i -ge 2 ] && echo on || echo off)")
 done
 [ -z "$qmp" ] || args+=(-qmp "unix:$qmp,server=on,wait=off")
 # the failure suite: hmmdev0 loses a SYNC completion, hmmdev1 reports a

@@ -44,7 +44,9 @@
  *   jq.lock (spinlock, taken in the job interrupt; innermost)
  *
  * The fault work (an ordered workqueue per device) takes mmap_lock,
- * mirror->lock and cq.lock in that order, never state_lock or job_lock.
+ * mirror->lock and cq.lock in that order, never state_lock or job_lock.  A
+ * job's submitter serving a deferred fault (hmmdev_fault_serve_deferred())
+ * holds state_lock and job_lock and takes the same three after them.
  */
 
 #define HMMDEV_JQ_ENTRIES	64
@@ -56,6 +58,7 @@
 #define HMMDEV_FAULT_AROUND_DEFAULT	16	/* pages */
 #define HMMDEV_FAULT_LAT_SAMPLES	4096
 #define HMMDEV_DEVMEM_BASE	(64ull << 20)	/* VRAM below: raw access */
+#define HMMDEV_DM_BLOCK		(PMD_SIZE >> PAGE_SHIFT)  /* pages per 2 MiB */
 
 /**
  * struct hmmdev_job_slot - driver side of one job tag (completion record)
@@ -136,6 +139,11 @@ struct hmmdev;
  *	hmmdev_pt_quota() of them: one process cannot take the whole pool
  * @job_faults: faults serviced for the running job
  * @fault_error: errno of the last fault answered ABORT
+ * @flags: HMMDEV_MIRROR_FAIL_ALLOC (HMM_DMIRROR_FLAGS): the next page
+ *	allocation of a migration fails, once
+ * @deferred_lock: protects @deferred and @deferred_pending
+ * @deferred: a fault on a userfaultfd range, for the job's submitter
+ * @deferred_pending: @deferred waits for the submitter (hmmdev_fault.c)
  */
 struct hmmdev_mirror {
 	struct hmmdev *hd;
@@ -157,7 +165,19 @@ struct hmmdev_mirror {
 	unsigned int pt_pages;
 	atomic_t job_faults;
 	int fault_error;
+	unsigned long flags;
+	spinlock_t deferred_lock;	/* see the kernel-doc above */
+	struct hmmdev_fault deferred;
+	bool deferred_pending;
 };
+
+#define HMMDEV_MIRROR_FAIL_ALLOC	0	/* bit of hmmdev_mirror.flags */
+
+/* Consume a pending HMM_DMIRROR_FLAG_FAIL_ALLOC (@m may be NULL). */
+static inline bool hmmdev_mirror_fail_alloc(struct hmmdev_mirror *m)
+{
+	return m && test_and_clear_bit(HMMDEV_MIRROR_FAIL_ALLOC, &m->flags);
+}
 
 /* Where migration time goes (debugfs migrate_time), per direction. */
 enum hmmdev_mig_phase {
@@ -218,11 +238,15 @@ struct hmmdev_vector {
  * @mirrors: the mirror of each context
  * @pgmap_owner: owner of our device-private pages (device memory)
  * @pgmap: VRAM above HMMDEV_DEVMEM_BASE as MEMORY_DEVICE_PRIVATE pages
- * @dm_lock: protects @dm_free and @dm_used
- * @dm_free: free device pages, linked through zone_device_data
+ * @dm_lock: protects @dm_bitmap, @dm_block_used, @dm_hint and @dm_used
+ * @dm_bitmap: device pages in use, one bit per 4 KiB
+ * @dm_block_used: pages in use in each 2 MiB block (HMMDEV_DM_BLOCK pages)
+ * @dm_blocks: number of 2 MiB blocks
+ * @dm_hint: the block 4 KiB pages were last carved from
  * @dm_used: device pages in use
  * @dm_first_pfn: pfn of the first device page
- * @dm_pages: number of device pages (0: no device memory)
+ * @dm_pages: number of device pages (0: no device memory), a whole number
+ *	of blocks
  * @dm_virt: the device pages' VRAM, mapped for the CPU (device-private:
  *	BAR2; coherent pages are in the kernel's own map)
  * @pages_lost: device pages that could not be read back at all
@@ -230,6 +254,14 @@ struct hmmdev_vector {
  * @migrations_to_dev: pages migrated to VRAM
  * @migrations_to_ram: pages migrated back on CPU faults
  * @cow_breaks: device write faults on read-only (COW) device pages
+ * @thp_to_dev: huge pages migrated to VRAM whole (one 2 MiB device folio)
+ * @thp_to_ram: device huge pages migrated back whole (one system THP)
+ * @thp_fallbacks: huge pages that moved as 4 KiB pages instead (no free
+ *	2 MiB block, no system THP, or HMM_DMIRROR_FLAG_FAIL_ALLOC)
+ * @folio_splits: device huge pages split by the core (partial munmap,
+ *	mprotect, mremap, ...)
+ * @uffd_faults: device faults on userfaultfd ranges, served by the job's
+ *	submitter
  * @mig_ns: time spent per direction and phase (enum hmmdev_mig_phase)
  * @pt_lock: protects @pt_bitmap
  * @pt_virt: the page-table pool in VRAM, mapped
@@ -290,8 +322,11 @@ struct hmmdev {
 	struct hmmdev_mirror *mirrors[HMMDEV_NUM_CONTEXTS];
 	void *pgmap_owner;
 	struct dev_pagemap pgmap;
-	spinlock_t dm_lock;		/* @dm_free, @dm_used */
-	struct page *dm_free;
+	spinlock_t dm_lock;		/* see the kernel-doc above */
+	unsigned long *dm_bitmap;
+	u16 *dm_block_used;
+	unsigned long dm_blocks;
+	unsigned long dm_hint;
 	unsigned long dm_used;
 	unsigned long dm_first_pfn;
 	unsigned long dm_pages;
@@ -301,6 +336,11 @@ struct hmmdev {
 	atomic64_t migrations_to_dev;
 	atomic64_t migrations_to_ram;
 	atomic64_t cow_breaks;
+	atomic64_t thp_to_dev;
+	atomic64_t thp_to_ram;
+	atomic64_t thp_fallbacks;
+	atomic64_t folio_splits;
+	atomic64_t uffd_faults;
 	atomic64_t mig_ns[HMMDEV_MIG_DIRS][HMMDEV_MIG_PHASES];
 	spinlock_t pt_lock;		/* @pt_bitmap */
 	void __iomem *pt_virt;
@@ -375,6 +415,10 @@ int hmmdev_job_run(struct hmmdev *hd, struct hmmdev_job_desc *desc, u64 *result,
 int hmmdev_job_start(struct hmmdev *hd, struct hmmdev_job_desc *desc);
 int hmmdev_job_wait(struct hmmdev *hd, int tag, struct hmmdev_job_desc *desc,
 		    u64 *result, u32 *status_out);
+int hmmdev_job_wait_timeout(struct hmmdev *hd, int tag,
+			    struct hmmdev_job_desc *desc, u64 *result,
+			    u32 *status_out, unsigned long timeout);
+bool hmmdev_job_done(struct hmmdev *hd, int tag);
 
 /* hmmdev_cmdq.c */
 int hmmdev_cmdq_init(struct hmmdev *hd);
@@ -405,7 +449,8 @@ void hmmdev_mirror_jobs_begin(struct hmmdev_mirror *m);
 void hmmdev_mirror_jobs_end(struct hmmdev_mirror *m);
 void hmmdev_mirror_hint(struct hmmdev_mirror *m, int i, u64 start, u64 end);
 struct hmm_range;
-int hmmdev_mirror_range_fault(struct hmmdev_mirror *m, struct hmm_range *range);
+int hmmdev_mirror_range_fault(struct hmmdev_mirror *m, struct hmm_range *range,
+			      bool unlocked);
 int hmmdev_mirror_run(struct hmmdev_mirror *m, struct hmmdev_job_desc *desc,
 		      u64 *result);
 
@@ -416,6 +461,7 @@ irqreturn_t hmmdev_fault_irq(int irq, void *data);
 void hmmdev_fault_work(struct work_struct *work);
 void hmmdev_fault_latency_record(struct hmmdev *hd, u64 ns);
 int hmmdev_make_exclusive(struct hmmdev_mirror *m, u64 start, u64 end);
+void hmmdev_fault_serve_deferred(struct hmmdev_mirror *m);
 
 /* hmmdev_devmem.c */
 int hmmdev_devmem_init(struct hmmdev *hd);
@@ -423,11 +469,13 @@ void hmmdev_devmem_evict(struct hmmdev *hd);
 u64 hmmdev_devmem_offset(struct hmmdev *hd, struct page *page);
 bool hmmdev_devmem_ours(struct hmmdev *hd, struct page *page);
 unsigned long hmmdev_devmem_select(struct hmmdev *hd);
-struct page *hmmdev_devmem_alloc(struct hmmdev *hd);
+unsigned long hmmdev_devmem_select_huge(struct hmmdev *hd);
+struct page *hmmdev_devmem_alloc(struct hmmdev *hd, unsigned int order);
 bool hmmdev_devmem_rescue(struct hmmdev *hd, struct page *dpage,
-			  struct page *spage);
+			  struct page *spage, unsigned int order);
 void hmmdev_devmem_cpu_copy(struct hmmdev *hd, struct page *dpage,
-			    struct page *spage, bool to_vram);
+			    struct page *spage, unsigned int order,
+			    bool to_vram);
 
 /* hmmdev_migrate.c */
 void hmmdev_mig_time(struct hmmdev *hd, enum hmmdev_mig_dir dir,
@@ -435,10 +483,10 @@ void hmmdev_mig_time(struct hmmdev *hd, enum hmmdev_mig_dir dir,
 int hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
 			    unsigned long *dst, unsigned long n,
 			    struct vm_area_struct *vma, u64 start,
-			    struct page *watch);
+			    struct page *watch, struct hmmdev_mirror *m);
 struct migrate_vma;
 int hmmdev_migrate_vma_back(struct hmmdev *hd, struct migrate_vma *args,
-			    unsigned long *moved);
+			    struct hmmdev_mirror *m, unsigned long *moved);
 int hmmdev_migrate_to_dev(struct hmmdev_mirror *m, u64 start, u64 end);
 int hmmdev_migrate_to_sys(struct hmmdev_mirror *m, u64 start, u64 end,
 			  u64 *cpages);

@@ -180,6 +180,14 @@ static long hmmdev_ioc_counters(struct hmmdev *hd, void __user *arg)
 	c.job_errors = atomic64_read(&hd->job_errors);
 	c.timeouts = atomic64_read(&hd->timeouts);
 	c.device_errors = atomic64_read(&hd->device_errors);
+	c.devmem_used = READ_ONCE(hd->dm_used);
+	c.migrations_to_dev = atomic64_read(&hd->migrations_to_dev);
+	c.migrations_to_ram = atomic64_read(&hd->migrations_to_ram);
+	c.thp_to_dev = atomic64_read(&hd->thp_to_dev);
+	c.thp_to_ram = atomic64_read(&hd->thp_to_ram);
+	c.thp_fallbacks = atomic64_read(&hd->thp_fallbacks);
+	c.folio_splits = atomic64_read(&hd->folio_splits);
+	c.uffd_faults = atomic64_read(&hd->uffd_faults);
 	return copy_to_user(arg, &c, sizeof(c)) ? -EFAULT : 0;
 }
 

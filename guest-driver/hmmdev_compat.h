@@ -21,19 +21,46 @@
  *   do_swap_page() locks the device page  the page is not locked
  *     before ->migrate_to_ram()
  *   kzalloc_obj(), kvmalloc_obj()         kzalloc(sizeof()), kvmalloc()
+ *
+ * Two later arrivals have switches of their own, also set by Kbuild from
+ * the kernel's headers:
+ *
+ *   HMMDEV_DEVICE_THP (migrate.h has       4 KiB device pages only: every
+ *     MIGRATE_PFN_COMPOUND, about 6.19):    THP is split when it migrates
+ *     MIGRATE_VMA_SELECT_COMPOUND, large
+ *     device folios (zone_device_folio_init
+ *     with an order, ->folio_split),
+ *     device-private PMDs,
+ *     migrate_device_pfns()
+ *   HMMDEV_UNLOCKED_FAULT (hmm.h has       a device fault on a userfaultfd
+ *     hmm_range_fault_unlocked_timeout()):  range fails with -EFAULT
+ *     a fault that may drop mmap_lock, so
+ *     a userfaultfd handler can answer it
  */
 #ifndef HMMDEV_COMPAT_H
 #define HMMDEV_COMPAT_H
 
 #include <linux/err.h>
+#include <linux/hmm.h>
 #include <linux/memremap.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/rmap.h>
 #include <linux/slab.h>
 
-#ifndef HMMDEV_FOLIO_PGMAP
-#error "HMMDEV_FOLIO_PGMAP is set by guest-driver/Kbuild"
+#if !defined(HMMDEV_FOLIO_PGMAP) || !defined(HMMDEV_DEVICE_THP) || \
+	!defined(HMMDEV_UNLOCKED_FAULT)
+#error "HMMDEV_FOLIO_PGMAP, _DEVICE_THP, _UNLOCKED_FAULT: guest-driver/Kbuild"
+#endif
+
+#if HMMDEV_DEVICE_THP
+/* migrate_vma flag: collect PMD-mapped THPs (and 2 MiB holes) whole */
+#define HMMDEV_SELECT_COMPOUND	MIGRATE_VMA_SELECT_COMPOUND
+#define HMMDEV_DEVICE_THP_ORDER	HPAGE_PMD_ORDER
+#else
+#define HMMDEV_SELECT_COMPOUND	0
+#define MIGRATE_PFN_COMPOUND	0	/* never set: no huge device pages */
+#define HMMDEV_DEVICE_THP_ORDER	0
 #endif
 
 /* 7.x's typed allocators (include/linux/slab.h), for one object */
@@ -42,28 +69,39 @@
 #define kvmalloc_obj(P, gfp)	kvmalloc(sizeof(P), gfp)
 #endif
 
-/* hmmdev_devmem.c: one of our device pages is free again */
-void hmmdev_devmem_page_free(struct page *page);
+/* hmmdev_devmem.c: one of our device pages (of 2^@order) is free again */
+void hmmdev_devmem_page_free(struct page *page, unsigned int order);
 
 #if HMMDEV_FOLIO_PGMAP
 
 static inline void hmmdev_devmem_folio_free(struct folio *folio)
 {
-	hmmdev_devmem_page_free(&folio->page);	/* ours are order 0 */
+	hmmdev_devmem_page_free(&folio->page, folio_order(folio));
 }
 
-/* the free callback, as a designated initializer of dev_pagemap_ops */
-#define HMMDEV_PGMAP_FREE_OP	.folio_free = hmmdev_devmem_folio_free
+#if HMMDEV_DEVICE_THP
+/* hmmdev_devmem.c: the core splits one of our huge device folios */
+void hmmdev_devmem_folio_split(struct folio *head, struct folio *tail);
+#define HMMDEV_PGMAP_SPLIT_OP	.folio_split = hmmdev_devmem_folio_split,
+#else
+#define HMMDEV_PGMAP_SPLIT_OP
+#endif
+
+/* the free and split callbacks, as initializers of dev_pagemap_ops */
+#define HMMDEV_PGMAP_FREE_OP	HMMDEV_PGMAP_SPLIT_OP \
+				.folio_free = hmmdev_devmem_folio_free
 
 static inline struct dev_pagemap *hmmdev_page_pgmap(struct page *page)
 {
 	return page_pgmap(page);
 }
 
+/* a free device page (of 2^@order) becomes a folio in use, locked */
 static inline void hmmdev_device_page_init(struct page *page,
-					   struct dev_pagemap *pgmap)
+					   struct dev_pagemap *pgmap,
+					   unsigned int order)
 {
-	zone_device_page_init(page, pgmap, 0);
+	zone_device_folio_init((struct folio *)page, pgmap, order);
 }
 
 /* ->migrate_to_ram() is called with the faulting device page locked */
@@ -92,7 +130,12 @@ static inline struct page *hmmdev_make_page_exclusive(struct mm_struct *mm,
 
 #else /* Linux 6.12 */
 
-#define HMMDEV_PGMAP_FREE_OP	.page_free = hmmdev_devmem_page_free
+static inline void hmmdev_devmem_page_free_612(struct page *page)
+{
+	hmmdev_devmem_page_free(page, 0);
+}
+
+#define HMMDEV_PGMAP_FREE_OP	.page_free = hmmdev_devmem_page_free_612
 
 static inline struct dev_pagemap *hmmdev_page_pgmap(struct page *page)
 {
@@ -100,9 +143,10 @@ static inline struct dev_pagemap *hmmdev_page_pgmap(struct page *page)
 }
 
 static inline void hmmdev_device_page_init(struct page *page,
-					   struct dev_pagemap *pgmap)
+					   struct dev_pagemap *pgmap,
+					   unsigned int order)
 {
-	zone_device_page_init(page);
+	zone_device_page_init(page);	/* order is 0 here */
 }
 
 static inline void hmmdev_assert_fault_page(struct page *page)
@@ -164,4 +208,67 @@ static inline struct page *hmmdev_make_page_exclusive(struct mm_struct *mm,
 }
 
 #endif /* HMMDEV_FOLIO_PGMAP */
+
+/*
+ * A system THP for a 2 MiB device page coming back to @vma at @addr
+ * (eviction: no VMA, reclaim allowed), or NULL; never asked for without
+ * huge device pages.  No warning when there is none: the caller falls back.
+ */
+static inline struct page *hmmdev_alloc_thp(struct vm_area_struct *vma,
+					    unsigned long addr)
+{
+#if HMMDEV_DEVICE_THP
+	struct folio *folio;
+
+	folio = vma ? vma_alloc_folio(GFP_TRANSHUGE_LIGHT, HPAGE_PMD_ORDER,
+				      vma, addr) :
+		      folio_alloc(GFP_TRANSHUGE | __GFP_RETRY_MAYFAIL,
+				  HPAGE_PMD_ORDER);
+	return folio ? &folio->page : NULL;
+#else
+	return NULL;
+#endif
+}
+
+/*
+ * hmm_range_fault() that may drop mmap_lock (not held by the caller), so a
+ * userfaultfd handler can answer the fault; -EBUSY retries end after
+ * @timeout jiffies.  Where the kernel has none, a userfaultfd range cannot
+ * be faulted from the device's side (-EFAULT).
+ */
+static inline int hmmdev_range_fault_unlocked(struct hmm_range *range,
+					      unsigned long timeout)
+{
+#if HMMDEV_UNLOCKED_FAULT
+	return hmm_range_fault_unlocked_timeout(range, timeout);
+#else
+	return -EFAULT;
+#endif
+}
+
+/*
+ * Lock the device pages in use for eviction (hmmdev_devmem_evict()).
+ * @src holds the pfns of the folios in use (2^order - 1 free slots after
+ * each huge head), @n entries; the device pages are @first_pfn and the
+ * @npages after it.  Return: the entries of @src to migrate.
+ *
+ * With huge device folios the core's pfn-range walk cannot be used: it
+ * reads the folio of free pages too, and a free page of a freed 2 MiB folio
+ * still names that folio's head (and its order), so in-use pages after it
+ * would be skipped.  Without them, the range walk is all 6.12 has.
+ */
+static inline unsigned long hmmdev_migrate_device_lock(unsigned long *src,
+						       unsigned long n,
+						       unsigned long first_pfn,
+						       unsigned long npages)
+{
+#if HMMDEV_DEVICE_THP
+	migrate_device_pfns(src, n);
+	return n;
+#else
+	migrate_device_range(src, first_pfn, npages);
+	return npages;
+#endif
+}
+
 #endif /* HMMDEV_COMPAT_H */

@@ -7,20 +7,27 @@
  * VRAM layout: [0, raw_size) stays raw -- the only part a process reaches
  * (HMMDEV_IOC_DMA, mmap: bring-up access); raw_size is HMMDEV_DEVMEM_BASE,
  * or less on a small VRAM.  [HMMDEV_DEVMEM_BASE, pt_base) backs the device
- * pages, one per 4 KiB, and the top eighth holds page tables.  Device-private
+ * pages, and the top eighth holds page tables.  Device-private
  * pages get a free physical range of their own (not CPU addressable);
  * coherent pages are the BAR's own physical addresses, which the CPU maps
  * and reads directly.
  *
+ * Device memory is handed out in 2 MiB blocks (aligned in VRAM and in pfn
+ * space): a block is one 2 MiB device folio -- a THP migrated whole, on
+ * kernels with huge device pages (HMMDEV_DEVICE_THP, hmmdev_compat.h) -- or
+ * is carved into 4 KiB pages.  A bitmap says which pages are in use and a
+ * count per block how many; a block whose pages are all free is whole
+ * again.  When the core splits a 2 MiB device folio (hmmdev_devmem_folio_
+ * split()), its pieces are freed one by one.  dm_lock (a spinlock, never
+ * held while a page is initialised) protects the bitmap and the counts.
+ *
  * Pages move with migrate_vma_*() and the device's copy lists
  * (hmmdev_migrate.c).  Back to system memory: on a CPU fault
- * (migrate_to_ram, with the block of migrate_back_pages around it), on
- * HMM_DMIRROR_MIGRATE_TO_SYS, for every page of the caller at RELEASE, and
- * for every page at remove (hmmdev_devmem_evict()), so that nothing is lost
- * when the device goes.
- *
- * dm_lock (a spinlock) protects the free list, linked through
- * page->zone_device_data.
+ * (migrate_to_ram: a PMD-mapped device THP comes back whole where a system
+ * THP can be had, otherwise the block of migrate_back_pages around the
+ * fault), on HMM_DMIRROR_MIGRATE_TO_SYS, for every page of the caller at
+ * RELEASE, and for every page at remove (hmmdev_devmem_evict()), so that
+ * nothing is lost when the device goes.
  */
 #include <linux/dma-mapping.h>
 #include <linux/hmm.h>
@@ -60,54 +67,150 @@ bool hmmdev_devmem_ours(struct hmmdev *hd, struct page *page)
 	       hmmdev_page_pgmap(page) == &hd->pgmap;
 }
 
-/* migrate_vma flag selecting our device pages */
+/*
+ * migrate_vma flags selecting our device pages -- private ones whole where
+ * they are 2 MiB (HMMDEV_SELECT_COMPOUND).  Coherent pages stay 4 KiB: the
+ * core does not collect a PMD-mapped coherent folio for migration back to
+ * RAM (mm/migrate_device.c, migrate_vma_collect_huge_pmd(): a present huge
+ * PMD is taken only with MIGRATE_VMA_SELECT_SYSTEM), so one would be stuck
+ * in VRAM.
+ */
 unsigned long hmmdev_devmem_select(struct hmmdev *hd)
 {
 	return hd->pgmap.type == MEMORY_DEVICE_COHERENT ?
 	       MIGRATE_VMA_SELECT_DEVICE_COHERENT :
-	       MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
+	       MIGRATE_VMA_SELECT_DEVICE_PRIVATE | HMMDEV_SELECT_COMPOUND;
 }
 
-struct page *hmmdev_devmem_alloc(struct hmmdev *hd)
+/* ... and the flag that lets THPs move to VRAM whole (see above) */
+unsigned long hmmdev_devmem_select_huge(struct hmmdev *hd)
 {
-	struct page *page;
+	return hd->pgmap.type == MEMORY_DEVICE_COHERENT ? 0 :
+	       HMMDEV_SELECT_COMPOUND;
+}
+
+/* dm_lock held: a block with no page in use, or dm_blocks */
+static unsigned long hmmdev_dm_free_block(struct hmmdev *hd, bool from_top)
+{
+	unsigned long i, b;
+
+	for (i = 0; i < hd->dm_blocks; i++) {
+		b = from_top ? hd->dm_blocks - 1 - i : i;
+		if (!hd->dm_block_used[b])
+			return b;
+	}
+	return hd->dm_blocks;
+}
+
+/* dm_lock held: the block to carve a 4 KiB page from, or dm_blocks */
+static unsigned long hmmdev_dm_small_block(struct hmmdev *hd)
+{
+	unsigned long b = hd->dm_hint;
+
+	if (b < hd->dm_blocks && hd->dm_block_used[b] &&
+	    hd->dm_block_used[b] < HMMDEV_DM_BLOCK)
+		return b;
+	/* an open block first, so that free blocks stay whole */
+	for (b = 0; b < hd->dm_blocks; b++)
+		if (hd->dm_block_used[b] && hd->dm_block_used[b] < HMMDEV_DM_BLOCK)
+			return b;
+	return hmmdev_dm_free_block(hd, false);
+}
+
+/**
+ * hmmdev_devmem_alloc() - a device page, or a 2 MiB device folio
+ * @hd: the device
+ * @order: 0, or HMMDEV_DEVICE_THP_ORDER for a whole 2 MiB block
+ *
+ * 4 KiB pages are carved from blocks already open, lowest first; 2 MiB
+ * folios take a free block, highest first, so the two meet late.  A 2 MiB
+ * request fails when no block is wholly free (the caller then migrates 4 KiB
+ * pages, as the kernel expects).
+ *
+ * Return: the (head) page, initialised and locked, or NULL.
+ */
+struct page *hmmdev_devmem_alloc(struct hmmdev *hd, unsigned int order)
+{
+	unsigned long nr = 1UL << order, b, idx = 0;
+	struct page *page = NULL;
 
 	spin_lock(&hd->dm_lock);
-	page = hd->dm_free;
-	if (page) {
-		hd->dm_free = page->zone_device_data;
-		hd->dm_used++;
+	if (order) {
+		b = hmmdev_dm_free_block(hd, true);
+		if (b < hd->dm_blocks) {
+			idx = b * HMMDEV_DM_BLOCK;
+			bitmap_set(hd->dm_bitmap, idx, nr);
+		}
+	} else {
+		b = hmmdev_dm_small_block(hd);
+		if (b < hd->dm_blocks) {
+			idx = find_next_zero_bit(hd->dm_bitmap,
+						 (b + 1) * HMMDEV_DM_BLOCK,
+						 b * HMMDEV_DM_BLOCK);
+			__set_bit(idx, hd->dm_bitmap);
+			hd->dm_hint = b;
+		}
+	}
+	if (b < hd->dm_blocks) {
+		hd->dm_block_used[b] += nr;
+		hd->dm_used += nr;
+		page = pfn_to_page(hd->dm_first_pfn + idx);
 	}
 	spin_unlock(&hd->dm_lock);
 	if (page)
-		hmmdev_device_page_init(page, &hd->pgmap);
+		hmmdev_device_page_init(page, &hd->pgmap, order);
 	return page;
 }
 
-void hmmdev_devmem_page_free(struct page *page)
+void hmmdev_devmem_page_free(struct page *page, unsigned int order)
 {
 	struct hmmdev *hd = hmmdev_of_page(page);
+	unsigned long idx = page_to_pfn(page) - hd->dm_first_pfn;
+	unsigned long nr = 1UL << order, b = idx / HMMDEV_DM_BLOCK;
 
 	spin_lock(&hd->dm_lock);
-	page->zone_device_data = hd->dm_free;
-	hd->dm_free = page;
-	hd->dm_used--;
+	bitmap_clear(hd->dm_bitmap, idx, nr);
+	hd->dm_block_used[b] -= nr;
+	hd->dm_used -= nr;
 	spin_unlock(&hd->dm_lock);
 }
 
+#if HMMDEV_DEVICE_THP
 /*
- * CPU access to a page in VRAM: bring it back, and our pages of the block
- * of migrate_back_pages around it with it (one chunk of copies).  Without
- * memory for the pfn arrays, just the faulting page.
+ * The core splits one of our 2 MiB folios into 4 KiB ones (a partial
+ * munmap, mprotect or mremap, or a migration whose destination is 4 KiB
+ * pages): called for each new folio, then once with @tail NULL.  Each
+ * piece is freed on its own from now on.  Device-private pages keep no
+ * data of ours in the page, so the tail gets what the core's default
+ * gives it (include/linux/memremap.h, zone_device_private_split_cb()).
+ */
+void hmmdev_devmem_folio_split(struct folio *head, struct folio *tail)
+{
+	struct hmmdev *hd = container_of(head->pgmap, struct hmmdev, pgmap);
+
+	if (tail) {
+		tail->pgmap = head->pgmap;
+		tail->page.mapping = head->page.mapping;
+		return;
+	}
+	atomic64_inc(&hd->folio_splits);
+}
+#endif
+
+/*
+ * CPU access to a page in VRAM: bring it back.  A device THP mapped by a
+ * PMD comes back whole (one system THP where one can be had); otherwise our
+ * pages of the block of migrate_back_pages around the fault come with it (one
+ * chunk of copies).  Without memory for the pfn arrays, just the faulting
+ * page.
  */
 static vm_fault_t hmmdev_devmem_fault(struct vm_fault *vmf)
 {
 	struct hmmdev *hd = hmmdev_of_page(vmf->page);
 	unsigned long around = rounddown_pow_of_two(clamp_t(unsigned long,
 				READ_ONCE(migrate_back_pages), 1, 512));
-	unsigned long block = around << PAGE_SHIFT, one_src = 0, one_dst = 0;
+	unsigned long one_src = 0, one_dst = 0, block, *pfns, moved;
 	struct vm_area_struct *vma = vmf->vma;
-	unsigned long *pfns, moved;
 	struct migrate_vma args = {
 		.vma = vma,
 		.src = &one_src,
@@ -118,8 +221,13 @@ static vm_fault_t hmmdev_devmem_fault(struct vm_fault *vmf)
 		.flags = hmmdev_devmem_select(hd),
 		.fault_page = vmf->page,
 	};
+	bool whole = HMMDEV_DEVICE_THP && !vmf->pte &&
+		     folio_test_large(page_folio(vmf->page));
 
 	hmmdev_assert_fault_page(vmf->page);
+	if (whole)
+		around = HMMDEV_DM_BLOCK;   /* vmf->page is the head: no PTE */
+	block = around << PAGE_SHIFT;
 	pfns = kcalloc(2 * around, sizeof(*pfns), GFP_KERNEL);
 	if (pfns) {
 		args.start = max(ALIGN_DOWN(vmf->address, block), vma->vm_start);
@@ -127,8 +235,10 @@ static vm_fault_t hmmdev_devmem_fault(struct vm_fault *vmf)
 			       vma->vm_end);
 		args.src = pfns;
 		args.dst = pfns + around;
+	} else if (whole) {
+		return VM_FAULT_OOM;	/* a PMD cannot move as one page */
 	}
-	if (hmmdev_migrate_vma_back(hd, &args, &moved)) {
+	if (hmmdev_migrate_vma_back(hd, &args, NULL, &moved)) {
 		kfree(pfns);
 		return VM_FAULT_SIGBUS;
 	}
@@ -145,14 +255,21 @@ static const struct dev_pagemap_ops hmmdev_devmem_ops = {
 int hmmdev_devmem_init(struct hmmdev *hd)
 {
 	struct device *dev = &hd->pdev->dev;
-	unsigned long i, npages;
+	unsigned long npages;
 	struct resource *res;
 	void *addr;
 
 	spin_lock_init(&hd->dm_lock);
 	if (hd->pt_base <= HMMDEV_DEVMEM_BASE)
 		return 0;               /* a small VRAM: no device memory */
-	npages = (hd->pt_base - HMMDEV_DEVMEM_BASE) >> PAGE_SHIFT;
+	npages = round_down((hd->pt_base - HMMDEV_DEVMEM_BASE) >> PAGE_SHIFT,
+			    HMMDEV_DM_BLOCK);
+	hd->dm_blocks = npages / HMMDEV_DM_BLOCK;
+	hd->dm_bitmap = devm_bitmap_zalloc(dev, npages, GFP_KERNEL);
+	hd->dm_block_used = devm_kcalloc(dev, hd->dm_blocks,
+					 sizeof(*hd->dm_block_used), GFP_KERNEL);
+	if (!hd->dm_bitmap || !hd->dm_block_used)
+		return -ENOMEM;
 	if (hmmdev_rd32(hd, HMMDEV_REG_CAPS) & HMMDEV_CAP_COHERENT) {
 		hd->pgmap.type = MEMORY_DEVICE_COHERENT;
 		hd->pgmap.range.start = hd->vram_phys + HMMDEV_DEVMEM_BASE;
@@ -180,28 +297,12 @@ int hmmdev_devmem_init(struct hmmdev *hd)
 	hd->pgmap_owner = hd;
 	hd->dm_first_pfn = PHYS_PFN(hd->pgmap.range.start);
 	hd->dm_pages = npages;
-	for (i = npages; i-- > 0;) {
-		struct page *page = pfn_to_page(hd->dm_first_pfn + i);
-
-		page->zone_device_data = hd->dm_free;
-		hd->dm_free = page;
-	}
 	return 0;
 }
 
-/**
- * hmmdev_devmem_cpu_copy() - copy between a device page and a system page
- *	with the CPU, through BAR2
- * @hd: the device
- * @dpage: our device page
- * @spage: a system page; NULL with @to_vram zeroes @dpage
- * @to_vram: direction
- *
- * For a device with one engine (which a VA job may hold while its fault
- * needs a migration) and for rescuing data from a failed device.
- */
-void hmmdev_devmem_cpu_copy(struct hmmdev *hd, struct page *dpage,
-			    struct page *spage, bool to_vram)
+/* One 4 KiB page of hmmdev_devmem_cpu_copy(). */
+static void hmmdev_devmem_cpu_copy_page(struct hmmdev *hd, struct page *dpage,
+					struct page *spage, bool to_vram)
 {
 	u64 off = hmmdev_devmem_offset(hd, dpage) - HMMDEV_DEVMEM_BASE;
 	void *sys = spage ? kmap_local_page(spage) : NULL;
@@ -228,10 +329,34 @@ void hmmdev_devmem_cpu_copy(struct hmmdev *hd, struct page *dpage,
 }
 
 /**
- * hmmdev_devmem_rescue() - copy a device page to @spage with the CPU
+ * hmmdev_devmem_cpu_copy() - copy between device pages and system pages
+ *	with the CPU, through BAR2
  * @hd: the device
- * @dpage: our device page
- * @spage: a system page
+ * @dpage: our device page (the head of 2^@order)
+ * @spage: a system page (of 2^@order); NULL with @to_vram zeroes @dpage
+ * @order: 0, or HMMDEV_DEVICE_THP_ORDER
+ * @to_vram: direction
+ *
+ * For a device with one engine (which a VA job may hold while its fault
+ * needs a migration) and for rescuing data from a failed device.
+ */
+void hmmdev_devmem_cpu_copy(struct hmmdev *hd, struct page *dpage,
+			    struct page *spage, unsigned int order,
+			    bool to_vram)
+{
+	unsigned long i;
+
+	for (i = 0; i < 1UL << order; i++)
+		hmmdev_devmem_cpu_copy_page(hd, dpage + i,
+					    spage ? spage + i : NULL, to_vram);
+}
+
+/**
+ * hmmdev_devmem_rescue() - copy device pages to @spage with the CPU
+ * @hd: the device
+ * @dpage: our device page (the head of 2^@order)
+ * @spage: a system page (of 2^@order)
+ * @order: 0, or HMMDEV_DEVICE_THP_ORDER
  *
  * For when the engines cannot copy (a failed device): VRAM stays readable
  * through BAR2 as long as the function answers its ID register.
@@ -239,28 +364,50 @@ void hmmdev_devmem_cpu_copy(struct hmmdev *hd, struct page *dpage,
  * Return: true when copied.
  */
 bool hmmdev_devmem_rescue(struct hmmdev *hd, struct page *dpage,
-			  struct page *spage)
+			  struct page *spage, unsigned int order)
 {
 	if (hmmdev_rd32(hd, HMMDEV_REG_ID) != HMMDEV_ID_MAGIC)
 		return false;	/* gone: BAR reads are not VRAM */
-	hmmdev_devmem_cpu_copy(hd, dpage, spage, false);
-	atomic64_inc(&hd->pages_rescued);
+	hmmdev_devmem_cpu_copy(hd, dpage, spage, order, false);
+	atomic64_add(1UL << order, &hd->pages_rescued);
 	return true;
+}
+
+/*
+ * The pfns of our pages in use, in order, for hmmdev_migrate_device_lock()
+ * (the pages of a 2 MiB folio stand together: the core takes its head and
+ * skips the rest).  Free pages are left out: a free page of a freed 2 MiB
+ * folio still names that folio's head.  The device is being removed:
+ * nothing allocates any more, but owners may still split or free pages; the
+ * core skips a page freed after this look.
+ */
+static unsigned long hmmdev_devmem_used_pfns(struct hmmdev *hd,
+					     unsigned long *src)
+{
+	unsigned long idx, n = 0;
+
+	spin_lock(&hd->dm_lock);
+	for_each_set_bit(idx, hd->dm_bitmap, hd->dm_pages)
+		src[n++] = hd->dm_first_pfn + idx;
+	spin_unlock(&hd->dm_lock);
+	return n;
 }
 
 /*
  * Every device page back to system memory (remove).  First each mirrored
  * process's pages, through its VMAs under its mmap_lock
- * (hmmdev_migrate_all_to_sys()); then migrate_device_range() for what is
- * left: pages of processes without a mirror, e.g. children after fork().
- * That second pass does not hold the pages' anon_vma: a process unmapping
- * such a page at that moment can make migrate_device_finalize() walk a
- * freed anon_vma (KASAN: slab-use-after-free in rmap_walk_anon -- which the
- * uapi fuzzer found when HMM_DMIRROR_RELEASE still used this pass).
+ * (hmmdev_migrate_all_to_sys()); then, by pfn, what is left: pages of
+ * processes without a mirror, e.g. children after fork().  That second
+ * pass does not hold the pages' anon_vma: a process unmapping such a page
+ * at that moment can make migrate_device_finalize() walk a freed anon_vma
+ * (KASAN: slab-use-after-free in rmap_walk_anon -- which the uapi fuzzer
+ * found when HMM_DMIRROR_RELEASE still used this pass).  A 2 MiB page of
+ * that pass needs a system THP (the core cannot split it there): without
+ * one it stays, and the kernel log says so.
  */
 void hmmdev_devmem_evict(struct hmmdev *hd)
 {
-	unsigned long npages = hd->dm_pages, *src, *dst;
+	unsigned long npages = hd->dm_pages, n, *src, *dst;
 	struct hmmdev_mirror *m;
 	u64 moved = 0;
 	int ctx;
@@ -276,10 +423,11 @@ void hmmdev_devmem_evict(struct hmmdev *hd)
 	}
 	src = kvcalloc(npages, sizeof(*src), GFP_KERNEL | __GFP_NOFAIL);
 	dst = kvcalloc(npages, sizeof(*dst), GFP_KERNEL | __GFP_NOFAIL);
-	migrate_device_range(src, hd->dm_first_pfn, npages);
-	hmmdev_devmem_copy_back(hd, src, dst, npages, NULL, 0, NULL);
-	migrate_device_pages(src, dst, npages);
-	migrate_device_finalize(src, dst, npages);
+	n = hmmdev_devmem_used_pfns(hd, src);
+	n = hmmdev_migrate_device_lock(src, n, hd->dm_first_pfn, npages);
+	hmmdev_devmem_copy_back(hd, src, dst, n, NULL, 0, NULL, NULL);
+	migrate_device_pages(src, dst, n);
+	migrate_device_finalize(src, dst, n);
 	kvfree(src);
 	kvfree(dst);
 }

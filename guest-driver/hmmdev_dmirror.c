@@ -23,6 +23,16 @@
 #include "hmmdev.h"
 #include "test_hmm_uapi.h"	/* from the kernel source tree, lib/ */
 
+/*
+ * The ioctls of Linux 7.x's test_hmm uapi, the same on every kernel we
+ * build for (6.12's header predates them).
+ */
+#ifndef HMM_DMIRROR_FLAGS
+#define HMM_DMIRROR_FLAGS		_IOWR('H', 0x08, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_READ_UNLOCKED	_IOWR('H', 0x09, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_FLAG_FAIL_ALLOC	BIT_ULL(0)
+#endif
+
 #define HMMDEV_BOUNCE_MAX	(4u << 20)
 #define SNAPSHOT_CHUNK		512
 #define HMMDEV_DMIRROR_MMAP_MAX	(64u << 20)
@@ -126,7 +136,7 @@ static int hmmdev_snapshot_chunk(struct hmmdev_mirror *m, u64 start, u64 end,
 	unsigned long i;
 	int ret;
 
-	ret = hmmdev_mirror_range_fault(m, &range);
+	ret = hmmdev_mirror_range_fault(m, &range, false);
 	if (ret)
 		return ret;
 	for (i = 0; i < (end - start) >> PAGE_SHIFT; i++)
@@ -184,7 +194,7 @@ static int hmmdev_dmirror_all_local(struct hmmdev_mirror *m, u64 start,
 
 		next = min(end, addr + (SNAPSHOT_CHUNK << PAGE_SHIFT));
 		range.end = next;
-		ret = hmmdev_mirror_range_fault(m, &range);
+		ret = hmmdev_mirror_range_fault(m, &range, false);
 		if (ret)
 			break;
 		for (i = 0; i < (next - addr) >> PAGE_SHIFT; i++)
@@ -297,6 +307,12 @@ static long hmmdev_dmirror_ioctl(struct file *filp, unsigned int command,
 	} else {
 		switch (command) {
 		case HMM_DMIRROR_READ:
+		case HMM_DMIRROR_READ_UNLOCKED:
+			/*
+			 * the same job: our fault service hands a fault on a
+			 * userfaultfd range to this thread, which waits for
+			 * the handler (hmmdev_fault_defer())
+			 */
 			ret = hmmdev_dmirror_rw(m, &cmd, false);
 			break;
 		case HMM_DMIRROR_WRITE:
@@ -326,6 +342,14 @@ static long hmmdev_dmirror_ioctl(struct file *filp, unsigned int command,
 			break;
 		case HMM_DMIRROR_CHECK_EXCLUSIVE:
 			ret = hmmdev_dmirror_check_exclusive(m, &cmd);
+			break;
+		case HMM_DMIRROR_FLAGS:
+			/* FAIL_ALLOC: the next page allocation of a migration */
+			ret = cmd.npages & ~HMM_DMIRROR_FLAG_FAIL_ALLOC ?
+			      -EINVAL : 0;
+			if (!ret)
+				assign_bit(HMMDEV_MIRROR_FAIL_ALLOC, &m->flags,
+					   cmd.npages);
 			break;
 		default:
 			ret = -EINVAL;

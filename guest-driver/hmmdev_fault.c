@@ -16,6 +16,10 @@
  * the migrate-on-fault policy that range first moves to VRAM (pages that
  * cannot move stay in RAM); hmm_range_fault() then reports our own device
  * pages and the leaves point into VRAM.
+ *
+ * A fault on a userfaultfd-registered range is not served here but handed
+ * back to the job's submitter (hmmdev_fault_defer()), which may wait for
+ * the process's handler without holding up the other contexts.
  */
 #include <linux/dma-mapping.h>
 #include <linux/hmm.h>
@@ -25,6 +29,7 @@
 #include <linux/rmap.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/userfaultfd_k.h>
 
 #include "hmmdev.h"
 
@@ -116,6 +121,26 @@ static int hmmdev_install(struct hmmdev_mirror *m, u64 va, struct page *page,
 	return ret;
 }
 
+/*
+ * The page that hmm_range_fault() entry @entry stands for at @va.  For an
+ * entry of a PMD mapping it is taken from the folio: Linux 7.3's
+ * hmm_vma_handle_absent_pmd() (mm/hmm.c) fills the entries of a
+ * device-private PMD counting from the head's pfn at the range's first
+ * address, not at the PMD's, so a range that begins inside the 2 MiB gets
+ * every page of it shifted -- which the racer caught as device copies of
+ * the wrong data.  A PMD maps its folio at a 2 MiB boundary, so the page of
+ * @va is the folio's page at @va's offset in the 2 MiB, whichever way the
+ * kernel filled the entry.
+ */
+static struct page *hmmdev_hmm_page(unsigned long entry, u64 va)
+{
+	struct page *page = hmm_pfn_to_page(entry);
+
+	if (hmm_pfn_to_map_order(entry) != PMD_SHIFT - PAGE_SHIFT)
+		return page;
+	return folio_page(page_folio(page), (va & ~PMD_MASK) >> PAGE_SHIFT);
+}
+
 /* mirror->lock held: install what hmm_range_fault() returned. */
 static int hmmdev_install_range(struct hmmdev_mirror *m,
 				struct hmm_range *range)
@@ -131,7 +156,7 @@ static int hmmdev_install_range(struct hmmdev_mirror *m,
 		return -ENODEV;
 	while (i < npages) {
 		u64 va = range->start + (i << PAGE_SHIFT);
-		struct page *page = hmm_pfn_to_page(pfns[i]);
+		struct page *page = hmmdev_hmm_page(pfns[i], va);
 		/*
 		 * A system page is writable for the device only after a write
 		 * fault, which dirtied the CPU's entry: the device's own DIRTY
@@ -187,7 +212,7 @@ static bool hmmdev_needs_cow_break(struct hmmdev_mirror *m,
 
 /* Fault in [start, end) of @m's mm and mirror it (one chunk). */
 static int hmmdev_fault_chunk(struct hmmdev_mirror *m, u64 start, u64 end,
-			      bool write)
+			      bool write, bool unlocked)
 {
 	struct hmm_range range = {
 		.notifier = &m->notifier,
@@ -200,14 +225,14 @@ static int hmmdev_fault_chunk(struct hmmdev_mirror *m, u64 start, u64 end,
 	};
 	int ret;
 
-	ret = hmmdev_mirror_range_fault(m, &range);
+	ret = hmmdev_mirror_range_fault(m, &range, unlocked);
 	if (ret)
 		return ret;
 	if (hmmdev_needs_cow_break(m, &range)) {
 		mutex_unlock(&m->lock);
 		atomic64_inc(&m->hd->cow_breaks);
 		range.dev_private_owner = NULL;
-		ret = hmmdev_mirror_range_fault(m, &range);
+		ret = hmmdev_mirror_range_fault(m, &range, unlocked);
 		if (ret)
 			return ret;
 	}
@@ -320,20 +345,30 @@ static void hmmdev_fault_range(struct hmmdev_mirror *m, u64 va, u64 *start,
 	mmap_read_unlock(m->mm);
 }
 
-/* Service one fault: 0 (RETRY) or the errno to report (ABORT). */
-static int hmmdev_fault_service(struct hmmdev *hd, struct hmmdev_fault *rec)
+/* Is @va in a userfaultfd-registered VMA of @m's mm (pinned)? */
+static bool hmmdev_fault_on_uffd(struct hmmdev_mirror *m, u64 va)
+{
+	struct vm_area_struct *vma;
+	bool armed;
+
+	mmap_read_lock(m->mm);
+	vma = vma_lookup(m->mm, va);
+	armed = vma && userfaultfd_armed(vma);
+	mmap_read_unlock(m->mm);
+	return armed;
+}
+
+/*
+ * Fault in and mirror what @rec needs: 0 (RETRY) or the errno to report
+ * (ABORT).  @unlocked: the job's submitter serves it (a userfaultfd range).
+ */
+static int hmmdev_fault_resolve(struct hmmdev_mirror *m,
+				struct hmmdev_fault *rec, bool unlocked)
 {
 	bool write = rec->access & (HMMDEV_ACCESS_WRITE | HMMDEV_ACCESS_ATOMIC);
-	struct hmmdev_mirror *m = hmmdev_mirror_get(hd, rec->context);
 	u64 start, end, addr, next;
 	int ret = 0;
 
-	if (!m)
-		return -ENODEV;
-	if (!mmget_not_zero(m->mm)) {
-		hmmdev_mirror_put(m);
-		return -ESRCH;
-	}
 	if (rec->access & HMMDEV_ACCESS_ATOMIC) {
 		/* atomics need exclusive access, page by page */
 		ret = hmmdev_make_exclusive(m, rec->va & PAGE_MASK,
@@ -343,13 +378,13 @@ static int hmmdev_fault_service(struct hmmdev *hd, struct hmmdev_fault *rec)
 	} else {
 		hmmdev_fault_range(m, rec->va, &start, &end);
 		/* best effort: what does not move is mirrored where it is */
-		if (READ_ONCE(m->migrate_on_fault))
+		if (READ_ONCE(m->migrate_on_fault) && !unlocked)
 			hmmdev_migrate_to_dev(m, start, end);
 	}
 	for (addr = start; addr < end && !ret; addr = next) {
 		next = min(end, ALIGN(addr + 1, PMD_SIZE));
 		next = min_t(u64, next, addr + HMMDEV_FAULT_CHUNK * PAGE_SIZE);
-		ret = hmmdev_fault_chunk(m, addr, next, write);
+		ret = hmmdev_fault_chunk(m, addr, next, write, unlocked);
 		/*
 		 * A fault-around page may be refused where the faulting one
 		 * is not: a failed chunk before the faulting page is skipped,
@@ -368,12 +403,96 @@ static int hmmdev_fault_service(struct hmmdev *hd, struct hmmdev_fault *rec)
 	if (ret && start < (rec->va & PAGE_MASK) &&
 	    !(rec->access & HMMDEV_ACCESS_ATOMIC))
 		ret = hmmdev_fault_chunk(m, rec->va & PAGE_MASK,
-					 (rec->va & PAGE_MASK) + PAGE_SIZE, write);
-	mmput(m->mm);
+					 (rec->va & PAGE_MASK) + PAGE_SIZE, write,
+					 unlocked);
 	if (ret)
 		WRITE_ONCE(m->fault_error, ret);
 	else
 		atomic_inc(&m->job_faults);
+	return ret;
+}
+
+#define HMMDEV_FAULT_DEFERRED	1	/* hmmdev_fault_service(): no answer yet */
+
+/*
+ * A fault on a userfaultfd range may have to wait for the process's
+ * handler, for as long as the handler takes.  The fault work serves every
+ * context of the device and must not wait that long, so the record goes to
+ * the job's submitter, which waits in hmmdev_mirror_run() and serves it
+ * with a fault that may drop mmap_lock (hmmdev_fault_serve_deferred()), in
+ * its own thread: killable, like a CPU access there.  Without such a fault
+ * in the kernel (6.12), or for atomics (exclusive access takes the page
+ * with a fault that cannot drop mmap_lock), the fault fails with -EFAULT.
+ * A submitter always exists: a record is written only for a running job,
+ * and a mirror runs one job at a time (job_lock).
+ */
+static int hmmdev_fault_defer(struct hmmdev_mirror *m, struct hmmdev_fault *rec)
+{
+	int ret = HMMDEV_FAULT_DEFERRED;
+
+	if (!HMMDEV_UNLOCKED_FAULT || (rec->access & HMMDEV_ACCESS_ATOMIC)) {
+		WRITE_ONCE(m->fault_error, -EFAULT);
+		return -EFAULT;
+	}
+	spin_lock(&m->deferred_lock);
+	if (m->deferred_pending) {
+		ret = -EBUSY;	/* one job, one stalled fault: not possible */
+	} else {
+		m->deferred = *rec;
+		WRITE_ONCE(m->deferred_pending, true);
+	}
+	spin_unlock(&m->deferred_lock);
+	if (ret == -EBUSY)
+		WRITE_ONCE(m->fault_error, ret);
+	wake_up_all(&m->hd->irq_wq);
+	return ret;
+}
+
+/**
+ * hmmdev_fault_serve_deferred() - serve the fault the fault work handed back
+ * @m: the mirror; called by its job's submitter (hmmdev_mirror_run()),
+ *	without mmap_lock
+ *
+ * Faults the range in with a fault that may drop mmap_lock, so that the
+ * userfaultfd handler can answer, then answers the device.
+ */
+void hmmdev_fault_serve_deferred(struct hmmdev_mirror *m)
+{
+	struct hmmdev *hd = m->hd;
+	struct hmmdev_fault rec;
+	int err;
+
+	spin_lock(&m->deferred_lock);
+	rec = m->deferred;
+	WRITE_ONCE(m->deferred_pending, false);
+	spin_unlock(&m->deferred_lock);
+	atomic64_inc(&hd->uffd_faults);
+	err = hmmdev_fault_resolve(m, &rec, true);
+	hmmdev_respond(hd, rec.id, err ? HMMDEV_RESPONSE_ABORT :
+		       HMMDEV_RESPONSE_RETRY);
+	atomic64_inc(err ? &hd->fault_aborts : &hd->fault_retries);
+}
+
+/*
+ * Service one fault: 0 (RETRY), the errno to report (ABORT), or
+ * HMMDEV_FAULT_DEFERRED (the job's submitter answers).
+ */
+static int hmmdev_fault_service(struct hmmdev *hd, struct hmmdev_fault *rec)
+{
+	struct hmmdev_mirror *m = hmmdev_mirror_get(hd, rec->context);
+	int ret;
+
+	if (!m)
+		return -ENODEV;
+	if (!mmget_not_zero(m->mm)) {
+		hmmdev_mirror_put(m);
+		return -ESRCH;
+	}
+	if (hmmdev_fault_on_uffd(m, rec->va))
+		ret = hmmdev_fault_defer(m, rec);
+	else
+		ret = hmmdev_fault_resolve(m, rec, false);
+	mmput(m->mm);
 	hmmdev_mirror_put(m);
 	return ret;
 }
@@ -413,6 +532,8 @@ void hmmdev_fault_work(struct work_struct *work)
 		hd->fq_head = (hd->fq_head + 1) % HMMDEV_FQ_ENTRIES;
 		hmmdev_wr32(hd, HMMDEV_REG_FQ_HEAD, hd->fq_head);
 		err = hmmdev_fault_service(hd, &rec);
+		if (err == HMMDEV_FAULT_DEFERRED)
+			continue;
 		hmmdev_respond(hd, rec.id, err ? HMMDEV_RESPONSE_ABORT :
 			       HMMDEV_RESPONSE_RETRY);
 		/* round trip on the device's clock: record to answer */

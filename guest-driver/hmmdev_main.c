@@ -252,6 +252,16 @@ static int hmmdev_counters_show(struct seq_file *m, void *unused)
 		   atomic64_read(&hd->migrations_to_ram));
 	seq_printf(m, "driver.cow_breaks %lld\n",
 		   atomic64_read(&hd->cow_breaks));
+	seq_printf(m, "driver.thp_to_dev %lld\n",
+		   atomic64_read(&hd->thp_to_dev));
+	seq_printf(m, "driver.thp_to_ram %lld\n",
+		   atomic64_read(&hd->thp_to_ram));
+	seq_printf(m, "driver.thp_fallbacks %lld\n",
+		   atomic64_read(&hd->thp_fallbacks));
+	seq_printf(m, "driver.folio_splits %lld\n",
+		   atomic64_read(&hd->folio_splits));
+	seq_printf(m, "driver.uffd_faults %lld\n",
+		   atomic64_read(&hd->uffd_faults));
 	seq_printf(m, "driver.pages_rescued %lld\n",
 		   atomic64_read(&hd->pages_rescued));
 	seq_printf(m, "driver.pages_lost %lld\n",

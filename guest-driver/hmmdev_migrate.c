@@ -10,6 +10,16 @@
  * interrupts rather than one per page.  A list job stops at its first bad
  * entry; its result says how many pages were copied before.
  *
+ * Huge pages (kernels with HMMDEV_DEVICE_THP, device-private memory:
+ * hmmdev_devmem_select() says why not coherent): migrate_vma_*() is asked to
+ * collect PMD-mapped THPs whole (MIGRATE_VMA_SELECT_COMPOUND), and chunks
+ * are 2 MiB aligned so that it can.  A THP then moves as one 2 MiB folio --
+ * one list entry of 2 MiB (its own list job: a list has one entry size) and
+ * one 2 MiB device leaf -- and comes back into a system THP.  Where the
+ * other side has no 2 MiB page to give (no free VRAM block, no system THP,
+ * HMM_DMIRROR_FLAG_FAIL_ALLOC), its 512 pages move as 4 KiB pages and the
+ * core splits the source folio (counter thp_fallbacks).
+ *
  * To the device (HMM_DMIRROR_MIGRATE_TO_DEV, migrate-on-fault):
  * migrate_vma_setup() sends MMU_NOTIFY_MIGRATE to our own notifier too (we
  * do not filter it), so the device stops using the system pages before
@@ -34,7 +44,7 @@
 
 #include "hmmdev.h"
 
-#define MIGRATE_CHUNK	512	/* pages per migrate_vma_setup() */
+#define MIGRATE_CHUNK	512	/* pages per migrate_vma_setup(): 2 MiB */
 #define COPY_JOBS	4	/* list jobs per chunk at most (engines) */
 
 /**
@@ -53,41 +63,109 @@ void hmmdev_mig_time(struct hmmdev *hd, enum hmmdev_mig_dir dir,
 	*t0 = now;
 }
 
-/* The arrays of one migration chunk. */
+/*
+ * The arrays of one migration chunk.  An item (sys, dev, order) is one
+ * copy: a 4 KiB page, or a 2 MiB folio (order HMMDEV_DEVICE_THP_ORDER).
+ */
 struct hmmdev_migrate_buf {
 	unsigned long src[MIGRATE_CHUNK];
 	unsigned long dst[MIGRATE_CHUNK];
 	struct page *sys[MIGRATE_CHUNK];
 	struct page *dev[MIGRATE_CHUNK];
 	unsigned long idx[MIGRATE_CHUNK];
+	u8 order[MIGRATE_CHUNK];
 	bool copied[MIGRATE_CHUNK];
 };
+
+/* One list job's worth of a size class: entries [first, first + count). */
+struct hmmdev_copy_job {
+	struct hmmdev_job_desc desc;
+	unsigned long first;
+	unsigned long count;
+	u64 size;
+	int tag;
+};
+
+/*
+ * Start the list jobs of one size class: entries [first, first + n) of the
+ * table, in up to @jobs slices, all in flight together.
+ */
+static int hmmdev_copy_jobs_start(struct hmmdev *hd,
+				  struct hmmdev_copy_job *job, int jobs,
+				  dma_addr_t list_dma,
+				  unsigned long first, unsigned long n,
+				  u64 size, bool to_vram)
+{
+	unsigned long per_job = DIV_ROUND_UP(n, jobs), done = 0;
+	int j = 0;
+
+	while (done < n && j < jobs) {
+		job[j] = (struct hmmdev_copy_job) {
+			.first = first + done,
+			.count = min(per_job, n - done),
+			.size = size,
+		};
+		job[j].desc = (struct hmmdev_job_desc) {
+			.opcode = HMMDEV_OP_COPY_LIST,
+			.flags = to_vram ? HMMDEV_JOB_DST_VRAM :
+					   HMMDEV_JOB_SRC_VRAM,
+			.src = list_dma + job[j].first *
+			       sizeof(struct hmmdev_copy_entry),
+			.length = job[j].count,
+			.value = size,
+		};
+		job[j].tag = hmmdev_job_start(hd, &job[j].desc);
+		done += job[j].count;
+		j++;
+	}
+	return j;
+}
+
+/* A 2 MiB device folio of zeroes: one FILL job, waited for. */
+static bool hmmdev_devmem_zero(struct hmmdev *hd, struct page *dev,
+			       unsigned int order)
+{
+	struct hmmdev_job_desc desc = {
+		.opcode = HMMDEV_OP_FILL,
+		.flags = HMMDEV_JOB_DST_VRAM,
+		.dst = hmmdev_devmem_offset(hd, dev),
+		.length = PAGE_SIZE << order,
+	};
+
+	return !hmmdev_job_run(hd, &desc, NULL, NULL);
+}
 
 /*
  * hmmdev_devmem_copy() - copy pages between system memory and VRAM
  * @hd: the device
- * @sys: system pages; NULL entries (to VRAM only) zero the device page
- * @dev: our device pages
- * @copied: out: which pages were copied
- * @n: number of pages, at most MIGRATE_CHUNK
+ * @sys: system pages (heads of 2^@order); NULL entries (to VRAM only) zero
+ *	the device page
+ * @dev: our device pages (heads of 2^@order)
+ * @order: per item: 0, or HMMDEV_DEVICE_THP_ORDER
+ * @copied: out: which items were copied
+ * @n: number of items, at most MIGRATE_CHUNK
  * @to_vram: direction
+ *
+ * 4 KiB items and 2 MiB items go in list jobs of their own size (a list
+ * job copies one size), the 4 KiB ones first in the table.  A 2 MiB item of
+ * zeroes is a FILL job.
  *
  * Return: 0, or -ETIMEDOUT when the device stopped answering: then the
  * table and the mappings stay in place for ever (the device is failed and
  * may still write them), and nothing counts as copied.
  */
 static int hmmdev_devmem_copy(struct hmmdev *hd, struct page **sys,
-			      struct page **dev, bool *copied,
+			      struct page **dev, const u8 *order, bool *copied,
 			      unsigned long n, bool to_vram)
 {
 	enum dma_data_direction dir = to_vram ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
 	struct device *d = &hd->pdev->dev;
-	struct hmmdev_job_desc desc[COPY_JOBS];
-	int tag[COPY_JOBS], jobs, j, ret = 0;
-	unsigned long i, first, per_job, count, mapped, listed;
-	bool list_ok;
+	struct hmmdev_copy_job job[2 * COPY_JOBS];
 	struct hmmdev_copy_entry *list;
 	dma_addr_t list_dma, zero_dma = DMA_MAPPING_ERROR, *dma;
+	unsigned long i, small = 0, mapped = 0, listed, *item;
+	int jobs, j, pass, per_class, ret = 0;
+	bool list_ok, map_failed = false;
 	u64 result;
 
 	memset(copied, 0, n * sizeof(*copied));
@@ -99,67 +177,72 @@ static int hmmdev_devmem_copy(struct hmmdev *hd, struct page **sys,
 	 */
 	if (hd->engines < 2) {
 		for (i = 0; i < n; i++) {
-			hmmdev_devmem_cpu_copy(hd, dev[i], sys[i], to_vram);
+			hmmdev_devmem_cpu_copy(hd, dev[i], sys[i], order[i],
+					       to_vram);
 			copied[i] = true;
 		}
 		return 0;
 	}
 	dma = kmalloc_array(n, sizeof(*dma), GFP_KERNEL | __GFP_NOFAIL);
 	list = kmalloc_array(n, sizeof(*list), GFP_KERNEL | __GFP_NOFAIL);
-	/* the table: a mapping failure ends it there */
-	for (i = 0; i < n; i++) {
-		u64 vram = hmmdev_devmem_offset(hd, dev[i]);
-		dma_addr_t a;
+	item = kmalloc_array(n, sizeof(*item), GFP_KERNEL | __GFP_NOFAIL);
+	/* the table: 4 KiB items, then 2 MiB ones; a mapping failure ends it */
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < n && !map_failed; i++) {
+			size_t size = PAGE_SIZE << order[i];
+			u64 vram = hmmdev_devmem_offset(hd, dev[i]);
+			dma_addr_t a;
 
-		if (sys[i]) {
-			a = dma_map_page(d, sys[i], 0, PAGE_SIZE, dir);
-		} else {
-			if (zero_dma == DMA_MAPPING_ERROR)
-				zero_dma = dma_map_page(d, ZERO_PAGE(0), 0,
-							PAGE_SIZE,
-							DMA_TO_DEVICE);
-			a = zero_dma;
+			if (!!order[i] != pass)
+				continue;
+			if (!sys[i] && order[i]) {
+				copied[i] = hmmdev_devmem_zero(hd, dev[i],
+							       order[i]);
+				continue;
+			}
+			if (sys[i]) {
+				a = dma_map_page(d, sys[i], 0, size, dir);
+			} else {
+				if (zero_dma == DMA_MAPPING_ERROR)
+					zero_dma = dma_map_page(d, ZERO_PAGE(0),
+								0, PAGE_SIZE,
+								DMA_TO_DEVICE);
+				a = zero_dma;
+			}
+			if (dma_mapping_error(d, a)) {
+				map_failed = true;
+				break;
+			}
+			dma[mapped] = a;
+			item[mapped] = i;
+			list[mapped].src = cpu_to_le64(to_vram ? a : vram);
+			list[mapped].dst = cpu_to_le64(to_vram ? vram : a);
+			mapped++;
 		}
-		if (dma_mapping_error(d, a))
-			break;
-		dma[i] = a;
-		list[i].src = cpu_to_le64(to_vram ? a : vram);
-		list[i].dst = cpu_to_le64(to_vram ? vram : a);
+		if (!pass)
+			small = mapped;
 	}
-	mapped = i;
 	list_dma = dma_map_single(d, list, n * sizeof(*list), DMA_TO_DEVICE);
 	list_ok = !dma_mapping_error(d, list_dma);
 	listed = list_ok ? mapped : 0;
-	/* the table in engines' worth of slices, all in flight together */
-	jobs = clamp_t(int, hd->engines, 1, COPY_JOBS);
-	per_job = DIV_ROUND_UP(listed, jobs);
+	/* each size class in engines' worth of slices, all in flight */
+	per_class = clamp_t(int, hd->engines, 1, COPY_JOBS);
+	jobs = hmmdev_copy_jobs_start(hd, job, per_class, list_dma, 0,
+				      min(small, listed), PAGE_SIZE, to_vram);
+	if (listed > small)
+		jobs += hmmdev_copy_jobs_start(hd, job + jobs, per_class,
+					       list_dma, small, listed - small,
+					       PMD_SIZE, to_vram);
 	for (j = 0; j < jobs; j++) {
-		first = j * per_job;
-		count = first < listed ? min(per_job, listed - first) : 0;
-		tag[j] = -1;
-		if (!count)
-			continue;
-		desc[j] = (struct hmmdev_job_desc) {
-			.opcode = HMMDEV_OP_COPY_LIST,
-			.flags = to_vram ? HMMDEV_JOB_DST_VRAM :
-					   HMMDEV_JOB_SRC_VRAM,
-			.src = list_dma + first * sizeof(*list),
-			.length = count,
-			.value = PAGE_SIZE,
-		};
-		tag[j] = hmmdev_job_start(hd, &desc[j]);
-	}
-	for (j = 0; j < jobs; j++) {
-		first = j * per_job;
-		if (tag[j] < 0)
+		if (job[j].tag < 0)
 			continue;
 		result = 0;
-		if (hmmdev_job_wait(hd, tag[j], &desc[j], &result, NULL) ==
-		    -ETIMEDOUT)
+		if (hmmdev_job_wait(hd, job[j].tag, &job[j].desc, &result,
+				    NULL) == -ETIMEDOUT)
 			ret = -ETIMEDOUT;
-		count = min_t(u64, result >> PAGE_SHIFT, listed - first);
-		for (i = first; i < first + count; i++)
-			copied[i] = true;
+		result = min_t(u64, div64_u64(result, job[j].size), job[j].count);
+		for (i = job[j].first; i < job[j].first + result; i++)
+			copied[item[i]] = true;
 	}
 	if (ret == -ETIMEDOUT) {
 		memset(copied, 0, n * sizeof(*copied));
@@ -168,28 +251,48 @@ static int hmmdev_devmem_copy(struct hmmdev *hd, struct page **sys,
 	if (list_ok)
 		dma_unmap_single(d, list_dma, n * sizeof(*list), DMA_TO_DEVICE);
 	for (i = 0; i < mapped; i++)
-		if (sys[i])
-			dma_unmap_page(d, dma[i], PAGE_SIZE, dir);
+		if (dma[i] != zero_dma)
+			dma_unmap_page(d, dma[i], PAGE_SIZE << order[item[i]],
+				       dir);
 	if (zero_dma != DMA_MAPPING_ERROR)
 		dma_unmap_page(d, zero_dma, PAGE_SIZE, DMA_TO_DEVICE);
+	kfree(item);
 	kfree(list);
 	kfree(dma);
-	return listed == n ? 0 : -ENOMEM;
+	return map_failed || !list_ok ? -ENOMEM : 0;
+}
+
+/*
+ * A system page (or THP, @order) for a device page coming back to @vma at
+ * @addr (eviction: no VMA), or NULL.
+ */
+static struct page *hmmdev_sys_alloc(struct vm_area_struct *vma, u64 addr,
+				     unsigned int order)
+{
+	if (order)
+		return hmmdev_alloc_thp(vma, addr);
+	return vma ? alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma, addr) :
+		     alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
 }
 
 /**
  * hmmdev_devmem_copy_back() - device pages back into new system pages
  * @hd: the device
- * @src: migrate entries of our device pages (MIGRATE_PFN_MIGRATE set)
+ * @src: migrate entries of our device pages (MIGRATE_PFN_MIGRATE set;
+ *	MIGRATE_PFN_COMPOUND on the head of a 2 MiB folio, whose 511 entries
+ *	after it are empty)
  * @dst: out: the new system pages, locked
  * @n: entries
  * @vma: where the pages will be mapped (NULL: eviction)
  * @start: address of entry 0 in @vma
  * @watch: a page whose loss the caller must know of (the CPU's fault
  *	page), or NULL
+ * @m: the mirror whose HMM_DMIRROR_FLAG_FAIL_ALLOC applies, or NULL
  *
- * A page the engines cannot copy (a failed device) is copied by the CPU
- * through BAR2 (hmmdev_devmem_rescue()).  A page that cannot be read at
+ * A 2 MiB device folio comes back into a system THP when one can be had,
+ * else (with a VMA: the core then splits the device folio) into 4 KiB
+ * pages.  A page the engines cannot copy (a failed device) is copied by the
+ * CPU through BAR2 (hmmdev_devmem_rescue()).  A page that cannot be read at
  * all is lost: it stays a device page for migrate_to_ram (whose fault then
  * gets SIGBUS), and comes back zeroed at eviction, where it has to go; the
  * kernel log says so either way.
@@ -199,48 +302,81 @@ static int hmmdev_devmem_copy(struct hmmdev *hd, struct page **sys,
 int hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
 			    unsigned long *dst, unsigned long n,
 			    struct vm_area_struct *vma, u64 start,
-			    struct page *watch)
+			    struct page *watch, struct hmmdev_mirror *m)
 {
 	struct hmmdev_migrate_buf *b = kvmalloc(sizeof(*b),
 						 GFP_KERNEL | __GFP_NOFAIL);
-	unsigned long base, i, j, cnt, k;
+	unsigned long base, i, j, cnt, k, nr, p;
 	u64 t0 = ktime_get_ns();
 	int ret = 0;
 
-	for (base = 0; base < n; base += MIGRATE_CHUNK) {
-		cnt = min_t(unsigned long, n - base, MIGRATE_CHUNK);
-		for (i = 0, k = 0; i < cnt; i++) {
-			struct page *dpage, *spage;
+	memset(dst, 0, n * sizeof(*dst));
+	for (base = 0; base < n; base += cnt) {
+		cnt = 0;
+		/* a chunk of up to MIGRATE_CHUNK entries; a folio stays whole */
+		for (j = base, k = 0; j < n && cnt < MIGRATE_CHUNK; j += nr) {
+			struct page *dpage = migrate_pfn_to_page(src[j]);
+			bool huge = src[j] & MIGRATE_PFN_COMPOUND;
+			struct page *spage = NULL;
 
-			j = base + i;
-			dst[j] = 0;
-			dpage = migrate_pfn_to_page(src[j]);
+			nr = huge ? min_t(unsigned long, HMMDEV_DM_BLOCK, n - j) : 1;
+			if (cnt + nr > MIGRATE_CHUNK)
+				break;
+			cnt += nr;
 			if (!dpage || !(src[j] & MIGRATE_PFN_MIGRATE))
 				continue;
-			spage = vma ? alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma,
-						     start + (j << PAGE_SHIFT))
-				    : alloc_page(GFP_HIGHUSER_MOVABLE |
-						 __GFP_NOFAIL);
-			if (!spage)
+			if (huge && !hmmdev_mirror_fail_alloc(m))
+				spage = hmmdev_sys_alloc(vma,
+							 start + (j << PAGE_SHIFT),
+							 HMMDEV_DEVICE_THP_ORDER);
+			if (spage) {
+				lock_page(spage);
+				dst[j] = migrate_pfn(page_to_pfn(spage)) |
+					 MIGRATE_PFN_COMPOUND;
+				b->sys[k] = spage;
+				b->dev[k] = dpage;
+				b->order[k] = HMMDEV_DEVICE_THP_ORDER;
+				b->idx[k++] = j;
+				atomic64_inc(&hd->thp_to_ram);
 				continue;
-			lock_page(spage);
-			dst[j] = migrate_pfn(page_to_pfn(spage));
-			b->sys[k] = spage;
-			b->dev[k] = dpage;
-			b->idx[k++] = j;
+			}
+			if (huge && !vma) {
+				/* the core cannot split it here: it stays */
+				dev_warn_ratelimited(&hd->pdev->dev,
+						     "eviction: no system THP for a 2 MiB device page\n");
+				continue;
+			}
+			if (huge)
+				atomic64_inc(&hd->thp_fallbacks);
+			for (p = 0; p < nr; p++) {
+				u64 addr = start + ((j + p) << PAGE_SHIFT);
+
+				spage = hmmdev_sys_alloc(vma, addr, 0);
+				if (!spage)
+					continue;
+				lock_page(spage);
+				dst[j + p] = migrate_pfn(page_to_pfn(spage));
+				b->sys[k] = spage;
+				b->dev[k] = dpage + p;
+				b->order[k] = 0;
+				b->idx[k++] = j + p;
+			}
 		}
 		hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_ALLOC, &t0);
-		hmmdev_devmem_copy(hd, b->sys, b->dev, b->copied, k, false);
+		hmmdev_devmem_copy(hd, b->sys, b->dev, b->order, b->copied, k,
+				   false);
 		hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_COPY, &t0);
 		for (i = 0; i < k; i++) {
 			if (b->copied[i] ||
-			    hmmdev_devmem_rescue(hd, b->dev[i], b->sys[i]))
+			    hmmdev_devmem_rescue(hd, b->dev[i], b->sys[i],
+						 b->order[i]))
 				continue;
 			dev_err_ratelimited(&hd->pdev->dev,
 					    "device page lost: neither the engines nor the CPU could read it back\n");
-			atomic64_inc(&hd->pages_lost);
+			atomic64_add(1UL << b->order[i], &hd->pages_lost);
 			if (!vma) {
-				clear_highpage(b->sys[i]);
+				for (p = 0; p < 1UL << b->order[i]; p++)
+					clear_highpage(b->sys[i] + p);
 				continue;
 			}
 			if (b->dev[i] == watch)
@@ -254,32 +390,89 @@ int hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
 	return ret;
 }
 
-/* Map the pages of @args that moved to VRAM, unless the CPU side changed. */
+/*
+ * Map the pages of @args that moved to VRAM, unless the CPU side changed:
+ * a 2 MiB device folio with one 2 MiB leaf (512 leaves where a table of
+ * 4 KiB leaves is still in use there).
+ */
 static void hmmdev_map_migrated(struct hmmdev_mirror *m,
 				struct migrate_vma *args, unsigned long seq)
 {
-	unsigned long i;
+	unsigned long i, p, nr;
 	bool replaced;
+	int ret = 0;
 
 	mutex_lock(&m->lock);
 	if (m->dead || mmu_interval_read_retry(&m->notifier, seq)) {
 		mutex_unlock(&m->lock);
 		return;
 	}
-	for (i = 0; i < args->npages; i++) {
+	for (i = 0; i < args->npages && !ret; i += nr) {
 		struct page *dpage = migrate_pfn_to_page(args->dst[i]);
-		u64 leaf;
+		u64 va = args->start + (i << PAGE_SHIFT), leaf;
 
+		nr = args->dst[i] & MIGRATE_PFN_COMPOUND ? HMMDEV_DM_BLOCK : 1;
 		if (!dpage || !(args->src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
 		leaf = hmmdev_devmem_offset(m->hd, dpage) | HMMDEV_PTE_VALID |
 		       HMMDEV_PTE_VRAM |
 		       (args->src[i] & MIGRATE_PFN_WRITE ? HMMDEV_PTE_WRITE : 0);
-		if (hmmdev_pt_map(m, args->start + (i << PAGE_SHIFT), leaf,
-				  &replaced))
-			break;  /* no table page left: the device faults later */
+		if (nr > 1) {
+			ret = hmmdev_pt_map(m, va, leaf | HMMDEV_PTE_HUGE,
+					    &replaced);
+			if (ret != -EEXIST)
+				continue;
+		}
+		for (p = 0, ret = 0; p < nr && !ret; p++)
+			ret = hmmdev_pt_map(m, va + (p << PAGE_SHIFT),
+					    leaf + (p << PAGE_SHIFT), &replaced);
 	}
+	/* an error (no table page left): the device faults later */
 	mutex_unlock(&m->lock);
+}
+
+/*
+ * One entry of a chunk going to VRAM: a 2 MiB device folio for a THP (or a
+ * 2 MiB hole), else @nr 4 KiB device pages -- for a THP that found no free
+ * block the core splits it (MIGRATE_PFN_COMPOUND left off dst).  Adds the
+ * items to @b at *@k.  Return: false when VRAM is full.
+ */
+static bool hmmdev_migrate_alloc(struct hmmdev_mirror *m,
+				 struct hmmdev_migrate_buf *b, unsigned long i,
+				 unsigned long nr, unsigned long *k)
+{
+	struct hmmdev *hd = m->hd;
+	struct page *spage = migrate_pfn_to_page(b->src[i]), *dpage = NULL;
+	bool huge = b->src[i] & MIGRATE_PFN_COMPOUND;
+	bool fail = hmmdev_mirror_fail_alloc(m);
+	unsigned long p;
+
+	if (huge && !fail)
+		dpage = hmmdev_devmem_alloc(hd, HMMDEV_DEVICE_THP_ORDER);
+	if (dpage) {
+		b->sys[*k] = spage;
+		b->dev[*k] = dpage;
+		b->order[*k] = HMMDEV_DEVICE_THP_ORDER;
+		b->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
+			    MIGRATE_PFN_COMPOUND;
+		b->idx[(*k)++] = i;
+		return true;
+	}
+	if (fail && !huge)
+		return true;	/* this page stays in RAM, as test_hmm does */
+	if (huge)
+		atomic64_inc(&hd->thp_fallbacks);
+	for (p = 0; p < nr; p++) {
+		dpage = hmmdev_devmem_alloc(hd, 0);
+		if (!dpage)
+			return false;
+		b->sys[*k] = spage ? spage + p : NULL;
+		b->dev[*k] = dpage;
+		b->order[*k] = 0;
+		b->dst[i + p] = migrate_pfn(page_to_pfn(dpage));
+		b->idx[(*k)++] = i + p;
+	}
+	return true;
 }
 
 /* System pages of [start, end) (one VMA, one chunk) -> VRAM. */
@@ -292,9 +485,11 @@ static int hmmdev_migrate_chunk(struct hmmdev_mirror *m,
 	struct migrate_vma args = {
 		.vma = vma, .start = start, .end = end,
 		.src = b->src, .dst = b->dst,
-		.pgmap_owner = hd, .flags = MIGRATE_VMA_SELECT_SYSTEM,
+		.pgmap_owner = hd,
+		.flags = MIGRATE_VMA_SELECT_SYSTEM |
+			 hmmdev_devmem_select_huge(hd),
 	};
-	unsigned long i, k, seq;
+	unsigned long i, k, nr, seq;
 	u64 t0 = ktime_get_ns();
 	int ret;
 
@@ -305,27 +500,26 @@ static int hmmdev_migrate_chunk(struct hmmdev_mirror *m,
 		return ret;
 	seq = mmu_interval_read_begin(&m->notifier);
 	hmmdev_mig_time(hd, HMMDEV_MIG_TO_DEV, HMMDEV_MIG_SETUP, &t0);
-	for (i = 0, k = 0; i < args.npages; i++) {
-		struct page *dpage;
-
+	for (i = 0, k = 0; i < args.npages; i += nr) {
+		nr = b->src[i] & MIGRATE_PFN_COMPOUND ?
+		     min_t(unsigned long, HMMDEV_DM_BLOCK, args.npages - i) : 1;
 		if (!(b->src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
-		dpage = hmmdev_devmem_alloc(hd);
-		if (!dpage)
+		if (!hmmdev_migrate_alloc(m, b, i, nr, &k))
 			break;          /* VRAM full: the rest stays in RAM */
-		b->sys[k] = migrate_pfn_to_page(b->src[i]);
-		b->dev[k] = dpage;
-		b->dst[i] = migrate_pfn(page_to_pfn(dpage));
-		b->idx[k++] = i;
 	}
 	hmmdev_mig_time(hd, HMMDEV_MIG_TO_DEV, HMMDEV_MIG_ALLOC, &t0);
-	ret = hmmdev_devmem_copy(hd, b->sys, b->dev, b->copied, k, true);
+	ret = hmmdev_devmem_copy(hd, b->sys, b->dev, b->order, b->copied, k,
+				 true);
 	hmmdev_mig_time(hd, HMMDEV_MIG_TO_DEV, HMMDEV_MIG_COPY, &t0);
 	/* a page that was not copied stays in RAM */
 	for (i = 0; i < k; i++) {
+		nr = 1UL << b->order[i];
 		if (b->copied[i]) {
-			atomic64_inc(&hd->migrations_to_dev);
-			*cpages += 1;
+			atomic64_add(nr, &hd->migrations_to_dev);
+			if (nr > 1)
+				atomic64_inc(&hd->thp_to_dev);
+			*cpages += nr;
 			continue;
 		}
 		b->dst[b->idx[i]] = 0;
@@ -347,13 +541,14 @@ static int hmmdev_migrate_chunk(struct hmmdev_mirror *m,
  * @hd: the device
  * @args: vma, start, end, src/dst arrays (src zeroed), pgmap_owner, flags
  *	and, for migrate_to_ram, fault_page, all set by the caller
+ * @m: the mirror whose HMM_DMIRROR_FLAG_FAIL_ALLOC applies, or NULL
  * @moved: out: pages moved
  *
  * Return: 0, the error of migrate_vma_setup(), or -EIO when the fault page
  * was lost (hmmdev_devmem_copy_back()).
  */
 int hmmdev_migrate_vma_back(struct hmmdev *hd, struct migrate_vma *args,
-			    unsigned long *moved)
+			    struct hmmdev_mirror *m, unsigned long *moved)
 {
 	u64 t0 = ktime_get_ns();
 	unsigned long i;
@@ -365,9 +560,12 @@ int hmmdev_migrate_vma_back(struct hmmdev *hd, struct migrate_vma *args,
 		return ret;
 	hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_SETUP, &t0);
 	lost = hmmdev_devmem_copy_back(hd, args->src, args->dst, args->npages,
-				       args->vma, args->start, args->fault_page);
+				       args->vma, args->start, args->fault_page,
+				       m);
 	for (i = 0; i < args->npages; i++)
-		*moved += !!args->dst[i];
+		if (args->dst[i])
+			*moved += args->dst[i] & MIGRATE_PFN_COMPOUND ?
+				  HMMDEV_DM_BLOCK : 1;
 	t0 = ktime_get_ns();
 	migrate_vma_pages(args);
 	hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_PAGES, &t0);
@@ -391,7 +589,7 @@ static int hmmdev_migrate_back_chunk(struct hmmdev_mirror *m,
 	int ret;
 
 	memset(b->src, 0, sizeof(b->src));
-	ret = hmmdev_migrate_vma_back(m->hd, &args, &moved);
+	ret = hmmdev_migrate_vma_back(m->hd, &args, m, &moved);
 	*cpages += moved;
 	return ret;
 }
@@ -438,7 +636,9 @@ static int hmmdev_migrate_range(struct hmmdev_mirror *m, u64 start, u64 end,
 			break;
 		}
 		addr = max_t(u64, addr, vma->vm_start);
-		next = min3(end, vma->vm_end, addr + MIGRATE_CHUNK * PAGE_SIZE);
+		/* chunks end on 2 MiB boundaries: a THP can move whole */
+		next = min3(end, vma->vm_end,
+			    ALIGN_DOWN(addr, PMD_SIZE) + MIGRATE_CHUNK * PAGE_SIZE);
 		ret = fn(m, b, vma, addr, next, cpages);
 		if (every_vma)
 			ret = 0;	/* best effort: the next chunk */

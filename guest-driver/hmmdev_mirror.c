@@ -143,6 +143,7 @@ struct hmmdev_mirror *hmmdev_mirror_create(struct hmmdev *hd)
 	kref_init(&m->ref);
 	mutex_init(&m->lock);
 	mutex_init(&m->job_lock);
+	spin_lock_init(&m->deferred_lock);
 	m->hd = hd;
 	m->fault_around = HMMDEV_FAULT_AROUND_DEFAULT;
 
@@ -214,22 +215,45 @@ void hmmdev_mirror_hint(struct hmmdev_mirror *m, int i, u64 start, u64 end)
  * @desc: the job; its context is set here
  * @result: out: the job's result
  *
+ * While the job runs, the caller also serves the job's faults that the
+ * fault service hands back to it (userfaultfd ranges, hmmdev_fault.c): a
+ * fault that may wait for a userfaultfd handler is waited for here, in the
+ * process's own thread, killably, and not in the device's fault work.  Each
+ * one answered gives the job HMMDEV_JOB_TIMEOUT again.
+ *
  * Return: 0, the errno of an aborted fault (-EFAULT, -EPERM, ...), -EIO or
- * -ETIMEDOUT as hmmdev_job_run().
+ * -ETIMEDOUT as hmmdev_job_run(), -EINTR.
  */
 int hmmdev_mirror_run(struct hmmdev_mirror *m, struct hmmdev_job_desc *desc,
 		      u64 *result)
 {
+	struct hmmdev *hd = m->hd;
 	u32 status = HMMDEV_JOB_OK;
-	int ret;
+	unsigned long deadline;
+	int ret, tag;
 
 	lockdep_assert_held(&m->job_lock);
 	desc->context = m->ctx;
 	/* keep one engine free for copies that fault service may wait on */
-	if (down_killable(&m->hd->va_jobs))
+	if (down_killable(&hd->va_jobs))
 		return -EINTR;
-	ret = hmmdev_job_run(m->hd, desc, result, &status);
-	up(&m->hd->va_jobs);
+	tag = hmmdev_job_start(hd, desc);
+	ret = tag < 0 ? tag : 0;
+	deadline = jiffies + HMMDEV_JOB_TIMEOUT;
+	while (!ret) {
+		wait_event_timeout(hd->irq_wq, hmmdev_job_done(hd, tag) ||
+				   READ_ONCE(m->deferred_pending) ||
+				   READ_ONCE(hd->failed),
+				   max_t(long, deadline - jiffies, 1));
+		if (!READ_ONCE(m->deferred_pending) || READ_ONCE(hd->failed))
+			break;
+		hmmdev_fault_serve_deferred(m);
+		deadline = jiffies + HMMDEV_JOB_TIMEOUT;
+	}
+	if (!ret)
+		ret = hmmdev_job_wait_timeout(hd, tag, desc, result, &status,
+					      max_t(long, deadline - jiffies, 1));
+	up(&hd->va_jobs);
 	hmmdev_mirror_hint(m, 0, 0, 0);
 	hmmdev_mirror_hint(m, 1, 0, 0);
 	if (ret == -EIO && status == HMMDEV_JOB_FAULT_ABORTED)
@@ -254,6 +278,9 @@ MODULE_PARM_DESC(fault_busy_ms,
  * hmmdev_mirror_range_fault() - hmm_range_fault() under the notifier protocol
  * @m: the mirror
  * @range: notifier, start, end, pfns and flags set by the caller
+ * @unlocked: let the fault drop mmap_lock (hmmdev_range_fault_unlocked():
+ *	a userfaultfd range, whose handler the fault then waits for); only
+ *	from the process's own thread, without mmap_lock
  *
  * Retries while the CPU page tables change under it (Documentation/mm/
  * hmm.rst).  On success it returns 0 with m->lock held, the pfns still
@@ -262,10 +289,11 @@ MODULE_PARM_DESC(fault_busy_ms,
  * Return: 0 (m->lock held), -EBUSY after fault_busy_ms, or the error of
  * hmm_range_fault().
  */
-int hmmdev_mirror_range_fault(struct hmmdev_mirror *m, struct hmm_range *range)
+int hmmdev_mirror_range_fault(struct hmmdev_mirror *m, struct hmm_range *range,
+			      bool unlocked)
 {
-	unsigned long timeout = jiffies +
-				msecs_to_jiffies(READ_ONCE(fault_busy_ms));
+	unsigned long busy = msecs_to_jiffies(READ_ONCE(fault_busy_ms));
+	unsigned long timeout = jiffies + busy;
 	int ret;
 
 	for (;;) {
@@ -273,10 +301,16 @@ int hmmdev_mirror_range_fault(struct hmmdev_mirror *m, struct hmm_range *range)
 			atomic64_inc(&m->hd->range_fault_timeouts);
 			return -EBUSY;
 		}
-		range->notifier_seq = mmu_interval_read_begin(&m->notifier);
-		mmap_read_lock(m->mm);
-		ret = hmm_range_fault(range);
-		mmap_read_unlock(m->mm);
+		if (unlocked) {
+			/* it reads the sequence itself, and retries -EBUSY */
+			ret = hmmdev_range_fault_unlocked(range, busy);
+		} else {
+			range->notifier_seq =
+				mmu_interval_read_begin(&m->notifier);
+			mmap_read_lock(m->mm);
+			ret = hmm_range_fault(range);
+			mmap_read_unlock(m->mm);
+		}
 		if (ret == -EBUSY) {
 			atomic64_inc(&m->hd->range_fault_retries);
 			continue;

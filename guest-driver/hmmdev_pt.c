@@ -5,9 +5,12 @@
  * The top eighth of VRAM is a pool of 4 KiB page-table pages, mapped
  * uncached and handed out by a bitmap allocator (pt_lock, a spinlock: it is
  * used inside invalidation callbacks, where nothing may allocate memory).
- * Table pages are freed only when their context is destroyed, after the
- * context is disabled and invalidated: the device may walk a table at any
- * time, so a table page is never reused under a live context.
+ * Table pages are freed when their context is destroyed, after the context
+ * is disabled and invalidated: the device may walk a table at any time.
+ * The one exception is an empty level-1 table where a 2 MiB leaf goes
+ * (hmmdev_pt_retire()): it is unlinked first, and INVALIDATE + SYNC of its
+ * 2 MiB then guarantee that no walk still reads it (SPEC.rst, "Invalidation
+ * completion": an engine publishes its epoch from the walk on).
  *
  * Leaves map system-memory pages through the DMA API.  Removing leaves is
  * two-phase: hmmdev_pt_zap() clears VALID but keeps the address (the device
@@ -112,6 +115,32 @@ u64 hmmdev_pt_lookup(struct hmmdev_mirror *m, u64 va)
 	return level <= 2 ? pte : 0;
 }
 
+/*
+ * A level-1 table where a 2 MiB leaf is to go: if none of its entries is in
+ * use (all zapped and reaped), unlink it, make the device forget it and free
+ * it.  Return: true when the slot is free now.
+ */
+static bool hmmdev_pt_retire(struct hmmdev_mirror *m, u64 va, u64 __iomem *slot,
+			     u64 pte)
+{
+	struct hmmdev *hd = m->hd;
+	u64 table = PTE_ADDR(pte);
+	unsigned int i;
+
+	for (i = 0; i < 512; i++)
+		if (readq(hmmdev_pte(hd, table, i)))
+			return false;
+	writeq(0, slot);
+	if (hmmdev_invalidate(hd, m->ctx, ALIGN_DOWN(va, PMD_SIZE),
+			      ALIGN_DOWN(va, PMD_SIZE) + PMD_SIZE)) {
+		writeq(pte, slot);	/* the device may still read it */
+		return false;
+	}
+	hmmdev_pt_free_page(hd, table);
+	m->pt_pages--;
+	return true;
+}
+
 /**
  * hmmdev_pt_map() - install a leaf
  * @m: the mirror (lock held)
@@ -122,8 +151,10 @@ u64 hmmdev_pt_lookup(struct hmmdev_mirror *m, u64 va)
  *
  * A leaf already present for the same address is replaced (a permission
  * upgrade); the caller never replaces a leaf that maps another page (the
- * invalidation callback removed it first).  A 2 MiB leaf is refused with
- * -EEXIST where a table of 4 KiB leaves already exists.
+ * invalidation callback removed it first).  A 2 MiB leaf replaces a table
+ * of 4 KiB leaves none of which is in use (hmmdev_pt_retire(): an
+ * INVALIDATE + SYNC, so it may sleep); where one is in use it is refused
+ * with -EEXIST.
  *
  * Return: 0, -ENOMEM (no table page left, or the mirror holds its quota
  * of them: hmmdev_pt_quota()), -EFAULT (@va beyond the
@@ -161,6 +192,12 @@ int hmmdev_pt_map(struct hmmdev_mirror *m, u64 va, u64 leaf, bool *replaced)
 	}
 	slot = hmmdev_pte(hd, table, hmmdev_pt_index(va, target));
 	pte = readq(slot);
+	if (target == 2 && (pte & HMMDEV_PTE_VALID) && !(pte & HMMDEV_PTE_HUGE)) {
+		/* a table of 4 KiB leaves */
+		if (!hmmdev_pt_retire(m, va, slot, pte))
+			return -EEXIST;
+		pte = 0;
+	}
 	*replaced = pte & HMMDEV_PTE_VALID;
 	if (*replaced && (PTE_ADDR(pte) != PTE_ADDR(leaf) ||
 			  (pte & HMMDEV_PTE_HUGE) != (leaf & HMMDEV_PTE_HUGE))) {

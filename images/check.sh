@@ -41,7 +41,7 @@ END {
 		print "not ok meson test failed without a failing TAP line (timeout or crash?)"
 		failed++
 	}
-	if (todo) printf "# %d expected failures (TODO: baseline reference, images/expected-failures.txt)\n", todo
+	if (todo) printf "# %d expected failures (TODO: the baseline reference, test_hmm)\n", todo
 	printf "%d passed, %d failed, %d skipped\n", passed, failed, skipped
 	exit failed > 0
 }' "$builddir/meson-logs/testlog.txt"

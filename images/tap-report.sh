@@ -7,8 +7,7 @@
 #
 # Each suite's results (between HMMDEV-SUITE-BEGIN/END) are renumbered and
 # prefixed with the kernel and the suite name ("linux-7.3 hmmdev: ...").
-# A failure listed for this kernel and suite in images/expected-failures.txt
-# is marked TODO (counted apart, not a failure).  Added checks: every suite
+# Added checks: every suite
 # finished and produced the number of results it planned; the guest kernel
 # log (dmesg and kmemleak's report, between HMMDEV-DMESG-BEGIN/END) has no
 # WARNING, BUG, oops, lockdep, KASAN, KFENCE, UBSAN or kmemleak report; the
@@ -23,7 +22,6 @@
 set -euo pipefail
 
 qemu_status=0 timeout_s=0 tap_summary=0 klog_only=0 kernel=unknown
-xfail=$(dirname "$0")/expected-failures.txt
 while [ $# -gt 1 ]; do
 	case "$1" in
 	--qemu-status) qemu_status=$2; shift ;;
@@ -45,17 +43,7 @@ KERNEL_BAD+='INFO: task .* blocked|Call Trace:|UBSAN:|unreferenced object'
 
 exec awk -v qemu_status="$qemu_status" -v timeout_s="$timeout_s" \
 	-v tap_summary="$tap_summary" -v klog_only="$klog_only" \
-	-v bad_re="$KERNEL_BAD" -v kernel="$kernel" -v xfail="$xfail" '
-BEGIN {
-	# the series of "7.3-sanitize-iommu" is 7.3
-	series = kernel
-	sub(/-.*/, "", series)
-	# "KERNEL SUITE TEST" lines; "#" starts a comment
-	while ((getline line < xfail) > 0) {
-		sub(/#.*/, "", line)
-		if (split(line, f) >= 3) expected[f[1] " " f[2] " " f[3]] = 1
-	}
-}
+	-v bad_re="$KERNEL_BAD" -v kernel="$kernel" '
 function emit(ok, desc,    line) {
 	line = (ok ? "ok " : "not ok ") (++n) " linux-" kernel " " desc
 	print line
@@ -88,9 +76,6 @@ suite != "" && /^(not )?ok [0-9]+/ {
 	desc = $0
 	sub(/^(not )?ok [0-9]+ *(- )?/, "", desc)
 	results[suite]++
-	split(desc, word)
-	if (!ok && ((series " " suite " " word[1]) in expected))
-		desc = desc " # TODO expected failure on Linux " series " (images/expected-failures.txt)"
 	if (suite == "baseline") {
 		b_total++
 		if (desc ~ /# *[Ss][Kk][Ii][Pp]/) b_skip++

@@ -81,6 +81,14 @@ struct hmmdev_irq_test {
  * @job_errors: jobs that completed with an error status
  * @timeouts: jobs that did not complete in time
  * @device_errors: error interrupts seen
+ * @devmem_used: device pages (4 KiB) in use
+ * @migrations_to_dev: pages migrated to device memory
+ * @migrations_to_ram: pages migrated back on CPU faults
+ * @thp_to_dev: huge pages migrated to device memory whole (2 MiB pages)
+ * @thp_to_ram: 2 MiB device pages migrated back whole, into a system THP
+ * @thp_fallbacks: huge pages that migrated as 4 KiB pages instead
+ * @folio_splits: 2 MiB device pages split by the kernel
+ * @uffd_faults: device faults on userfaultfd ranges
  */
 struct hmmdev_counters {
 	__u64 device[HMMDEV_MAX_COUNTERS];
@@ -89,6 +97,14 @@ struct hmmdev_counters {
 	__u64 job_errors;
 	__u64 timeouts;
 	__u64 device_errors;
+	__u64 devmem_used;
+	__u64 migrations_to_dev;
+	__u64 migrations_to_ram;
+	__u64 thp_to_dev;
+	__u64 thp_to_ram;
+	__u64 thp_fallbacks;
+	__u64 folio_splits;
+	__u64 uffd_faults;
 };
 
 /* Engine jobs on the caller's virtual addresses (HMMDEV_IOC_JOB) */

@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmmdev-huge: huge device pages and device faults on userfaultfd ranges.
+ *
+ * On kernels with huge device pages (Linux 6.19 and later: Linux 7.3 here)
+ * a THP migrates to VRAM as one 2 MiB device page and back as one THP;
+ * the core splits it when part of it is unmapped, protected or moved, and
+ * every byte stays where the process put it.  On 6.12 the same steps move
+ * 4 KiB pages: the data checks are the same, the THP counters stay 0.
+ *
+ * A device job reading a userfaultfd range waits for the handler (7.x) and
+ * reads what it filled in; a job whose handler never answers holds up no
+ * other process and does not fail the device, and killing its process
+ * ends it.  On 6.12 (no fault that may drop mmap_lock) the job fails with
+ * EFAULT at once.
+ */
+#define _GNU_SOURCE
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <linux/userfaultfd.h>
+
+#include "hmmdev_test_util.h"
+#include <lib/test_hmm_uapi.h>
+
+#ifndef HMM_DMIRROR_FLAGS	/* 6.12's header predates them */
+#define HMM_DMIRROR_FLAGS		_IOWR('H', 0x08, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_FLAG_FAIL_ALLOC	(1ULL << 0)
+#endif
+
+#define TWO_MB		(2ul << 20)
+#define NTHP		4
+#define SIZE		(NTHP * TWO_MB)
+#define NPAGES		(SIZE / 4096)
+
+static const char *bdf;	/* hmmdev0 */
+static bool device_thp;	/* the kernel has huge device pages */
+static int dmirror = -1;
+
+static long long counter(const char *name)
+{
+	return debugfs_counter(bdf, name);
+}
+
+/* NTHP 2 MiB-aligned THPs with a pattern: returns the aligned start. */
+static uint8_t *thp_buffer(uint64_t seed)
+{
+	uint8_t *raw = mmap(NULL, SIZE + TWO_MB, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *buf;
+
+	if (raw == MAP_FAILED)
+		return NULL;
+	buf = (uint8_t *)(((uintptr_t)raw + TWO_MB - 1) & ~(TWO_MB - 1));
+	madvise(buf, SIZE, MADV_HUGEPAGE);
+	fill_pattern(buf, SIZE, seed);
+	return buf;
+}
+
+static int dmirror_cmd(unsigned long req, void *addr, unsigned long npages,
+		       void *out, struct hmm_dmirror_cmd *res)
+{
+	struct hmm_dmirror_cmd cmd = {
+		.addr = (uintptr_t)addr, .ptr = (uintptr_t)out, .npages = npages,
+	};
+	int ret = ioctl(dmirror, req, &cmd) ? -errno : 0;
+
+	if (res)
+		*res = cmd;
+	return ret;
+}
+
+static int to_device(uint8_t *buf, size_t size)
+{
+	void *mirror = malloc(size);
+	struct hmm_dmirror_cmd res;
+	int ret = dmirror_cmd(HMM_DMIRROR_MIGRATE_TO_DEV, buf, size / 4096,
+			      mirror, &res);
+
+	if (!ret && res.cpages != size / 4096)
+		ret = -ENOENT;
+	if (!ret && first_mismatch(mirror, buf, size) >= 0)
+		ret = -EIO;	/* what the device read back */
+	free(mirror);
+	return ret;
+}
+
+/*
+ * Every byte of [off, off + len) of a thp_buffer() at @base as written,
+ * but for the hole [hole, hole + hole_len) (hole_len 0: none).
+ */
+static bool intact(const uint8_t *base, uint64_t seed, size_t off,
+		   size_t len, size_t hole, size_t hole_len)
+{
+	uint8_t *want = malloc(SIZE);
+	bool ok;
+
+	if (!hole_len)
+		hole = off;
+	fill_pattern(want, SIZE, seed);
+	ok = first_mismatch(base + off, want + off, hole - off) < 0 &&
+	     first_mismatch(base + hole + hole_len, want + hole + hole_len,
+			    off + len - hole - hole_len) < 0;
+	free(want);
+	return ok;
+}
+
+static void test_whole(void)
+{
+	long long to_dev = counter("driver.thp_to_dev");
+	long long to_ram = counter("driver.thp_to_ram");
+	long long used = counter("driver.devmem_used");
+	uint8_t *buf = thp_buffer(1), prot[NPAGES], want;
+	int ret = buf ? to_device(buf, SIZE) : -ENOMEM;
+	long i, bad = -1;
+
+	ksft_test_result(!ret && counter("driver.thp_to_dev") - to_dev ==
+			 (device_thp ? NTHP : 0) &&
+			 counter("driver.devmem_used") - used == NPAGES,
+			 "%d THPs to VRAM: %s, %lld moved whole (want %d), %lld device pages\n",
+			 NTHP, strerror(-ret), counter("driver.thp_to_dev") - to_dev,
+			 device_thp ? NTHP : 0, counter("driver.devmem_used") - used);
+	want = HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL | HMM_DMIRROR_PROT_WRITE |
+	       (device_thp ? HMM_DMIRROR_PROT_PMD : 0);
+	ret = dmirror_cmd(HMM_DMIRROR_SNAPSHOT, buf, NPAGES, prot, NULL);
+	for (i = 0; !ret && i < (long)NPAGES && bad < 0; i++)
+		if (prot[i] != want)
+			bad = i;
+	ksft_test_result(!ret && bad < 0,
+			 "snapshot: device-private, writable%s (page %ld: %#x, want %#x)\n",
+			 device_thp ? ", PMD" : "", bad, bad < 0 ? want : prot[bad],
+			 want);
+	/* one CPU read brings the first THP back whole */
+	(void)*(volatile uint64_t *)buf;
+	ret = counter("driver.thp_to_ram") - to_ram == (device_thp ? 1 : 0);
+	ksft_test_result(ret && intact(buf, 1, 0, SIZE, 0, 0),
+			 "CPU faults bring the THPs back (%lld whole, want %d for the first), data intact\n",
+			 counter("driver.thp_to_ram") - to_ram, device_thp ? 1 : 0);
+	munmap(buf, SIZE);
+}
+
+/* Split device THPs: a 4 KiB hole, a read-only half, a move. */
+static void test_split(void)
+{
+	long long splits = counter("driver.folio_splits");
+	uint8_t *buf = thp_buffer(2), *moved, *page = malloc(4096);
+	int ret = buf ? to_device(buf, SIZE) : -ENOMEM;
+
+	/* THP 0: a 4 KiB hole in its middle */
+	if (!ret)
+		ret = munmap(buf + TWO_MB / 2, 4096) ? -errno : 0;
+	ksft_test_result(!ret && intact(buf, 2, 0, TWO_MB, TWO_MB / 2, 4096),
+			 "4 KiB hole in a device THP: the other 511 pages intact (%s)\n",
+			 strerror(-ret));
+	/* THP 1: its second half read-only; the device may not write it */
+	ret = mprotect(buf + TWO_MB + TWO_MB / 2, TWO_MB / 2, PROT_READ) ?
+	      -errno : 0;
+	if (!ret) {
+		memset(page, 0x5a, 4096);
+		ret = dmirror_cmd(HMM_DMIRROR_WRITE, buf + TWO_MB + TWO_MB / 2,
+				  1, page, NULL);
+		ret = ret == -EPERM ? 0 : ret ? ret : -EINVAL;
+	}
+	ksft_test_result(!ret && intact(buf, 2, TWO_MB, TWO_MB, 0, 0),
+			 "half a device THP read-only: the device's write gets EPERM, data intact (%s)\n",
+			 strerror(-ret));
+	/* THP 2: moved by mremap to an address that is not 2 MiB aligned */
+	moved = mmap(NULL, 2 * TWO_MB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		     -1, 0);
+	moved = (uint8_t *)(((uintptr_t)moved + TWO_MB - 1) & ~(TWO_MB - 1)) +
+		4096;
+	moved = mremap(buf + 2 * TWO_MB, TWO_MB, TWO_MB,
+		       MREMAP_MAYMOVE | MREMAP_FIXED, moved);
+	ret = moved == MAP_FAILED ? -errno :
+	      intact(moved - 2 * TWO_MB, 2, 2 * TWO_MB, TWO_MB, 0, 0) ? 0 : -EIO;
+	ksft_test_result(!ret, "device THP moved by mremap: data intact (%s)\n",
+			 strerror(-ret));
+	/* THP 3 untouched: still whole, and intact */
+	ksft_test_result(intact(buf, 2, 3 * TWO_MB, TWO_MB, 0, 0) &&
+			 (!device_thp || counter("driver.folio_splits") > splits),
+			 "device THPs split by the kernel: %lld (want > 0 with huge device pages), the untouched THP intact\n",
+			 counter("driver.folio_splits") - splits);
+	if (moved != MAP_FAILED)
+		munmap(moved, TWO_MB);
+	munmap(buf, SIZE);
+	free(page);
+}
+
+/* No free 2 MiB block (FAIL_ALLOC): 512 small pages, the core splits. */
+static void test_fallback(void)
+{
+	long long fallbacks = counter("driver.thp_fallbacks");
+	uint8_t *buf = thp_buffer(3);
+	int ret = dmirror_cmd(HMM_DMIRROR_FLAGS, buf, HMM_DMIRROR_FLAG_FAIL_ALLOC,
+			      NULL, NULL);
+
+	if (!ret)
+		ret = to_device(buf, SIZE);
+	ksft_test_result(!ret && intact(buf, 3, 0, SIZE, 0, 0) &&
+			 counter("driver.thp_fallbacks") - fallbacks ==
+			 (device_thp ? 1 : 0),
+			 "THP with a failed 2 MiB allocation: moved as 4 KiB pages (%lld fallbacks, want %d), data intact (%s)\n",
+			 counter("driver.thp_fallbacks") - fallbacks,
+			 device_thp ? 1 : 0, strerror(-ret));
+	munmap(buf, SIZE);
+}
+
+struct uffd_handler {
+	int uffd;
+	bool answer;
+};
+
+static void *uffd_thread(void *arg)
+{
+	struct uffd_handler *h = arg;
+	struct pollfd pfd = { .fd = h->uffd, .events = POLLIN };
+	static uint8_t page[4096] __attribute__((aligned(4096)));
+	struct uffd_msg msg;
+	struct uffdio_copy copy;
+
+	memset(page, 0xab, sizeof(page));
+	while (poll(&pfd, 1, -1) > 0) {
+		if (read(h->uffd, &msg, sizeof(msg)) != sizeof(msg))
+			break;
+		if (msg.event != UFFD_EVENT_PAGEFAULT || !h->answer)
+			continue;	/* never answers */
+		copy = (struct uffdio_copy) {
+			.dst = msg.arg.pagefault.address & ~4095ull,
+			.src = (uintptr_t)page, .len = 4096,
+		};
+		ioctl(h->uffd, UFFDIO_COPY, &copy);
+	}
+	return NULL;
+}
+
+/* A device COPY out of a userfaultfd range: 0 and the data, or -errno. */
+static int uffd_copy(const char *node, bool answer, uint8_t *out)
+{
+	uint8_t *buf = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct uffd_handler h = { .answer = answer };
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)buf, .len = 4 * 4096 },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	struct hmmdev_job job = {
+		.op = HMMDEV_JOB_COPY, .src = (uintptr_t)buf,
+		.dst = (uintptr_t)out, .length = 4 * 4096,
+	};
+	int fd = open(node, O_RDWR), ret;
+	pthread_t t;
+
+	h.uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || h.uffd < 0 || ioctl(h.uffd, UFFDIO_API, &api) ||
+	    ioctl(h.uffd, UFFDIO_REGISTER, &reg))
+		return -ENOTSUP;
+	pthread_create(&t, NULL, uffd_thread, &h);
+	ret = ioctl(fd, HMMDEV_IOC_JOB, &job) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static void test_uffd(const char *node)
+{
+	uint8_t *out = calloc(1, 4 * 4096);
+	int ret = uffd_copy(node, true, out), status, fd;
+	bool filled = true;
+	double t0, t_other, t_end;
+	pid_t child;
+	size_t i;
+
+	for (i = 0; i < 4 * 4096; i++)
+		filled &= out[i] == 0xab;
+	if (device_thp)	/* kernels with hmm_range_fault_unlocked_timeout() */
+		ksft_test_result(!ret && filled,
+				 "device COPY from a userfaultfd range: waits for the handler, reads its data (%s)\n",
+				 strerror(-ret));
+	else
+		ksft_test_result(ret == -EFAULT,
+				 "device COPY from a userfaultfd range on this kernel: EFAULT at once (%s)\n",
+				 strerror(-ret));
+	/* a handler that never answers */
+	t0 = now_s();
+	child = fork();
+	if (!child)
+		_exit(uffd_copy(node, false, out) ? 1 : 0);
+	usleep(500 * 1000);
+	fd = open(node, O_RDWR);
+	ret = fd < 0 ? -errno : dma_round_trip(fd, 0, 1 << 20, 7);
+	close(fd);
+	ret = ret ?: to_device(thp_buffer(4), TWO_MB);
+	t_other = now_s() - t0;
+	kill(child, SIGKILL);
+	waitpid(child, &status, 0);
+	t_end = now_s() - t0;
+	ksft_test_result(!ret && t_end < 20 && WIFSIGNALED(status) == device_thp &&
+			 counter("driver.failed") == 0,
+			 "handler that never answers: others' DMA and migration done after %.1f s, the job's process killed after %.1f s, device not failed (%s)\n",
+			 t_other, t_end, strerror(-ret));
+	free(out);
+}
+
+int main(void)
+{
+	struct hmmdev_fn fns[MAX_DEVS];
+	int n = find_hmmdevs(fns, MAX_DEVS), major = 0, minor = 0;
+	struct utsname u;
+
+	ksft_print_header();
+	ksft_set_plan(10);
+	uname(&u);
+	sscanf(u.release, "%d.%d", &major, &minor);
+	device_thp = major > 6 || (major == 6 && minor >= 19);
+	dmirror = open("/dev/hmm_dmirror0", O_RDWR);
+	if (n < 1 || dmirror < 0 || !fns[0].node[0])
+		ksft_exit_fail_msg("no hmmdev0 with /dev/hmm_dmirror0\n");
+	bdf = fns[0].bdf;
+	ksft_print_msg("Linux %s: huge device pages %s\n", u.release,
+		       device_thp ? "expected" : "not on this kernel");
+	test_whole();
+	test_split();
+	test_fallback();
+	test_uffd(fns[0].node);
+	close(dmirror);
+	ksft_finished();
+}
