@@ -46,7 +46,8 @@
  * The fault work (an ordered workqueue per device) takes mmap_lock,
  * mirror->lock and cq.lock in that order, never state_lock or job_lock.  A
  * job's submitter serving a deferred fault (hmmdev_fault_serve_deferred())
- * holds state_lock and job_lock and takes the same three after them.
+ * holds state_lock and job_lock (not va_jobs) and takes the same three
+ * after them.
  */
 
 #define HMMDEV_JQ_ENTRIES	64
@@ -143,7 +144,8 @@ struct hmmdev;
  *	allocation of a migration fails, once
  * @deferred_lock: protects @deferred and @deferred_pending
  * @deferred: a fault on a userfaultfd range, for the job's submitter
- * @deferred_pending: @deferred waits for the submitter (hmmdev_fault.c)
+ * @deferred_pending: @deferred waits for the submitter, which resumes the
+ *	job it aborted (hmmdev_fault.c)
  */
 struct hmmdev_mirror {
 	struct hmmdev *hd;
@@ -415,10 +417,6 @@ int hmmdev_job_run(struct hmmdev *hd, struct hmmdev_job_desc *desc, u64 *result,
 int hmmdev_job_start(struct hmmdev *hd, struct hmmdev_job_desc *desc);
 int hmmdev_job_wait(struct hmmdev *hd, int tag, struct hmmdev_job_desc *desc,
 		    u64 *result, u32 *status_out);
-int hmmdev_job_wait_timeout(struct hmmdev *hd, int tag,
-			    struct hmmdev_job_desc *desc, u64 *result,
-			    u32 *status_out, unsigned long timeout);
-bool hmmdev_job_done(struct hmmdev *hd, int tag);
 
 /* hmmdev_cmdq.c */
 int hmmdev_cmdq_init(struct hmmdev *hd);
@@ -461,7 +459,7 @@ irqreturn_t hmmdev_fault_irq(int irq, void *data);
 void hmmdev_fault_work(struct work_struct *work);
 void hmmdev_fault_latency_record(struct hmmdev *hd, u64 ns);
 int hmmdev_make_exclusive(struct hmmdev_mirror *m, u64 start, u64 end);
-void hmmdev_fault_serve_deferred(struct hmmdev_mirror *m);
+int hmmdev_fault_serve_deferred(struct hmmdev_mirror *m);
 
 /* hmmdev_devmem.c */
 int hmmdev_devmem_init(struct hmmdev *hd);

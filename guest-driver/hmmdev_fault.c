@@ -17,9 +17,9 @@
  * cannot move stay in RAM); hmm_range_fault() then reports our own device
  * pages and the leaves point into VRAM.
  *
- * A fault on a userfaultfd-registered range is not served here but handed
- * back to the job's submitter (hmmdev_fault_defer()), which may wait for
- * the process's handler without holding up the other contexts.
+ * A fault on a userfaultfd-registered range is not served here: the job is
+ * aborted and the fault handed back to its submitter (hmmdev_fault_defer()),
+ * which may wait for the process's handler without holding up the device.
  */
 #include <linux/dma-mapping.h>
 #include <linux/hmm.h>
@@ -412,71 +412,56 @@ static int hmmdev_fault_resolve(struct hmmdev_mirror *m,
 	return ret;
 }
 
-#define HMMDEV_FAULT_DEFERRED	1	/* hmmdev_fault_service(): no answer yet */
-
 /*
  * A fault on a userfaultfd range may have to wait for the process's
- * handler, for as long as the handler takes.  The fault work serves every
- * context of the device and must not wait that long, so the record goes to
- * the job's submitter, which waits in hmmdev_mirror_run() and serves it
- * with a fault that may drop mmap_lock (hmmdev_fault_serve_deferred()), in
- * its own thread: killable, like a CPU access there.  Without such a fault
- * in the kernel (6.12), or for atomics (exclusive access takes the page
- * with a fault that cannot drop mmap_lock), the fault fails with -EFAULT.
- * A submitter always exists: a record is written only for a running job,
- * and a mirror runs one job at a time (job_lock).
+ * handler, for as long as the handler takes.  Neither the fault work
+ * (which serves every context of the device) nor the job's engine may wait
+ * that long, so the job is aborted at once and the record goes to its
+ * submitter, which serves it in its own thread and runs the rest of the
+ * job (hmmdev_mirror_run()).  Without a fault that may drop mmap_lock in
+ * the kernel (6.12), or for atomics (exclusive access takes the page with
+ * a fault that cannot drop mmap_lock), the fault fails with -EFAULT.  A
+ * record is written only for a running job, and a mirror runs one job at a
+ * time (job_lock): there is always a submitter, and one record at most.
+ * Return: the errno the fault is aborted with.
  */
 static int hmmdev_fault_defer(struct hmmdev_mirror *m, struct hmmdev_fault *rec)
 {
-	int ret = HMMDEV_FAULT_DEFERRED;
-
 	if (!HMMDEV_UNLOCKED_FAULT || (rec->access & HMMDEV_ACCESS_ATOMIC)) {
 		WRITE_ONCE(m->fault_error, -EFAULT);
 		return -EFAULT;
 	}
 	spin_lock(&m->deferred_lock);
-	if (m->deferred_pending) {
-		ret = -EBUSY;	/* one job, one stalled fault: not possible */
-	} else {
-		m->deferred = *rec;
-		WRITE_ONCE(m->deferred_pending, true);
-	}
+	m->deferred = *rec;
+	WRITE_ONCE(m->deferred_pending, true);
 	spin_unlock(&m->deferred_lock);
-	if (ret == -EBUSY)
-		WRITE_ONCE(m->fault_error, ret);
-	wake_up_all(&m->hd->irq_wq);
-	return ret;
+	return -EAGAIN;
 }
 
 /**
- * hmmdev_fault_serve_deferred() - serve the fault the fault work handed back
+ * hmmdev_fault_serve_deferred() - serve the fault handed back to the job
  * @m: the mirror; called by its job's submitter (hmmdev_mirror_run()),
- *	without mmap_lock
+ *	without mmap_lock, after the device ended the job
  *
  * Faults the range in with a fault that may drop mmap_lock, so that the
- * userfaultfd handler can answer, then answers the device.
+ * userfaultfd handler can answer, and mirrors it.
+ *
+ * Return: 0, or the errno of the fault (-EINTR when the process was
+ * killed while the handler had not answered).
  */
-void hmmdev_fault_serve_deferred(struct hmmdev_mirror *m)
+int hmmdev_fault_serve_deferred(struct hmmdev_mirror *m)
 {
-	struct hmmdev *hd = m->hd;
 	struct hmmdev_fault rec;
-	int err;
 
 	spin_lock(&m->deferred_lock);
 	rec = m->deferred;
 	WRITE_ONCE(m->deferred_pending, false);
 	spin_unlock(&m->deferred_lock);
-	atomic64_inc(&hd->uffd_faults);
-	err = hmmdev_fault_resolve(m, &rec, true);
-	hmmdev_respond(hd, rec.id, err ? HMMDEV_RESPONSE_ABORT :
-		       HMMDEV_RESPONSE_RETRY);
-	atomic64_inc(err ? &hd->fault_aborts : &hd->fault_retries);
+	atomic64_inc(&m->hd->uffd_faults);
+	return hmmdev_fault_resolve(m, &rec, true);
 }
 
-/*
- * Service one fault: 0 (RETRY), the errno to report (ABORT), or
- * HMMDEV_FAULT_DEFERRED (the job's submitter answers).
- */
+/* Service one fault: 0 (RETRY) or the errno to report (ABORT). */
 static int hmmdev_fault_service(struct hmmdev *hd, struct hmmdev_fault *rec)
 {
 	struct hmmdev_mirror *m = hmmdev_mirror_get(hd, rec->context);
@@ -532,8 +517,6 @@ void hmmdev_fault_work(struct work_struct *work)
 		hd->fq_head = (hd->fq_head + 1) % HMMDEV_FQ_ENTRIES;
 		hmmdev_wr32(hd, HMMDEV_REG_FQ_HEAD, hd->fq_head);
 		err = hmmdev_fault_service(hd, &rec);
-		if (err == HMMDEV_FAULT_DEFERRED)
-			continue;
 		hmmdev_respond(hd, rec.id, err ? HMMDEV_RESPONSE_ABORT :
 			       HMMDEV_RESPONSE_RETRY);
 		/* round trip on the device's clock: record to answer */

@@ -208,28 +208,20 @@ int hmmdev_job_start(struct hmmdev *hd, struct hmmdev_job_desc *desc)
 	return hmmdev_job_submit(hd, desc);
 }
 
-/* Has the started job @tag written its completion record? */
-bool hmmdev_job_done(struct hmmdev *hd, int tag)
-{
-	return READ_ONCE(hd->jq.comp[tag].status) != HMMDEV_STATUS_PENDING;
-}
-
 /**
- * hmmdev_job_wait_timeout() - wait for a started job and reap its record
+ * hmmdev_job_wait() - wait for a started job and reap its record
  * @hd: the device
  * @tag: from hmmdev_job_start()
  * @desc: the job as started
  * @result: out (may be NULL): the completion record's result field
  * @status_out: out (may be NULL): the job's HMMDEV_JOB_* status
- * @timeout: jiffies the device has to complete it
  *
  * Return: 0, -EIO for a job the device failed (or a failed device),
  * -ETIMEDOUT when the device did not answer (it is then marked failed and
  * the job's memory must not be freed).
  */
-int hmmdev_job_wait_timeout(struct hmmdev *hd, int tag,
-			    struct hmmdev_job_desc *desc, u64 *result,
-			    u32 *status_out, unsigned long timeout)
+int hmmdev_job_wait(struct hmmdev *hd, int tag, struct hmmdev_job_desc *desc,
+		    u64 *result, u32 *status_out)
 {
 	struct hmmdev_jobq *jq = &hd->jq;
 	struct hmmdev_completion *rec = &jq->comp[tag];
@@ -237,12 +229,13 @@ int hmmdev_job_wait_timeout(struct hmmdev *hd, int tag,
 	u32 status;
 
 	if (!hmmdev_poll(READ_ONCE(rec->status) != HMMDEV_STATUS_PENDING) &&
-	    !wait_for_completion_timeout(&jq->slots[index].done, timeout) &&
+	    !wait_for_completion_timeout(&jq->slots[index].done,
+					 HMMDEV_JOB_TIMEOUT) &&
 	    READ_ONCE(rec->status) == HMMDEV_STATUS_PENDING) {
 		/* (a record written without its interrupt counts: re-read) */
 		atomic64_inc(&hd->timeouts);
-		dev_err(&hd->pdev->dev, "job %llu (slot %d) timed out after %u ms\n",
-			desc->fence, index, jiffies_to_msecs(timeout));
+		dev_err(&hd->pdev->dev, "job %llu (slot %d) timed out after %d s\n",
+			desc->fence, index, HMMDEV_JOB_TIMEOUT / HZ);
 		hmmdev_declare_failed(hd, "job timeout");
 		return -ETIMEDOUT;
 	}
@@ -269,14 +262,6 @@ int hmmdev_job_wait_timeout(struct hmmdev *hd, int tag,
 		return -EIO;
 	}
 	return 0;
-}
-
-/* hmmdev_job_wait_timeout() with the device's HMMDEV_JOB_TIMEOUT. */
-int hmmdev_job_wait(struct hmmdev *hd, int tag, struct hmmdev_job_desc *desc,
-		    u64 *result, u32 *status_out)
-{
-	return hmmdev_job_wait_timeout(hd, tag, desc, result, status_out,
-				       HMMDEV_JOB_TIMEOUT);
 }
 
 /**

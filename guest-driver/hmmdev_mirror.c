@@ -209,17 +209,35 @@ void hmmdev_mirror_hint(struct hmmdev_mirror *m, int i, u64 start, u64 end)
 	WRITE_ONCE(m->hint[i].end, end);
 }
 
+/*
+ * A job aborted after @done bytes, to run again for the rest: COPY and
+ * FILL go on where they stopped (FILL's pattern turned to stay in step),
+ * CHECKSUM starts again.
+ */
+static void hmmdev_job_resume(struct hmmdev_job_desc *desc, u64 done)
+{
+	if (desc->opcode == HMMDEV_OP_COPY) {
+		desc->src += done;
+		desc->dst += done;
+		desc->length -= done;
+	} else if (desc->opcode == HMMDEV_OP_FILL) {
+		desc->dst += done;
+		desc->length -= done;
+		desc->value = ror64(desc->value, 8 * (done % 8));
+	}
+}
+
 /**
  * hmmdev_mirror_run() - run one job in the mirror's context
  * @m: the mirror (hmmdev_mirror_jobs_begin() done, hints set)
  * @desc: the job; its context is set here
- * @result: out: the job's result
+ * @result: out: the job's result (COPY, FILL: bytes, over every run)
  *
- * While the job runs, the caller also serves the job's faults that the
- * fault service hands back to it (userfaultfd ranges, hmmdev_fault.c): a
- * fault that may wait for a userfaultfd handler is waited for here, in the
- * process's own thread, killably, and not in the device's fault work.  Each
- * one answered gives the job HMMDEV_JOB_TIMEOUT again.
+ * A fault on a userfaultfd range may wait for the process's handler as
+ * long as it likes; the fault service aborts such a job at once and hands
+ * the fault back (hmmdev_fault.c).  The submitter then serves it here, in
+ * the process's own thread -- killable, holding no engine and no va_jobs
+ * slot, so that other contexts go on -- and runs the rest of the job.
  *
  * Return: 0, the errno of an aborted fault (-EFAULT, -EPERM, ...), -EIO or
  * -ETIMEDOUT as hmmdev_job_run(), -EINTR.
@@ -227,33 +245,33 @@ void hmmdev_mirror_hint(struct hmmdev_mirror *m, int i, u64 start, u64 end)
 int hmmdev_mirror_run(struct hmmdev_mirror *m, struct hmmdev_job_desc *desc,
 		      u64 *result)
 {
-	struct hmmdev *hd = m->hd;
 	u32 status = HMMDEV_JOB_OK;
-	unsigned long deadline;
-	int ret, tag;
+	u64 done = 0, part;
+	int ret;
 
 	lockdep_assert_held(&m->job_lock);
 	desc->context = m->ctx;
-	/* keep one engine free for copies that fault service may wait on */
-	if (down_killable(&hd->va_jobs))
-		return -EINTR;
-	tag = hmmdev_job_start(hd, desc);
-	ret = tag < 0 ? tag : 0;
-	deadline = jiffies + HMMDEV_JOB_TIMEOUT;
-	while (!ret) {
-		wait_event_timeout(hd->irq_wq, hmmdev_job_done(hd, tag) ||
-				   READ_ONCE(m->deferred_pending) ||
-				   READ_ONCE(hd->failed),
-				   max_t(long, deadline - jiffies, 1));
-		if (!READ_ONCE(m->deferred_pending) || READ_ONCE(hd->failed))
+	for (;;) {
+		/* keep one engine free for copies that fault service may wait on */
+		if (down_killable(&m->hd->va_jobs))
+			return -EINTR;
+		part = 0;
+		ret = hmmdev_job_run(m->hd, desc, &part, &status);
+		up(&m->hd->va_jobs);
+		if (desc->opcode == HMMDEV_OP_COPY ||
+		    desc->opcode == HMMDEV_OP_FILL)
+			done += part;
+		else
+			done = part;
+		if (ret != -EIO || status != HMMDEV_JOB_FAULT_ABORTED ||
+		    !READ_ONCE(m->deferred_pending))
 			break;
-		hmmdev_fault_serve_deferred(m);
-		deadline = jiffies + HMMDEV_JOB_TIMEOUT;
+		ret = hmmdev_fault_serve_deferred(m);
+		if (ret)
+			break;
+		hmmdev_job_resume(desc, part);
 	}
-	if (!ret)
-		ret = hmmdev_job_wait_timeout(hd, tag, desc, result, &status,
-					      max_t(long, deadline - jiffies, 1));
-	up(&hd->va_jobs);
+	*result = done;
 	hmmdev_mirror_hint(m, 0, 0, 0);
 	hmmdev_mirror_hint(m, 1, 0, 0);
 	if (ret == -EIO && status == HMMDEV_JOB_FAULT_ABORTED)

@@ -2,7 +2,9 @@
 /*
  * hmmdev-evict: pages that live in a device's VRAM survive the device going
  * away -- unbind and rmmod first copy every device page back to system
- * memory.  The process's data must be intact, and the process alive.
+ * memory.  The process's data must be intact, and the process alive.  The
+ * buffers are THPs: on kernels with huge device pages they sit in VRAM as
+ * 2 MiB device pages of a process that no longer has a mirror.
  */
 #include <stdbool.h>
 #include <sys/mman.h>
@@ -17,12 +19,15 @@ static long vram_pages_used(const struct hmmdev_fn *fn)
 	return debugfs_counter(fn->bdf, "driver.devmem_used");
 }
 
-/* A buffer with a pattern, migrated to the first device's VRAM. */
-static uint8_t *migrated_buffer(uint64_t seed, long *in_vram,
+/*
+ * A buffer with a pattern, migrated to the first device's VRAM: in two
+ * 2 MiB device pages where the kernel has them (*@thps counts them).
+ */
+static uint8_t *migrated_buffer(uint64_t seed, long *in_vram, long *thps,
 				const struct hmmdev_fn *fn)
 {
-	uint8_t *buf = mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long long thp0 = debugfs_counter(fn->bdf, "driver.thp_to_dev");
+	uint8_t *buf = thp_mmap(SIZE);
 	uint8_t *mirror = malloc(SIZE);
 	struct hmm_dmirror_cmd cmd = {
 		.addr = (uintptr_t)buf, .ptr = (uintptr_t)mirror,
@@ -36,6 +41,7 @@ static uint8_t *migrated_buffer(uint64_t seed, long *in_vram,
 		*in_vram = -1;
 	else
 		*in_vram = vram_pages_used(fn);
+	*thps = debugfs_counter(fn->bdf, "driver.thp_to_dev") - thp0;
 	close(fd);
 	free(mirror);
 	return buf;
@@ -56,7 +62,7 @@ int main(void)
 {
 	struct hmmdev_fn fns[MAX_DEVS];
 	int n = find_hmmdevs(fns, MAX_DEVS), un, load;
-	long in_vram, after;
+	long in_vram, after, thps, want_thps = kernel_has_device_thp() ? 2 : 0;
 	uint8_t *buf;
 
 	ksft_print_header();
@@ -64,23 +70,24 @@ int main(void)
 	if (n < 1)
 		ksft_exit_fail_msg("no hmmdev device\n");
 
-	buf = migrated_buffer(11, &in_vram, &fns[0]);
+	buf = migrated_buffer(11, &in_vram, &thps, &fns[0]);
 	un = sysfs_write("/sys/bus/pci/drivers/hmmdev/unbind", fns[0].bdf);
-	ksft_test_result(in_vram >= (long)(SIZE / 4096) && !un && intact(buf, 11),
-			 "evict-unbind: %ld pages in VRAM, device unbound (%d), data intact from the CPU\n",
-			 in_vram, un);
+	ksft_test_result(in_vram >= (long)(SIZE / 4096) && thps == want_thps &&
+			 !un && intact(buf, 11),
+			 "evict-unbind: %ld pages in VRAM (%ld of them 2 MiB pages, want %ld), device unbound (%d), data intact from the CPU\n",
+			 in_vram, thps, want_thps, un);
 	sysfs_write("/sys/bus/pci/drivers/hmmdev/bind", fns[0].bdf);
 	munmap(buf, SIZE);
 
-	buf = migrated_buffer(12, &in_vram, &fns[0]);
+	buf = migrated_buffer(12, &in_vram, &thps, &fns[0]);
 	un = unload_module();
 	load = load_module();
 	n = find_hmmdevs(fns, MAX_DEVS);
 	after = vram_pages_used(&fns[0]);
-	ksft_test_result(in_vram >= (long)(SIZE / 4096) && !un && !load &&
-			 intact(buf, 12) && after == 0,
-			 "evict-rmmod: %ld pages in VRAM, rmmod %d, data intact, insmod %d, %ld pages in VRAM after\n",
-			 in_vram, un, load, after);
+	ksft_test_result(in_vram >= (long)(SIZE / 4096) && thps == want_thps &&
+			 !un && !load && intact(buf, 12) && after == 0,
+			 "evict-rmmod: %ld pages in VRAM (%ld of them 2 MiB pages, want %ld), rmmod %d, data intact, insmod %d, %ld pages in VRAM after\n",
+			 in_vram, thps, want_thps, un, load, after);
 	munmap(buf, SIZE);
 	ksft_finished();
 }

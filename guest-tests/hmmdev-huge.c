@@ -19,8 +19,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
-#include <sys/mman.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <linux/userfaultfd.h>
 
@@ -32,7 +30,6 @@
 #define HMM_DMIRROR_FLAG_FAIL_ALLOC	(1ULL << 0)
 #endif
 
-#define TWO_MB		(2ul << 20)
 #define NTHP		4
 #define SIZE		(NTHP * TWO_MB)
 #define NPAGES		(SIZE / 4096)
@@ -49,14 +46,10 @@ static long long counter(const char *name)
 /* NTHP 2 MiB-aligned THPs with a pattern: returns the aligned start. */
 static uint8_t *thp_buffer(uint64_t seed)
 {
-	uint8_t *raw = mmap(NULL, SIZE + TWO_MB, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *buf;
+	uint8_t *buf = thp_mmap(SIZE);
 
-	if (raw == MAP_FAILED)
-		return NULL;
-	buf = (uint8_t *)(((uintptr_t)raw + TWO_MB - 1) & ~(TWO_MB - 1));
-	madvise(buf, SIZE, MADV_HUGEPAGE);
-	fill_pattern(buf, SIZE, seed);
+	if (buf)
+		fill_pattern(buf, SIZE, seed);
 	return buf;
 }
 
@@ -73,18 +66,25 @@ static int dmirror_cmd(unsigned long req, void *addr, unsigned long npages,
 	return ret;
 }
 
-static int to_device(uint8_t *buf, size_t size)
+/*
+ * Migrate the first @size bytes of a thp_buffer(@seed) to VRAM and check
+ * what the device reads back (against the pattern: reading @buf with the
+ * CPU would bring it back).
+ */
+static int to_device(uint8_t *buf, size_t size, uint64_t seed)
 {
-	void *mirror = malloc(size);
+	uint8_t *mirror = malloc(size), *want = malloc(SIZE);
 	struct hmm_dmirror_cmd res;
 	int ret = dmirror_cmd(HMM_DMIRROR_MIGRATE_TO_DEV, buf, size / 4096,
 			      mirror, &res);
 
+	fill_pattern(want, SIZE, seed);
 	if (!ret && res.cpages != size / 4096)
 		ret = -ENOENT;
-	if (!ret && first_mismatch(mirror, buf, size) >= 0)
-		ret = -EIO;	/* what the device read back */
+	if (!ret && first_mismatch(mirror, want, size) >= 0)
+		ret = -EIO;
 	free(mirror);
+	free(want);
 	return ret;
 }
 
@@ -108,13 +108,37 @@ static bool intact(const uint8_t *base, uint64_t seed, size_t off,
 	return ok;
 }
 
-static void test_whole(void)
+/*
+ * A new context's device COPY from inside a device THP: its first fault
+ * asks hmm_range_fault() for a range that starts inside the 2 MiB.
+ */
+static int copy_inside(const char *node, uint8_t *buf, uint64_t seed)
+{
+	size_t off = TWO_MB + TWO_MB / 2 + 4096, len = 64 << 10;
+	uint8_t *out = calloc(1, len), *want = malloc(SIZE);
+	struct hmmdev_job job = {
+		.op = HMMDEV_JOB_COPY, .src = (uintptr_t)buf + off,
+		.dst = (uintptr_t)out, .length = len,
+	};
+	int fd = open(node, O_RDWR), ret;
+
+	ret = fd < 0 || ioctl(fd, HMMDEV_IOC_JOB, &job) ? -errno : 0;
+	fill_pattern(want, SIZE, seed);
+	if (!ret && memcmp(out, want + off, len))
+		ret = -EIO;
+	close(fd);
+	free(out);
+	free(want);
+	return ret;
+}
+
+static void test_whole(const char *node)
 {
 	long long to_dev = counter("driver.thp_to_dev");
 	long long to_ram = counter("driver.thp_to_ram");
 	long long used = counter("driver.devmem_used");
 	uint8_t *buf = thp_buffer(1), prot[NPAGES], want;
-	int ret = buf ? to_device(buf, SIZE) : -ENOMEM;
+	int ret = buf ? to_device(buf, SIZE, 1) : -ENOMEM;
 	long i, bad = -1;
 
 	ksft_test_result(!ret && counter("driver.thp_to_dev") - to_dev ==
@@ -133,12 +157,16 @@ static void test_whole(void)
 			 "snapshot: device-private, writable%s (page %ld: %#x, want %#x)\n",
 			 device_thp ? ", PMD" : "", bad, bad < 0 ? want : prot[bad],
 			 want);
+	ret = copy_inside(node, buf, 1);
+	ksft_test_result(!ret, "a new context copies from inside a device THP: the right data (%s)\n",
+			 strerror(-ret));
 	/* one CPU read brings the first THP back whole */
-	(void)*(volatile uint64_t *)buf;
-	ret = counter("driver.thp_to_ram") - to_ram == (device_thp ? 1 : 0);
-	ksft_test_result(ret && intact(buf, 1, 0, SIZE, 0, 0),
-			 "CPU faults bring the THPs back (%lld whole, want %d for the first), data intact\n",
-			 counter("driver.thp_to_ram") - to_ram, device_thp ? 1 : 0);
+	(void)__atomic_load_n((uint64_t *)buf, __ATOMIC_RELAXED);
+	to_ram = counter("driver.thp_to_ram") - to_ram;
+	ksft_test_result(to_ram == (device_thp ? 1 : 0) &&
+			 intact(buf, 1, 0, SIZE, 0, 0),
+			 "one CPU read brings one THP back whole (%lld, want %d), the others follow, data intact\n",
+			 to_ram, device_thp ? 1 : 0);
 	munmap(buf, SIZE);
 }
 
@@ -147,7 +175,7 @@ static void test_split(void)
 {
 	long long splits = counter("driver.folio_splits");
 	uint8_t *buf = thp_buffer(2), *moved, *page = malloc(4096);
-	int ret = buf ? to_device(buf, SIZE) : -ENOMEM;
+	int ret = buf ? to_device(buf, SIZE, 2) : -ENOMEM;
 
 	/* THP 0: a 4 KiB hole in its middle */
 	if (!ret)
@@ -189,22 +217,26 @@ static void test_split(void)
 	free(page);
 }
 
-/* No free 2 MiB block (FAIL_ALLOC): 512 small pages, the core splits. */
+/*
+ * The next allocation fails (FAIL_ALLOC), as test_hmm's does: a THP then
+ * moves as 512 small pages (the core splits it); on a kernel without huge
+ * device pages it is one small page, which stays in RAM (-ENOENT).
+ */
 static void test_fallback(void)
 {
 	long long fallbacks = counter("driver.thp_fallbacks");
 	uint8_t *buf = thp_buffer(3);
 	int ret = dmirror_cmd(HMM_DMIRROR_FLAGS, buf, HMM_DMIRROR_FLAG_FAIL_ALLOC,
-			      NULL, NULL);
+			      NULL, NULL), want = device_thp ? 0 : -ENOENT;
 
 	if (!ret)
-		ret = to_device(buf, SIZE);
-	ksft_test_result(!ret && intact(buf, 3, 0, SIZE, 0, 0) &&
-			 counter("driver.thp_fallbacks") - fallbacks ==
-			 (device_thp ? 1 : 0),
-			 "THP with a failed 2 MiB allocation: moved as 4 KiB pages (%lld fallbacks, want %d), data intact (%s)\n",
-			 counter("driver.thp_fallbacks") - fallbacks,
-			 device_thp ? 1 : 0, strerror(-ret));
+		ret = to_device(buf, SIZE, 3);
+	fallbacks = counter("driver.thp_fallbacks") - fallbacks;
+	ksft_test_result(ret == want && intact(buf, 3, 0, SIZE, 0, 0) &&
+			 fallbacks == (device_thp ? 1 : 0),
+			 "a failed device allocation: %s (want %s), %lld THPs moved as 4 KiB pages (want %d), data intact\n",
+			 strerror(-ret), strerror(-want), fallbacks,
+			 device_thp ? 1 : 0);
 	munmap(buf, SIZE);
 }
 
@@ -217,7 +249,7 @@ static void *uffd_thread(void *arg)
 {
 	struct uffd_handler *h = arg;
 	struct pollfd pfd = { .fd = h->uffd, .events = POLLIN };
-	static uint8_t page[4096] __attribute__((aligned(4096)));
+	static uint64_t page[4096 / 8];
 	struct uffd_msg msg;
 	struct uffdio_copy copy;
 
@@ -292,36 +324,35 @@ static void test_uffd(const char *node)
 	fd = open(node, O_RDWR);
 	ret = fd < 0 ? -errno : dma_round_trip(fd, 0, 1 << 20, 7);
 	close(fd);
-	ret = ret ?: to_device(thp_buffer(4), TWO_MB);
+	ret = ret ?: to_device(thp_buffer(4), TWO_MB, 4);
 	t_other = now_s() - t0;
 	kill(child, SIGKILL);
 	waitpid(child, &status, 0);
 	t_end = now_s() - t0;
 	ksft_test_result(!ret && t_end < 20 && WIFSIGNALED(status) == device_thp &&
 			 counter("driver.failed") == 0,
-			 "handler that never answers: others' DMA and migration done after %.1f s, the job's process killed after %.1f s, device not failed (%s)\n",
-			 t_other, t_end, strerror(-ret));
+			 "handler that never answers: others' DMA and migration done after %.1f s, the job's process gone after %.1f s (killed: %d), device not failed (%s)\n",
+			 t_other, t_end, WIFSIGNALED(status), strerror(-ret));
 	free(out);
 }
 
 int main(void)
 {
 	struct hmmdev_fn fns[MAX_DEVS];
-	int n = find_hmmdevs(fns, MAX_DEVS), major = 0, minor = 0;
+	int n = find_hmmdevs(fns, MAX_DEVS);
 	struct utsname u;
 
 	ksft_print_header();
-	ksft_set_plan(10);
+	ksft_set_plan(11);
 	uname(&u);
-	sscanf(u.release, "%d.%d", &major, &minor);
-	device_thp = major > 6 || (major == 6 && minor >= 19);
+	device_thp = kernel_has_device_thp();
 	dmirror = open("/dev/hmm_dmirror0", O_RDWR);
 	if (n < 1 || dmirror < 0 || !fns[0].node[0])
 		ksft_exit_fail_msg("no hmmdev0 with /dev/hmm_dmirror0\n");
 	bdf = fns[0].bdf;
 	ksft_print_msg("Linux %s: huge device pages %s\n", u.release,
 		       device_thp ? "expected" : "not on this kernel");
-	test_whole();
+	test_whole(fns[0].node);
 	test_split();
 	test_fallback();
 	test_uffd(fns[0].node);

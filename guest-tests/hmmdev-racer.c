@@ -17,7 +17,11 @@
  *    follows the moved data, and jobs on ranges that are gone fail -EFAULT;
  *  - run a child process with its own context and kill it mid-job;
  *  - migrate slices into VRAM: the workers' next CPU writes fault them
- *    back, their device copies read them from VRAM or from RAM.
+ *    back, their device copies read them from VRAM or from RAM;
+ *  - huge-page churn on a buffer of its own: two THPs moved to VRAM (2 MiB
+ *    device pages where the kernel has them), then fork() (COW), half of
+ *    one made read-only, a 4 KiB hole punched in the other and its tail
+ *    moved by mremap; the device copies and the CPU checks every page.
  * Any page that differs from what was written is a mismatch; the test
  * passes with every round done and 0 mismatches.
  *
@@ -26,6 +30,7 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 
@@ -54,7 +59,7 @@ struct worker {
 
 struct stats {
 	unsigned long forks, mprotects, collapses, scratch, scratch_bad, kills;
-	unsigned long migrations;
+	unsigned long migrations, huge, huge_bad;
 };
 
 /* Move a slice into the VRAM of device 0 under the workers' feet. */
@@ -197,6 +202,64 @@ static void scratch_round(int fd, struct stats *st)
 	free(out);
 }
 
+/* Do the pages of @p hold @want's?  (Reading them brings them back.) */
+static bool same(const uint8_t *p, const uint8_t *want, size_t len)
+{
+	return !count_bad_pages(p, want, len);
+}
+
+/*
+ * Two THPs of a buffer of our own into VRAM, then a fork (COW), half of the
+ * first read-only, a 4 KiB hole in the second and its last half moved; the
+ * device copies the first, the CPU checks every page that is left.
+ */
+static void huge_round(int fd, int dmirror, struct stats *st)
+{
+	size_t len = 2 * SLICE, hole = SLICE + SLICE / 4;
+	uint8_t *p = thp_mmap(len), *want = malloc(len), *out = malloc(len), *q;
+	struct hmm_dmirror_cmd cmd = {
+		.addr = (uintptr_t)p, .ptr = (uintptr_t)out,
+		.npages = len / page_size,
+	};
+	struct hmmdev_job c = {
+		.op = HMMDEV_JOB_COPY, .src = (uintptr_t)p,
+		.dst = (uintptr_t)out, .length = SLICE,
+	};
+	bool bad = !p || !want || !out;
+	pid_t pid;
+
+	if (bad)
+		goto out;
+	fill_pattern(want, len, 1000 + st->huge);
+	memcpy(p, want, len);
+	if (ioctl(dmirror, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd) && errno != ENOENT &&
+	    errno != EBUSY)
+		bad = true;
+	pid = fork();
+	if (pid == 0)
+		_exit(0);
+	waitpid(pid, NULL, 0);
+	bad |= mprotect(p + SLICE / 2, SLICE / 2, PROT_READ) != 0;
+	bad |= munmap(p + hole, page_size) != 0;
+	q = mremap(p + SLICE + SLICE / 2, SLICE / 2, SLICE / 2, MREMAP_MAYMOVE);
+	bad |= q == MAP_FAILED;
+	memset(out, 0, SLICE);
+	bad |= job(fd, &c) != 0 || !same(out, want, SLICE);
+	bad |= !same(p, want, SLICE) || !same(p + SLICE, want + SLICE, hole - SLICE) ||
+	       !same(p + hole + page_size, want + hole + page_size,
+		     SLICE + SLICE / 2 - hole - page_size);
+	if (q != MAP_FAILED) {
+		bad |= !same(q, want + SLICE + SLICE / 2, SLICE / 2);
+		munmap(q, SLICE / 2);
+	}
+	munmap(p, len);
+out:
+	st->huge++;
+	st->huge_bad += bad;
+	free(want);
+	free(out);
+}
+
 /* A child with its own context, killed while its jobs run. */
 static void kill_round(const char *node, struct stats *st)
 {
@@ -232,7 +295,10 @@ static void disrupt(struct hmmdev_fn *fns, size_t shared_len, int seconds,
 		size_t off = (rand_r(&r) % (shared_len / SLICE)) * SLICE;
 		pid_t pid;
 
-		switch (rand_r(&r) % 10) {
+		switch (rand_r(&r) % 11) {
+		case 10:
+			huge_round(fd, dmirror, st);
+			break;
 		case 8:
 		case 9:
 			migrate_round(dmirror, off, st);
@@ -284,17 +350,20 @@ int main(int argc, char **argv)
 	char first[80] = "";
 	struct stats st = {};
 	long long moved_in, moved_out, cow_breaks, busy_rounds, busy_aborts;
+	long long thps, splits;
 	size_t shared_len;
 
 	seconds = argc > 1 ? atoi(argv[1]) : 15;
 	page_size = sysconf(_SC_PAGESIZE);
 	ksft_print_header();
-	ksft_set_plan(3);
+	ksft_set_plan(4);
 	if (n < 1)
 		ksft_exit_fail_msg("no hmmdev device\n");
 	moved_in = debugfs_counter(fns[0].bdf, "driver.migrations_to_dev");
 	moved_out = debugfs_counter(fns[0].bdf, "driver.migrations_to_ram");
 	cow_breaks = debugfs_counter(fns[0].bdf, "driver.cow_breaks");
+	thps = debugfs_counter(fns[0].bdf, "driver.thp_to_dev");
+	splits = debugfs_counter(fns[0].bdf, "driver.folio_splits");
 	busy_rounds = counter_sum(fns, n, "driver.range_fault_retries");
 	busy_aborts = counter_sum(fns, n, "driver.range_fault_timeouts");
 	nw = n * WORKERS_PER_DEV;
@@ -324,6 +393,8 @@ int main(int argc, char **argv)
 		    moved_out;
 	cow_breaks = debugfs_counter(fns[0].bdf, "driver.cow_breaks") -
 		     cow_breaks;
+	thps = debugfs_counter(fns[0].bdf, "driver.thp_to_dev") - thps;
+	splits = debugfs_counter(fns[0].bdf, "driver.folio_splits") - splits;
 	busy_rounds = counter_sum(fns, n, "driver.range_fault_retries") -
 		      busy_rounds;
 	busy_aborts = counter_sum(fns, n, "driver.range_fault_timeouts") -
@@ -341,5 +412,10 @@ int main(int argc, char **argv)
 	ksft_test_result(st.migrations > 0 && moved_in > 0 && moved_out > 0,
 			 "racer-migrate: %lu migrations of a slice to VRAM under the workers: %lld pages moved in, %lld back to RAM on faults (CPU writes, the other devices); %lld device write faults broke a COW on a device page\n",
 			 st.migrations, moved_in, moved_out, cow_breaks);
+	/* with huge device pages, THPs must have moved whole and been split */
+	ksft_test_result(st.huge > 0 && !st.huge_bad &&
+			 (!kernel_has_device_thp() || (thps > 0 && splits > 0)),
+			 "racer-huge: %lu rounds of THPs in VRAM forked, half read-only, holed and moved: %lu bad; %lld 2 MiB device pages, %lld split by the kernel\n",
+			 st.huge, st.huge_bad, thps, splits);
 	ksft_finished();
 }

@@ -14,8 +14,7 @@
 
 int main(void)
 {
-	uint8_t *buf = mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *buf = thp_mmap(SIZE);	/* 2 MiB device pages on 7.x */
 	uint8_t *want = malloc(SIZE), *mirror = malloc(SIZE);
 	struct hmm_dmirror_cmd cmd = {
 		.addr = (uintptr_t)buf, .ptr = (uintptr_t)mirror,

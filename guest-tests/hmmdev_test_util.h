@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/hmmdev.h>
@@ -185,6 +187,35 @@ static inline double now_s(void)
 static inline int expected_devices(int argc, char **argv)
 {
 	return argc > 1 ? atoi(argv[1]) : 0;
+}
+
+#define TWO_MB		(2ul << 20)
+
+/*
+ * @size bytes of anonymous memory at a 2 MiB boundary, for transparent huge
+ * pages (MADV_HUGEPAGE), or NULL.
+ */
+static inline void *thp_mmap(size_t size)
+{
+	char *raw = mmap(NULL, size + TWO_MB, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *buf;
+
+	if (raw == MAP_FAILED)
+		return NULL;
+	buf = (char *)(((uintptr_t)raw + TWO_MB - 1) & ~(TWO_MB - 1));
+	madvise(buf, size, MADV_HUGEPAGE);
+	return buf;
+}
+
+/* Does the running kernel have huge device pages (Linux 6.19 and later)? */
+static inline int kernel_has_device_thp(void)
+{
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+		return 0;
+	return major > 6 || (major == 6 && minor >= 19);
 }
 
 #define MODULE_PATH	"/lib/modules/hmmdev.ko"
