@@ -140,8 +140,10 @@ struct hmmdev;
  *	hmmdev_pt_quota() of them: one process cannot take the whole pool
  * @job_faults: faults serviced for the running job
  * @fault_error: errno of the last fault answered ABORT
- * @flags: HMMDEV_MIRROR_FAIL_ALLOC (HMM_DMIRROR_FLAGS): the next page
- *	allocation of a migration fails, once
+ * @flags: HMMDEV_MIRROR_FAIL_ALLOC (HMM_DMIRROR_FLAGS): the next 2 MiB
+ *	page allocation of a migration (device or system side) fails, once,
+ *	so that the THP moves as 4 KiB pages; where migrations move 4 KiB
+ *	pages only (6.12, coherent memory) there is none to fail
  * @deferred_lock: protects @deferred and @deferred_pending
  * @deferred: a fault on a userfaultfd range, for the job's submitter
  * @deferred_pending: @deferred waits for the submitter, which resumes the

@@ -69,11 +69,15 @@ bool hmmdev_devmem_ours(struct hmmdev *hd, struct page *page)
 
 /*
  * migrate_vma flags selecting our device pages -- private ones whole where
- * they are 2 MiB (HMMDEV_SELECT_COMPOUND).  Coherent pages stay 4 KiB: the
- * core does not collect a PMD-mapped coherent folio for migration back to
- * RAM (mm/migrate_device.c, migrate_vma_collect_huge_pmd(): a present huge
- * PMD is taken only with MIGRATE_VMA_SELECT_SYSTEM), so one would be stuck
- * in VRAM.
+ * they are 2 MiB (HMMDEV_SELECT_COMPOUND).  Coherent pages stay 4 KiB, for
+ * two reasons in Linux 7.3's core: a PMD-mapped coherent folio is not
+ * collected for migration back to RAM (mm/migrate_device.c,
+ * migrate_vma_collect_huge_pmd(): a present huge PMD is taken only with
+ * MIGRATE_VMA_SELECT_SYSTEM), and splitting one loses the new folios'
+ * pgmap (zone_device_private_split_cb() restores it for private folios
+ * only; the free then warns in free_zone_device_folio() and the page is
+ * never given back -- seen here with a 2 MiB coherent page moved back as
+ * 4 KiB pages).
  */
 unsigned long hmmdev_devmem_select(struct hmmdev *hd)
 {

@@ -55,6 +55,10 @@ static int hmmdev_dmirror_rw(struct hmmdev_mirror *m,
 		return -ENOMEM;
 	hmmdev_mirror_jobs_begin(m);
 	for (off = 0; off < size && !ret; off += n) {
+		if (off && fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
 		struct hmmdev_job_desc desc = {
 			.opcode = HMMDEV_OP_COPY,
 			.flags = write ? HMMDEV_JOB_DST_VA : HMMDEV_JOB_SRC_VA,
@@ -344,7 +348,7 @@ static long hmmdev_dmirror_ioctl(struct file *filp, unsigned int command,
 			ret = hmmdev_dmirror_check_exclusive(m, &cmd);
 			break;
 		case HMM_DMIRROR_FLAGS:
-			/* FAIL_ALLOC: the next page allocation of a migration */
+			/* FAIL_ALLOC: the next 2 MiB page of a migration */
 			ret = cmd.npages & ~HMM_DMIRROR_FLAG_FAIL_ALLOC ?
 			      -EINVAL : 0;
 			if (!ret)

@@ -4,8 +4,9 @@
  *
  * Copies are done by the device (by the CPU through BAR2 when the device
  * has a single engine, and to rescue the pages of a failed device,
- * hmmdev_devmem_cpu_copy()): a chunk of pages (up to MIGRATE_CHUNK)
- * becomes one COPY_LIST job per engine, each a table of (source,
+ * hmmdev_devmem_cpu_copy()): a chunk of pages (up to MIGRATE_CHUNK, in
+ * tables of up to COPY_BATCH) becomes one COPY_LIST job per engine and
+ * page size, each a table of (source,
  * destination) page addresses, so a chunk costs a few ring round trips and
  * interrupts rather than one per page.  A list job stops at its first bad
  * entry; its result says how many pages were copied before.
@@ -44,7 +45,8 @@
 
 #include "hmmdev.h"
 
-#define MIGRATE_CHUNK	512	/* pages per migrate_vma_setup(): 2 MiB */
+#define MIGRATE_CHUNK	2048	/* pages per migrate_vma_setup(): 8 MiB */
+#define COPY_BATCH	512	/* items per copy table */
 #define COPY_JOBS	4	/* list jobs per chunk at most (engines) */
 
 /**
@@ -64,8 +66,9 @@ void hmmdev_mig_time(struct hmmdev *hd, enum hmmdev_mig_dir dir,
 }
 
 /*
- * The arrays of one migration chunk.  An item (sys, dev, order) is one
- * copy: a 4 KiB page, or a 2 MiB folio (order HMMDEV_DEVICE_THP_ORDER).
+ * The arrays of one migration chunk to VRAM.  An item (sys, dev, order) is
+ * one copy: a 4 KiB page, or a 2 MiB folio (order HMMDEV_DEVICE_THP_ORDER);
+ * idx: the migrate entry it belongs to.
  */
 struct hmmdev_migrate_buf {
 	unsigned long src[MIGRATE_CHUNK];
@@ -75,6 +78,15 @@ struct hmmdev_migrate_buf {
 	unsigned long idx[MIGRATE_CHUNK];
 	u8 order[MIGRATE_CHUNK];
 	bool copied[MIGRATE_CHUNK];
+};
+
+/* The items of one batch of device pages coming back (the same fields). */
+struct hmmdev_back_items {
+	struct page *sys[COPY_BATCH];
+	struct page *dev[COPY_BATCH];
+	unsigned long idx[COPY_BATCH];
+	u8 order[COPY_BATCH];
+	bool copied[COPY_BATCH];
 };
 
 /* One list job's worth of a size class: entries [first, first + count). */
@@ -136,14 +148,15 @@ static bool hmmdev_devmem_zero(struct hmmdev *hd, struct page *dev,
 }
 
 /*
- * hmmdev_devmem_copy() - copy pages between system memory and VRAM
+ * hmmdev_devmem_copy_batch() - copy pages between system memory and VRAM
  * @hd: the device
  * @sys: system pages (heads of 2^@order); NULL entries (to VRAM only) zero
  *	the device page
  * @dev: our device pages (heads of 2^@order)
  * @order: per item: 0, or HMMDEV_DEVICE_THP_ORDER
  * @copied: out: which items were copied
- * @n: number of items, at most MIGRATE_CHUNK
+ * @n: number of items, at most COPY_BATCH (its tables stay small enough
+ *	to allocate)
  * @to_vram: direction
  *
  * 4 KiB items and 2 MiB items go in list jobs of their own size (a list
@@ -154,9 +167,9 @@ static bool hmmdev_devmem_zero(struct hmmdev *hd, struct page *dev,
  * table and the mappings stay in place for ever (the device is failed and
  * may still write them), and nothing counts as copied.
  */
-static int hmmdev_devmem_copy(struct hmmdev *hd, struct page **sys,
-			      struct page **dev, const u8 *order, bool *copied,
-			      unsigned long n, bool to_vram)
+static int hmmdev_devmem_copy_batch(struct hmmdev *hd, struct page **sys,
+				    struct page **dev, const u8 *order,
+				    bool *copied, unsigned long n, bool to_vram)
 {
 	enum dma_data_direction dir = to_vram ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
 	struct device *d = &hd->pdev->dev;
@@ -263,6 +276,27 @@ static int hmmdev_devmem_copy(struct hmmdev *hd, struct page **sys,
 }
 
 /*
+ * hmmdev_devmem_copy() - hmmdev_devmem_copy_batch() for @n items, in
+ * batches of COPY_BATCH.  Return: the first error; -ETIMEDOUT stops it.
+ */
+static int hmmdev_devmem_copy(struct hmmdev *hd, struct page **sys,
+			      struct page **dev, const u8 *order, bool *copied,
+			      unsigned long n, bool to_vram)
+{
+	unsigned long i, cnt;
+	int ret = 0, err;
+
+	memset(copied, 0, n * sizeof(*copied));
+	for (i = 0; i < n && ret != -ETIMEDOUT; i += cnt) {
+		cnt = min_t(unsigned long, n - i, COPY_BATCH);
+		err = hmmdev_devmem_copy_batch(hd, sys + i, dev + i, order + i,
+					       copied + i, cnt, to_vram);
+		ret = ret ?: err;
+	}
+	return ret;
+}
+
+/*
  * A system page (or THP, @order) for a device page coming back to @vma at
  * @addr (eviction: no VMA), or NULL.
  */
@@ -304,8 +338,8 @@ int hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
 			    struct vm_area_struct *vma, u64 start,
 			    struct page *watch, struct hmmdev_mirror *m)
 {
-	struct hmmdev_migrate_buf *b = kvmalloc(sizeof(*b),
-						 GFP_KERNEL | __GFP_NOFAIL);
+	struct hmmdev_back_items *b = kvmalloc(sizeof(*b),
+						GFP_KERNEL | __GFP_NOFAIL);
 	unsigned long base, i, j, cnt, k, nr, p;
 	u64 t0 = ktime_get_ns();
 	int ret = 0;
@@ -313,14 +347,14 @@ int hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
 	memset(dst, 0, n * sizeof(*dst));
 	for (base = 0; base < n; base += cnt) {
 		cnt = 0;
-		/* a chunk of up to MIGRATE_CHUNK entries; a folio stays whole */
-		for (j = base, k = 0; j < n && cnt < MIGRATE_CHUNK; j += nr) {
+		/* a batch of up to COPY_BATCH entries; a folio stays whole */
+		for (j = base, k = 0; j < n && cnt < COPY_BATCH; j += nr) {
 			struct page *dpage = migrate_pfn_to_page(src[j]);
 			bool huge = src[j] & MIGRATE_PFN_COMPOUND;
 			struct page *spage = NULL;
 
 			nr = huge ? min_t(unsigned long, HMMDEV_DM_BLOCK, n - j) : 1;
-			if (cnt + nr > MIGRATE_CHUNK)
+			if (cnt + nr > COPY_BATCH)
 				break;
 			cnt += nr;
 			if (!dpage || !(src[j] & MIGRATE_PFN_MIGRATE))
@@ -444,10 +478,9 @@ static bool hmmdev_migrate_alloc(struct hmmdev_mirror *m,
 	struct hmmdev *hd = m->hd;
 	struct page *spage = migrate_pfn_to_page(b->src[i]), *dpage = NULL;
 	bool huge = b->src[i] & MIGRATE_PFN_COMPOUND;
-	bool fail = hmmdev_mirror_fail_alloc(m);
 	unsigned long p;
 
-	if (huge && !fail)
+	if (huge && !hmmdev_mirror_fail_alloc(m))
 		dpage = hmmdev_devmem_alloc(hd, HMMDEV_DEVICE_THP_ORDER);
 	if (dpage) {
 		b->sys[*k] = spage;
@@ -458,8 +491,6 @@ static bool hmmdev_migrate_alloc(struct hmmdev_mirror *m,
 		b->idx[(*k)++] = i;
 		return true;
 	}
-	if (fail && !huge)
-		return true;	/* this page stays in RAM, as test_hmm does */
 	if (huge)
 		atomic64_inc(&hd->thp_fallbacks);
 	for (p = 0; p < nr; p++) {
@@ -642,6 +673,8 @@ static int hmmdev_migrate_range(struct hmmdev_mirror *m, u64 start, u64 end,
 		ret = fn(m, b, vma, addr, next, cpages);
 		if (every_vma)
 			ret = 0;	/* best effort: the next chunk */
+		else if (!ret && fatal_signal_pending(current))
+			ret = -EINTR;	/* killed: the rest stays where it is */
 	}
 	mmap_read_unlock(m->mm);
 	mmput(m->mm);

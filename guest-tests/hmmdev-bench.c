@@ -116,11 +116,14 @@ struct migration_times {
  * faults (one read per page).  MIGRATE_TO_DEV also returns the data it
  * moved in @out, which is resident (touched before), so that its first
  * touch is not measured as migration.  Returns true when every step moved
- * every page and the data survived.
+ * every page and the data survived.  @thp: the buffer is 2 MiB aligned
+ * transparent huge pages, else 4 KiB pages (MADV_NOHUGEPAGE).
  */
-static bool bench_migration(int fd, uint8_t *out, struct migration_times *t)
+static bool bench_migration(int fd, uint8_t *out, struct migration_times *t,
+			    bool thp)
 {
-	uint8_t *buf = mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
+	uint8_t *buf = thp ? thp_mmap(SIZE) :
+		       mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint8_t *want = malloc(SIZE);
 	struct hmm_dmirror_cmd cmd = {
@@ -132,6 +135,8 @@ static bool bench_migration(int fd, uint8_t *out, struct migration_times *t)
 	size_t off;
 	double t0;
 
+	if (!thp)
+		madvise(buf, SIZE, MADV_NOHUGEPAGE);
 	fill_pattern(want, SIZE, 77);
 	memcpy(buf, want, SIZE);
 	t0 = now_s();
@@ -141,8 +146,10 @@ static bool bench_migration(int fd, uint8_t *out, struct migration_times *t)
 	ok &= first_mismatch(out, want, SIZE) < 0;
 	cmd.cpages = 0;
 	t0 = now_s();
+	/* test_hmm counts a THP that came back as one page; hmmdev as 512 */
 	ok &= !ioctl(fd, HMM_DMIRROR_MIGRATE_TO_SYS, &cmd) &&
-	      cmd.cpages == SIZE / 4096;
+	      (cmd.cpages == SIZE / 4096 ||
+	       (thp && cmd.cpages == SIZE / (2ul << 20)));
 	t->to_sys = now_s() - t0;
 	ok &= !ioctl(fd, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd);
 	t0 = now_s();
@@ -205,10 +212,13 @@ static void set_migrate_back_pages(unsigned int n)
 
 /*
  * REPS migrations, the median of each direction; on hmmdev also where
- * the time went (per page and phase) and CPU faults one page at a time.
+ * the time went (per page and phase) and, for 4 KiB pages, CPU faults one
+ * page at a time.
  */
-static bool bench_migrations(int fd, const char *label, const char *bdf)
+static bool bench_migrations(int fd, const char *label, const char *bdf,
+			     bool thp)
 {
+	const char *kind = thp ? "THPs" : "4 KiB pages";
 	struct migration_times t[REPS], one;
 	long long before[2][6], after[2][6];
 	double pages = (double)REPS * 2 * (SIZE / 4096);
@@ -220,9 +230,9 @@ static bool bench_migrations(int fd, const char *label, const char *bdf)
 	if (bdf)
 		read_migrate_time(bdf, before);
 	for (i = 0; i < REPS; i++)
-		ok &= bench_migration(fd, out, &t[i]);
-	ksft_print_msg("bench: %s migration 64 MiB, median of %d: to device %.0f MiB/s, back by ioctl %.0f MiB/s, back by CPU faults %.0f MiB/s\n",
-		       label, REPS,
+		ok &= bench_migration(fd, out, &t[i], thp);
+	ksft_print_msg("bench: %s migration 64 MiB of %s, median of %d: to device %.0f MiB/s, back by ioctl %.0f MiB/s, back by CPU faults %.0f MiB/s\n",
+		       label, kind, REPS,
 		       mibs(median3(t[0].to_dev, t[1].to_dev, t[2].to_dev)),
 		       mibs(median3(t[0].to_sys, t[1].to_sys, t[2].to_sys)),
 		       mibs(median3(t[0].by_cpu, t[1].by_cpu, t[2].by_cpu)));
@@ -232,8 +242,8 @@ static bool bench_migrations(int fd, const char *label, const char *bdf)
 	}
 	read_migrate_time(bdf, after);
 	/* per page moved: each rep moves every page twice each way */
-	ksft_print_msg("bench: %s migration time per page (us): to device: setup %.1f, alloc %.1f, copy %.1f, pages %.1f, finalize %.1f, map %.1f; to RAM: setup %.1f, alloc %.1f, copy %.1f, pages %.1f, finalize %.1f\n",
-		       label,
+	ksft_print_msg("bench: %s migration time per 4 KiB of %s (us): to device: setup %.1f, alloc %.1f, copy %.1f, pages %.1f, finalize %.1f, map %.1f; to RAM: setup %.1f, alloc %.1f, copy %.1f, pages %.1f, finalize %.1f\n",
+		       label, kind,
 		       (after[0][0] - before[0][0]) / pages,
 		       (after[0][1] - before[0][1]) / pages,
 		       (after[0][2] - before[0][2]) / pages,
@@ -245,8 +255,12 @@ static bool bench_migrations(int fd, const char *label, const char *bdf)
 		       (after[1][2] - before[1][2]) / pages,
 		       (after[1][3] - before[1][3]) / pages,
 		       (after[1][4] - before[1][4]) / pages);
+	if (thp) {
+		free(out);
+		return ok;
+	}
 	set_migrate_back_pages(1);
-	ok &= bench_migration(fd, out, &one);
+	ok &= bench_migration(fd, out, &one, false);
 	free(out);
 	set_migrate_back_pages(16);
 	ksft_print_msg("bench: %s migration back by CPU faults, one page per fault (migrate_back_pages=1): %.0f MiB/s\n",
@@ -266,7 +280,7 @@ int main(int argc, char **argv)
 	bool ok_cold, ok_warm;
 
 	ksft_print_header();
-	ksft_set_plan(faults ? 5 : 3);
+	ksft_set_plan(faults ? 6 : 4);
 	if (fd < 0)
 		ksft_exit_fail_msg("/dev/hmm_dmirror0: %s\n", strerror(errno));
 	buf = mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
@@ -284,8 +298,13 @@ int main(int argc, char **argv)
 	ksft_test_result(ok_warm, "bench %s: warm read verified\n", label);
 	if (faults)
 		find_hmmdevs(fns, MAX_DEVS);
-	ksft_test_result(bench_migrations(fd, label, faults ? fns[0].bdf : NULL),
-			 "bench %s: migrations moved every page, data verified\n",
+	ksft_test_result(bench_migrations(fd, label, faults ? fns[0].bdf : NULL,
+					  false),
+			 "bench %s: migrations of 4 KiB pages moved every page, data verified\n",
+			 label);
+	ksft_test_result(bench_migrations(fd, label, faults ? fns[0].bdf : NULL,
+					  true),
+			 "bench %s: migrations of THPs moved every page, data verified\n",
 			 label);
 	if (faults) {
 		ksft_test_result(bench_faults(&fns[0], 16),
