@@ -173,7 +173,7 @@ static int hmmdev_devmem_copy_batch(struct hmmdev *hd, struct page **sys,
 {
 	enum dma_data_direction dir = to_vram ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
 	struct device *d = &hd->pdev->dev;
-	struct hmmdev_copy_job job[2 * COPY_JOBS];
+	struct hmmdev_copy_job *job;
 	struct hmmdev_copy_entry *list;
 	dma_addr_t list_dma, zero_dma = DMA_MAPPING_ERROR, *dma;
 	unsigned long i, small = 0, mapped = 0, listed, *item;
@@ -196,6 +196,9 @@ static int hmmdev_devmem_copy_batch(struct hmmdev *hd, struct page **sys,
 		}
 		return 0;
 	}
+	/* one list job per engine and size class (on the heap: KASAN frames) */
+	job = kmalloc_array(2 * COPY_JOBS, sizeof(*job),
+			    GFP_KERNEL | __GFP_NOFAIL);
 	dma = kmalloc_array(n, sizeof(*dma), GFP_KERNEL | __GFP_NOFAIL);
 	list = kmalloc_array(n, sizeof(*list), GFP_KERNEL | __GFP_NOFAIL);
 	item = kmalloc_array(n, sizeof(*item), GFP_KERNEL | __GFP_NOFAIL);
@@ -257,6 +260,7 @@ static int hmmdev_devmem_copy_batch(struct hmmdev *hd, struct page **sys,
 		for (i = job[j].first; i < job[j].first + result; i++)
 			copied[item[i]] = true;
 	}
+	kfree(job);
 	if (ret == -ETIMEDOUT) {
 		memset(copied, 0, n * sizeof(*copied));
 		return ret;     /* the failed device may still use it all */
