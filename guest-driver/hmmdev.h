@@ -39,9 +39,15 @@
  *		which runs under mmap_lock or from reclaim)
  *           cq.lock (INVALIDATE + SYNC, RESPOND; may sleep, never
  *		allocates)
- *             pt_lock, dm_lock, ctx_lock (spinlocks, innermost)
+ *             pt_lock, dm_lock, ctx_lock, mirror->back_lock (spinlocks,
+ *		innermost)
  *   hd->files_lock (remove zaps the files' mappings under it)
  *   jq.lock (spinlock, taken in the job interrupt; innermost)
+ *
+ * The invalidation callback may wait for a 2 MiB page moving back to RAM
+ * (hmmdev_back_wait()) under mmap_lock, before it takes mirror->lock; the
+ * mover holds mmap_lock for reading and takes neither mirror->lock nor
+ * waits for an invalidation until it is done.
  *
  * The fault work (an ordered workqueue per device) takes mmap_lock,
  * mirror->lock and cq.lock in that order, never state_lock or job_lock.  A
@@ -173,7 +179,37 @@ struct hmmdev_mirror {
 	spinlock_t deferred_lock;	/* see the kernel-doc above */
 	struct hmmdev_fault deferred;
 	bool deferred_pending;
+	spinlock_t back_lock;		/* the four below: hmmdev_back.c */
+	struct list_head back_moves;
+	wait_queue_head_t back_wq;
+	bool back_closed;
 };
+
+/**
+ * struct hmmdev_back_move - 2 MiB device pages moving back whole
+ * @node: in the mirror's back_moves
+ * @start: first byte of the range
+ * @end: one past the last
+ * @task: who moves them (its own invalidations do not wait)
+ * @m: the mirror it is registered with (a reference), NULL if none
+ */
+struct hmmdev_back_move {
+	struct list_head node;
+	u64 start;
+	u64 end;
+	struct task_struct *task;
+	struct hmmdev_mirror *m;
+};
+
+unsigned long hmmdev_back_begin(struct hmmdev_mirror *m, u64 start, u64 end,
+				unsigned long *scratch,
+				struct hmmdev_back_move *mv);
+bool hmmdev_back_fault(struct hmmdev *hd, struct vm_fault *vmf,
+		       struct folio *folio, struct hmmdev_back_move *mv);
+void hmmdev_back_end(struct hmmdev_back_move *mv);
+bool hmmdev_back_wait(struct hmmdev_mirror *m,
+		      const struct mmu_notifier_range *range);
+void hmmdev_back_close(struct hmmdev_mirror *m);
 
 #define HMMDEV_MIRROR_FAIL_ALLOC	0	/* bit of hmmdev_mirror.flags */
 
@@ -266,6 +302,10 @@ struct hmmdev_vector {
  *	mprotect, mremap, ...)
  * @uffd_faults: device faults on userfaultfd ranges, served by the job's
  *	submitter
+ * @thp_zap_waits: invalidations held back by a 2 MiB page moving back
+ *	(hmmdev_back.c)
+ * @thp_unshares: CPU faults on a shared 2 MiB page that moved it split, on
+ *	the way back to user mode (hmmdev_back.c)
  * @mig_ns: time spent per direction and phase (enum hmmdev_mig_phase)
  * @pt_lock: protects @pt_bitmap
  * @pt_virt: the page-table pool in VRAM, mapped
@@ -345,6 +385,8 @@ struct hmmdev {
 	atomic64_t thp_fallbacks;
 	atomic64_t folio_splits;
 	atomic64_t uffd_faults;
+	atomic64_t thp_zap_waits;
+	atomic64_t thp_unshares;
 	atomic64_t mig_ns[HMMDEV_MIG_DIRS][HMMDEV_MIG_PHASES];
 	spinlock_t pt_lock;		/* @pt_bitmap */
 	void __iomem *pt_virt;

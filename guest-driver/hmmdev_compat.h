@@ -230,6 +230,16 @@ static inline struct page *hmmdev_alloc_thp(struct vm_area_struct *vma,
 #endif
 }
 
+/* Might huge device folio @folio be mapped by more than one process? */
+static inline bool hmmdev_folio_maybe_shared(struct folio *folio)
+{
+#if HMMDEV_DEVICE_THP
+	return folio_maybe_mapped_shared(folio);
+#else
+	return false;
+#endif
+}
+
 /*
  * hmm_range_fault() that may drop mmap_lock (not held by the caller), so a
  * userfaultfd handler can answer the fault; -EBUSY retries end after

@@ -222,11 +222,12 @@ static vm_fault_t hmmdev_devmem_fault(struct vm_fault *vmf)
 		.start = vmf->address & PAGE_MASK,
 		.end = (vmf->address & PAGE_MASK) + PAGE_SIZE,
 		.pgmap_owner = hd,
-		.flags = hmmdev_devmem_select(hd),
 		.fault_page = vmf->page,
 	};
 	bool whole = HMMDEV_DEVICE_THP && !vmf->pte &&
 		     folio_test_large(page_folio(vmf->page));
+	struct hmmdev_back_move mv = { .m = NULL };
+	int ret;
 
 	hmmdev_assert_fault_page(vmf->page);
 	if (whole)
@@ -242,12 +243,17 @@ static vm_fault_t hmmdev_devmem_fault(struct vm_fault *vmf)
 	} else if (whole) {
 		return VM_FAULT_OOM;	/* a PMD cannot move as one page */
 	}
-	if (hmmdev_migrate_vma_back(hd, &args, NULL, &moved)) {
+	args.flags = hmmdev_devmem_select(hd);
+	if (whole && !hmmdev_back_fault(hd, vmf, page_folio(vmf->page), &mv)) {
 		kfree(pfns);
-		return VM_FAULT_SIGBUS;
+		return 0;	/* moved on the way back to user mode */
 	}
-	atomic64_add(moved, &hd->migrations_to_ram);
+	ret = hmmdev_migrate_vma_back(hd, &args, NULL, &moved);
+	hmmdev_back_end(&mv);
 	kfree(pfns);
+	if (ret)
+		return VM_FAULT_SIGBUS;
+	atomic64_add(moved, &hd->migrations_to_ram);
 	return 0;
 }
 
@@ -407,7 +413,9 @@ static unsigned long hmmdev_devmem_used_pfns(struct hmmdev *hd,
  * (KASAN: slab-use-after-free in rmap_walk_anon -- which the uapi fuzzer
  * found when HMM_DMIRROR_RELEASE still used this pass).  A 2 MiB page of
  * that pass needs a system THP (the core cannot split it there): without
- * one it stays, and the kernel log says so.
+ * one it stays, and the kernel log says so; and one that moves there while
+ * its process exits meets Linux 7.3's zap_huge_pmd() bug (hmmdev_back.c),
+ * which the first pass avoids.
  */
 void hmmdev_devmem_evict(struct hmmdev *hd)
 {

@@ -262,6 +262,10 @@ static int hmmdev_counters_show(struct seq_file *m, void *unused)
 		   atomic64_read(&hd->folio_splits));
 	seq_printf(m, "driver.uffd_faults %lld\n",
 		   atomic64_read(&hd->uffd_faults));
+	seq_printf(m, "driver.thp_zap_waits %lld\n",
+		   atomic64_read(&hd->thp_zap_waits));
+	seq_printf(m, "driver.thp_unshares %lld\n",
+		   atomic64_read(&hd->thp_unshares));
 	seq_printf(m, "driver.pages_rescued %lld\n",
 		   atomic64_read(&hd->pages_rescued));
 	seq_printf(m, "driver.pages_lost %lld\n",

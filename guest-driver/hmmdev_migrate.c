@@ -609,7 +609,10 @@ int hmmdev_migrate_vma_back(struct hmmdev *hd, struct migrate_vma *args,
 	return lost;
 }
 
-/* Our device pages of [start, end) (one VMA, one chunk) -> RAM. */
+/*
+ * Our device pages of [start, end) (one VMA, one chunk) -> RAM, 2 MiB ones
+ * whole where hmmdev_back_begin() lets them.
+ */
 static int hmmdev_migrate_back_chunk(struct hmmdev_mirror *m,
 				     struct hmmdev_migrate_buf *b,
 				     struct vm_area_struct *vma, u64 start,
@@ -618,13 +621,16 @@ static int hmmdev_migrate_back_chunk(struct hmmdev_mirror *m,
 	struct migrate_vma args = {
 		.vma = vma, .start = start, .end = end,
 		.src = b->src, .dst = b->dst,
-		.pgmap_owner = m->hd, .flags = hmmdev_devmem_select(m->hd),
+		.pgmap_owner = m->hd,
 	};
+	struct hmmdev_back_move mv;
 	unsigned long moved;
 	int ret;
 
+	args.flags = hmmdev_back_begin(m, start, end, b->dst, &mv);
 	memset(b->src, 0, sizeof(b->src));
 	ret = hmmdev_migrate_vma_back(m->hd, &args, m, &moved);
+	hmmdev_back_end(&mv);
 	*cpages += moved;
 	return ret;
 }

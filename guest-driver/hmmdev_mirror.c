@@ -85,6 +85,10 @@ static bool hmmdev_mirror_invalidate(struct mmu_interval_notifier *mni,
 	if (range->event == MMU_NOTIFY_EXCLUSIVE &&
 	    range->owner == m->hd->pgmap_owner)
 		return true;
+	/* before looking for moves that it must wait for: hmmdev_back.c */
+	mmu_interval_set_seq(mni, cur_seq);
+	if (!hmmdev_back_wait(m, range))
+		return false;
 	if (mmu_notifier_range_blockable(range)) {
 		mutex_lock(&m->lock);
 	} else if (!mutex_trylock(&m->lock)) {
@@ -144,6 +148,9 @@ struct hmmdev_mirror *hmmdev_mirror_create(struct hmmdev *hd)
 	mutex_init(&m->lock);
 	mutex_init(&m->job_lock);
 	spin_lock_init(&m->deferred_lock);
+	spin_lock_init(&m->back_lock);
+	INIT_LIST_HEAD(&m->back_moves);
+	init_waitqueue_head(&m->back_wq);
 	m->hd = hd;
 	m->fault_around = HMMDEV_FAULT_AROUND_DEFAULT;
 
@@ -395,6 +402,7 @@ void hmmdev_mirror_destroy(struct hmmdev_mirror *m)
 {
 	struct hmmdev *hd = m->hd;
 
+	hmmdev_back_close(m);
 	mmu_interval_notifier_remove(&m->notifier);
 	/*
 	 * Unpublish and tear down in one read section of state_lock: remove

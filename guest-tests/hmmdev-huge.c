@@ -8,6 +8,10 @@
  * every byte stays where the process put it.  On 6.12 the same steps move
  * 4 KiB pages: the data checks are the same, the THP counters stay 0.
  *
+ * Two races with Linux 7.3's zap of a moving 2 MiB device page (the
+ * driver's hmmdev_back.c): a fork() child exiting, and a thread of the
+ * process itself doing MADV_DONTNEED, while the pages move back.
+ *
  * A device job reading a userfaultfd range waits for the handler (7.x) and
  * reads what it filled in; a job whose handler never answers holds up no
  * other process and does not fail the device, and killing its process
@@ -240,6 +244,134 @@ static void test_fallback(void)
 	munmap(buf, SIZE);
 }
 
+/*
+ * Device THPs shared with a fork() child that exits while they move back:
+ * Linux 7.3 mistakes a PMD migration entry of a device page for a
+ * device-private entry when it zaps one (hmmdev_devmem_select_back() in the
+ * driver), so the driver splits shared device THPs instead of moving them
+ * whole.  Without that, a round here ends in VM_BUG_ON_PAGE() or a bad
+ * page.  Odd rounds move back with MIGRATE_TO_SYS, even ones by CPU reads;
+ * the child exits 0 to 9 ms after the fork, while the pages move.
+ */
+#define FORK_ROUNDS	24
+static int fork_exit_round(int round)
+{
+	uint8_t *buf = thp_buffer(4);
+	int ret = buf ? to_device(buf, SIZE, 4) : -ENOMEM, status;
+	size_t off;
+	pid_t pid;
+
+	if (ret)
+		goto out;
+	pid = fork();
+	if (!pid) {
+		usleep((round % 10) * 1000);
+		_exit(0);
+	}
+	if (round & 1)
+		ret = dmirror_cmd(HMM_DMIRROR_MIGRATE_TO_SYS, buf, NPAGES,
+				  NULL, NULL);
+	else
+		for (off = 0; off < SIZE; off += TWO_MB)
+			(void)__atomic_load_n((uint64_t *)(buf + off),
+					      __ATOMIC_RELAXED);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		ret = ret ?: -ECHILD;
+	if (!ret && !intact(buf, 4, 0, SIZE, 0, 0))
+		ret = -EIO;
+out:
+	if (buf)
+		munmap(buf, SIZE);
+	return ret;
+}
+
+static void test_fork_exit(void)
+{
+	long long used = counter("driver.devmem_used");
+	long long to_dev = counter("driver.thp_to_dev");
+	long long unshares = counter("driver.thp_unshares");
+	int round, ret = 0;
+
+	for (round = 0; round < FORK_ROUNDS && !ret; round++)
+		ret = fork_exit_round(round);
+	to_dev = counter("driver.thp_to_dev") - to_dev;
+	ksft_test_result(!ret && counter("driver.devmem_used") == used &&
+			 to_dev == (device_thp ? round * NTHP : 0),
+			 "%d rounds: device THPs (%lld, want %d) shared with a child that exits while they move back: %s, data intact, %lld device pages left (want %lld), %lld CPU faults split them\n",
+			 round, to_dev, device_thp ? round * NTHP : 0,
+			 strerror(-ret), counter("driver.devmem_used"), used,
+			 counter("driver.thp_unshares") - unshares);
+}
+
+/*
+ * The other way to zap a PMD migration entry: a thread of the process
+ * itself, madvise(MADV_DONTNEED) of whole THPs while another thread moves
+ * them back (MIGRATE_TO_SYS or CPU reads).  The driver makes such a zap wait
+ * for the move (counter thp_zap_waits).  Afterwards every byte reads 0.
+ */
+#define ZAP_ROUNDS	60
+struct zapper {
+	uint8_t *buf;
+	useconds_t delay;
+	bool go;
+};
+
+static void *zap_thread(void *arg)
+{
+	struct zapper *z = arg;
+	int i;
+
+	while (!__atomic_load_n(&z->go, __ATOMIC_ACQUIRE))
+		;
+	usleep(z->delay);
+	for (i = NTHP - 1; i >= 0; i--)
+		madvise(z->buf + i * TWO_MB, TWO_MB, MADV_DONTNEED);
+	return NULL;
+}
+
+static int zap_round(int round)
+{
+	struct zapper z = { .buf = thp_buffer(5), .delay = (round % 20) * 250 };
+	int ret = z.buf ? to_device(z.buf, SIZE, 5) : -ENOMEM;
+	size_t off;
+	pthread_t t;
+
+	if (!ret && pthread_create(&t, NULL, zap_thread, &z))
+		ret = -EAGAIN;
+	if (ret)
+		goto out;
+	__atomic_store_n(&z.go, true, __ATOMIC_RELEASE);
+	if (round & 1)
+		dmirror_cmd(HMM_DMIRROR_MIGRATE_TO_SYS, z.buf, NPAGES, NULL,
+			    NULL);
+	else
+		for (off = 0; off < SIZE; off += TWO_MB)
+			(void)__atomic_load_n((uint64_t *)(z.buf + off),
+					      __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	for (off = 0; off < SIZE && !ret; off += 8)
+		if (*(uint64_t *)(z.buf + off))
+			ret = -EIO;
+out:
+	if (z.buf)
+		munmap(z.buf, SIZE);
+	return ret;
+}
+
+static void test_zap_race(void)
+{
+	long long used = counter("driver.devmem_used");
+	long long waits = counter("driver.thp_zap_waits");
+	int round, ret = 0;
+
+	for (round = 0; round < ZAP_ROUNDS && !ret; round++)
+		ret = zap_round(round);
+	ksft_test_result(!ret && counter("driver.devmem_used") == used,
+			 "%d rounds: MADV_DONTNEED of device THPs moving back: %s, all zero after, %lld device pages left (want %lld), %lld zaps waited for a move\n",
+			 round, strerror(-ret), counter("driver.devmem_used"),
+			 used, counter("driver.thp_zap_waits") - waits);
+}
+
 struct uffd_handler {
 	int uffd;
 	bool answer;
@@ -343,7 +475,7 @@ int main(void)
 	struct utsname u;
 
 	ksft_print_header();
-	ksft_set_plan(11);
+	ksft_set_plan(13);
 	uname(&u);
 	device_thp = kernel_has_device_thp();
 	dmirror = open("/dev/hmm_dmirror0", O_RDWR);
@@ -355,6 +487,8 @@ int main(void)
 	test_whole(fns[0].node);
 	test_split();
 	test_fallback();
+	test_fork_exit();
+	test_zap_race();
 	test_uffd(fns[0].node);
 	close(dmirror);
 	ksft_finished();

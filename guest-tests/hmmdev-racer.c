@@ -19,10 +19,9 @@
  *  - migrate slices into VRAM: the workers' next CPU writes fault them
  *    back, their device copies read them from VRAM or from RAM;
  *  - huge-page churn on a buffer of its own: two THPs moved to VRAM (2 MiB
- *    device pages where the kernel has them), then half of one made
- *    read-only, a 4 KiB hole punched in the other and its tail moved by
- *    mremap, while the forks above go on; the device copies and the CPU
- *    checks every page.
+ *    device pages where the kernel has them), then fork() (COW), half of
+ *    one made read-only, a 4 KiB hole punched in the other and its tail
+ *    moved by mremap; the device copies and the CPU checks every page.
  * Any page that differs from what was written is a mismatch; the test
  * passes with every round done and 0 mismatches.
  *
@@ -210,8 +209,8 @@ static bool same(const uint8_t *p, const uint8_t *want, size_t len)
 }
 
 /*
- * Two THPs of a buffer of our own into VRAM, then half of the first
- * read-only, a 4 KiB hole in the second and its last half moved; the
+ * Two THPs of a buffer of our own into VRAM, then a fork (COW), half of the
+ * first read-only, a 4 KiB hole in the second and its last half moved; the
  * device copies the first, the CPU checks every page that is left.
  */
 static void huge_round(int fd, int dmirror, struct stats *st)
@@ -227,6 +226,7 @@ static void huge_round(int fd, int dmirror, struct stats *st)
 		.dst = (uintptr_t)out, .length = SLICE,
 	};
 	bool bad = !p || !want || !out;
+	pid_t pid;
 
 	if (bad)
 		goto out;
@@ -235,6 +235,10 @@ static void huge_round(int fd, int dmirror, struct stats *st)
 	if (ioctl(dmirror, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd) && errno != ENOENT &&
 	    errno != EBUSY)
 		bad = true;
+	pid = fork();
+	if (pid == 0)
+		_exit(0);
+	waitpid(pid, NULL, 0);
 	bad |= mprotect(p + SLICE / 2, SLICE / 2, PROT_READ) != 0;
 	bad |= munmap(p + hole, page_size) != 0;
 	q = mremap(p + SLICE + SLICE / 2, SLICE / 2, SLICE / 2, MREMAP_MAYMOVE);
@@ -411,7 +415,7 @@ int main(int argc, char **argv)
 	/* with huge device pages, THPs must have moved whole and been split */
 	ksft_test_result(st.huge > 0 && !st.huge_bad &&
 			 (!kernel_has_device_thp() || (thps > 0 && splits > 0)),
-			 "racer-huge: %lu rounds of THPs in VRAM half read-only, holed and moved: %lu bad; %lld 2 MiB device pages, %lld split by the kernel\n",
+			 "racer-huge: %lu rounds of THPs in VRAM forked, half read-only, holed and moved: %lu bad; %lld 2 MiB device pages, %lld split by the kernel\n",
 			 st.huge, st.huge_bad, thps, splits);
 	ksft_finished();
 }
