@@ -138,13 +138,14 @@ struct hmmdev;
  * @root: VRAM offset of the level-4 table
  * @dead: the device is gone or the context torn down
  * @hint: ranges of the running job the fault service populates whole
- *	(start, one past the end; end 0: no hint)
+ *	(start, one past the end; end 0: no hint), and whether faults there
+ *	are left out of @job_faults (uncounted: a dmirror READ's buffer)
  * @fault_around: pages faulted in around an address without a hint
  * @populate_job: hint the whole range of each job (struct hmmdev_policy)
  * @migrate_on_fault: faults move pages to VRAM first (struct hmmdev_policy)
  * @pt_pages: table pages this mirror holds (under @lock), at most
  *	hmmdev_pt_quota() of them: one process cannot take the whole pool
- * @job_faults: faults serviced for the running job
+ * @job_faults: faults serviced for the running job (counted ones)
  * @fault_error: errno of the last fault answered ABORT
  * @flags: HMMDEV_MIRROR_FAIL_ALLOC (HMM_DMIRROR_FLAGS): the next 2 MiB
  *	page allocation of a migration (device or system side) fails, once,
@@ -168,6 +169,7 @@ struct hmmdev_mirror {
 	struct {
 		u64 start;
 		u64 end;
+		bool uncounted;
 	} hint[2];
 	u32 fault_around;
 	bool populate_job;
@@ -490,6 +492,8 @@ void hmmdev_mirrors_detach(struct hmmdev *hd);
 void hmmdev_mirror_jobs_begin(struct hmmdev_mirror *m);
 void hmmdev_mirror_jobs_end(struct hmmdev_mirror *m);
 void hmmdev_mirror_hint(struct hmmdev_mirror *m, int i, u64 start, u64 end);
+void hmmdev_mirror_hint_uncounted(struct hmmdev_mirror *m, int i, u64 start,
+				  u64 end);
 struct hmm_range;
 int hmmdev_mirror_range_fault(struct hmmdev_mirror *m, struct hmm_range *range,
 			      bool unlocked);

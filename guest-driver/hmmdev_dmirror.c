@@ -5,9 +5,9 @@
  * unmodified against real hardware (well, hmmdev).
  *
  * Each open file is a mirror of the opener's mm.  READ and WRITE are device
- * jobs: the engines copy between the process's virtual addresses and a
- * bounce buffer through the device MMU, and fault like hardware does.  The
- * job's range is handed to the fault service as a hint, so the first fault
+ * jobs: the engines copy between the process's range and its buffer, both
+ * virtual addresses through the device MMU, and fault like hardware does.
+ * The job's range is handed to the fault service as a hint, so the first fault
  * populates everything up to the end of the request -- one fault for the
  * whole range, as test_hmm counts them (cmd.faults).  SNAPSHOT reads the
  * CPU page tables through hmm_range_fault() without faulting.
@@ -33,26 +33,25 @@
 #define HMM_DMIRROR_FLAG_FAIL_ALLOC	BIT_ULL(0)
 #endif
 
-#define HMMDEV_BOUNCE_MAX	(4u << 20)
+#define HMMDEV_RW_CHUNK		(64u << 20)	/* bytes per job */
 #define SNAPSHOT_CHUNK		512
 #define HMMDEV_DMIRROR_MMAP_MAX	(64u << 20)
 
-/* READ (device reads the process, @write false) or WRITE. */
+/*
+ * READ (the device reads the process at cmd->addr into the user buffer at
+ * cmd->ptr, @write false) or WRITE (the other way): one COPY job per chunk,
+ * both ends virtual addresses of the process, through the device MMU -- no
+ * bounce buffer, no CPU copy.  A fault in the user buffer is served like
+ * any other but is not one test_hmm counts (cmd->faults: the faults on
+ * cmd->addr's range).  A user buffer the process cannot write (READ) or
+ * read (WRITE) fails the job: -EFAULT, as copy_to_user() would.
+ */
 static int hmmdev_dmirror_rw(struct hmmdev_mirror *m,
 			     struct hmm_dmirror_cmd *cmd, bool write)
 {
-	struct hmmdev *hd = m->hd;
-	struct device *dev = &hd->pdev->dev;
 	u64 size = cmd->npages << PAGE_SHIFT, off, n, done;
-	size_t bounce_size = min_t(u64, size, HMMDEV_BOUNCE_MAX);
-	void __user *uptr = u64_to_user_ptr(cmd->ptr);
-	dma_addr_t dma;
-	void *bounce;
 	int ret = 0;
 
-	bounce = dma_alloc_coherent(dev, bounce_size, &dma, GFP_KERNEL);
-	if (!bounce)
-		return -ENOMEM;
 	hmmdev_mirror_jobs_begin(m);
 	for (off = 0; off < size && !ret; off += n) {
 		if (off && fatal_signal_pending(current)) {
@@ -61,34 +60,22 @@ static int hmmdev_dmirror_rw(struct hmmdev_mirror *m,
 		}
 		struct hmmdev_job_desc desc = {
 			.opcode = HMMDEV_OP_COPY,
-			.flags = write ? HMMDEV_JOB_DST_VA : HMMDEV_JOB_SRC_VA,
-			.src = write ? dma : cmd->addr + off,
-			.dst = write ? cmd->addr + off : dma,
+			.flags = HMMDEV_JOB_SRC_VA | HMMDEV_JOB_DST_VA,
+			.src = (write ? cmd->ptr : cmd->addr) + off,
+			.dst = (write ? cmd->addr : cmd->ptr) + off,
 		};
 
-		n = min_t(u64, size - off, bounce_size);
+		n = min_t(u64, size - off, HMMDEV_RW_CHUNK);
 		desc.length = n;
-		if (write && copy_from_user(bounce, uptr + off, n)) {
-			ret = -EFAULT;
-			break;
-		}
 		/* a fault populates the rest of the request, as test_hmm does */
 		hmmdev_mirror_hint(m, 0, cmd->addr + off, cmd->addr + size);
+		hmmdev_mirror_hint_uncounted(m, 1, cmd->ptr + off,
+					     cmd->ptr + size);
 		ret = hmmdev_mirror_run(m, &desc, &done);
-		if (ret) {
-			cmd->cpages += done >> PAGE_SHIFT;
-			break;
-		}
-		if (!write && copy_to_user(uptr + off, bounce, n))
-			ret = -EFAULT;
-		else
-			cmd->cpages += n >> PAGE_SHIFT;
+		cmd->cpages += (ret ? done : n) >> PAGE_SHIFT;
 	}
 	cmd->faults = atomic_read(&m->job_faults);
 	hmmdev_mirror_jobs_end(m);
-	/* a job that timed out may still write the buffer: never free it */
-	if (ret != -ETIMEDOUT)
-		dma_free_coherent(dev, bounce_size, bounce, dma);
 	return ret;
 }
 

@@ -311,6 +311,18 @@ int hmmdev_make_exclusive(struct hmmdev_mirror *m, u64 start, u64 end)
 	return ret;
 }
 
+/* Does a fault at @va count in job_faults?  Not in an uncounted hint. */
+static bool hmmdev_fault_counted(struct hmmdev_mirror *m, u64 va)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(m->hint); i++)
+		if (va >= READ_ONCE(m->hint[i].start) &&
+		    va < READ_ONCE(m->hint[i].end))
+			return !READ_ONCE(m->hint[i].uncounted);
+	return true;
+}
+
 /*
  * The range to fault in for @va, page aligned (an unaligned end would be a
  * chunk of no pages: nothing mapped, RETRY, the same fault for ever): the
@@ -407,7 +419,7 @@ static int hmmdev_fault_resolve(struct hmmdev_mirror *m,
 					 unlocked);
 	if (ret)
 		WRITE_ONCE(m->fault_error, ret);
-	else
+	else if (hmmdev_fault_counted(m, rec->va))
 		atomic_inc(&m->job_faults);
 	return ret;
 }

@@ -214,6 +214,15 @@ void hmmdev_mirror_hint(struct hmmdev_mirror *m, int i, u64 start, u64 end)
 	lockdep_assert_held(&m->job_lock);
 	WRITE_ONCE(m->hint[i].start, start);
 	WRITE_ONCE(m->hint[i].end, end);
+	WRITE_ONCE(m->hint[i].uncounted, false);
+}
+
+/* ... and faults there are not counted in job_faults (a dmirror buffer). */
+void hmmdev_mirror_hint_uncounted(struct hmmdev_mirror *m, int i, u64 start,
+				  u64 end)
+{
+	hmmdev_mirror_hint(m, i, start, end);
+	WRITE_ONCE(m->hint[i].uncounted, true);
 }
 
 /*
