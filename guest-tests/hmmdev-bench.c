@@ -6,10 +6,11 @@
  * with fault-around on and off.
  * Results are "# bench:" lines; the data read is verified ("ok" lines).
  *
- *   hmmdev-bench LABEL [--faults]
+ *   hmmdev-bench LABEL [--faults | --cold N]
  */
 #include <stdbool.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "hmmdev_test_util.h"
 #include <lib/test_hmm_uapi.h>	/* the kernel source tree's, as hmm-tests */
@@ -268,10 +269,97 @@ static bool bench_migrations(int fd, const char *label, const char *bdf,
 	return ok;
 }
 
+/*
+ * What a new user's first processes see (issue: a slow mode after module
+ * load): each of @n fresh processes, right after the module was loaded
+ * and without warm-up, opens the device, READs a 64 MiB buffer (anonymous
+ * memory, into a malloc() one) through it twice and moves it to the device and back.  One row per
+ * process (MiB/s) and the worst against the best of each column.  Returns
+ * true when every step moved every page and the data survived.
+ */
+#define COLD_STEPS	4
+static bool bench_cold_one(double mib[COLD_STEPS])
+{
+	int fd = open("/dev/hmm_dmirror0", O_RDWR);
+	uint8_t *buf = mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *out = malloc(SIZE), *want = malloc(SIZE);
+	struct hmm_dmirror_cmd cmd = { .npages = SIZE / 4096 };
+	unsigned long reqs[COLD_STEPS] = {
+		HMM_DMIRROR_READ, HMM_DMIRROR_READ, HMM_DMIRROR_MIGRATE_TO_DEV,
+		HMM_DMIRROR_MIGRATE_TO_SYS,
+	};
+	bool ok = fd >= 0 && buf != MAP_FAILED && out && want;
+	double t0;
+	int i;
+
+	if (!ok)
+		return false;
+	fill_pattern(want, SIZE, 9);
+	memcpy(buf, want, SIZE);
+	memset(out, 0, SIZE);
+	cmd.addr = (uintptr_t)buf;
+	cmd.ptr = (uintptr_t)out;
+	for (i = 0; i < COLD_STEPS; i++) {
+		cmd.cpages = 0;
+		t0 = now_s();
+		ok &= !ioctl(fd, reqs[i], &cmd) && cmd.cpages > 0;
+		mib[i] = mibs(now_s() - t0);
+		/* against @want: reading @buf would move it back */
+		if (i < COLD_STEPS - 1)
+			ok &= first_mismatch(out, want, SIZE) < 0;
+		memset(out, 0, SIZE);
+	}
+	ok &= first_mismatch(buf, want, SIZE) < 0;
+	close(fd);
+	return ok;
+}
+
+static bool bench_cold(const char *label, int n)
+{
+	double mib[16][COLD_STEPS], best, worst;
+	int i, k, pipefd[2], status;
+	bool ok = n > 0 && n <= 16;
+	pid_t pid;
+
+	for (i = 0; ok && i < n; i++) {
+		ok = !pipe(pipefd);
+		pid = ok ? fork() : -1;
+		if (pid == 0) {
+			bool one = bench_cold_one(mib[i]);
+
+			one &= write(pipefd[1], mib[i], sizeof(mib[i])) ==
+			       sizeof(mib[i]);
+			_exit(one ? 0 : 1);
+		}
+		close(pipefd[1]);
+		ok &= pid > 0 && read(pipefd[0], mib[i], sizeof(mib[i])) ==
+				 sizeof(mib[i]);
+		close(pipefd[0]);
+		ok &= pid > 0 && waitpid(pid, &status, 0) == pid &&
+		      WIFEXITED(status) && !WEXITSTATUS(status);
+		if (ok)
+			ksft_print_msg("bench: %s cold process %d of %d: READ %.0f, READ again %.0f, MIGRATE_TO_DEV %.0f, MIGRATE_TO_SYS %.0f MiB/s\n",
+				       label, i + 1, n, mib[i][0], mib[i][1],
+				       mib[i][2], mib[i][3]);
+	}
+	for (k = 0; ok && k < COLD_STEPS; k++) {
+		best = worst = mib[0][k];
+		for (i = 1; i < n; i++) {
+			best = mib[i][k] > best ? mib[i][k] : best;
+			worst = mib[i][k] < worst ? mib[i][k] : worst;
+		}
+		ksft_print_msg("bench: %s cold processes, step %d: worst %.0f%% of best\n",
+			       label, k + 1, 100 * worst / best);
+	}
+	return ok;
+}
+
 int main(int argc, char **argv)
 {
 	const char *label = argc > 1 ? argv[1] : "device";
 	bool faults = argc > 2 && !strcmp(argv[2], "--faults");
+	bool cold_start = argc > 3 && !strcmp(argv[2], "--cold");
 	struct hmmdev_fn fns[MAX_DEVS];
 	int fd = open("/dev/hmm_dmirror0", O_RDWR);
 	uint8_t *buf, *out;
@@ -280,6 +368,15 @@ int main(int argc, char **argv)
 	bool ok_cold, ok_warm;
 
 	ksft_print_header();
+	if (cold_start) {
+		/* before this process opens the device: fresh processes */
+		close(fd);
+		ksft_set_plan(1);
+		ksft_test_result(bench_cold(label, atoi(argv[3])),
+				 "bench %s: cold processes moved every page, data verified\n",
+				 label);
+		ksft_finished();
+	}
 	ksft_set_plan(faults ? 6 : 4);
 	if (fd < 0)
 		ksft_exit_fail_msg("/dev/hmm_dmirror0: %s\n", strerror(errno));
