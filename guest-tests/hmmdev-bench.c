@@ -9,6 +9,7 @@
  *   hmmdev-bench LABEL [--faults | --cold N]
  */
 #include <stdbool.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 
@@ -73,7 +74,8 @@ static void reset_latency(const char *bdf)
 }
 
 /* A copy job over untouched memory: every fault is a device round trip. */
-static bool bench_faults(struct hmmdev_fn *fn, unsigned int around)
+static bool bench_faults(struct hmmdev_fn *fn, unsigned int around,
+			 long *fault_p50)
 {
 	struct hmmdev_policy p = { .fault_around = around };
 	uint8_t *src = mmap(NULL, JOB_SIZE, PROT_READ | PROT_WRITE,
@@ -97,10 +99,61 @@ static bool bench_faults(struct hmmdev_fn *fn, unsigned int around)
 	read_latency(fn->bdf, &p50, &p99, &n);
 	ksft_print_msg("bench: hmmdev fault round trip, fault-around %u page(s): p50 %ld us, p99 %ld us over %ld faults; 16 MiB copy in %.1f ms\n",
 		       around, p50, p99, n, j.device_ns / 1e6);
+	*fault_p50 = p50;
 	close(fd);
 	munmap(src, JOB_SIZE);
 	munmap(dst, JOB_SIZE);
 	return ok && n > 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+#define FLOOR_SAMPLES	200
+
+/*
+ * The machine's floor for a device round trip, in the same run: an MSI-X
+ * vector raised on request (HMMDEV_IOC_IRQ_TEST: doorbell write to the
+ * handler) and the smallest job (an 8-byte COPY on warm, mirrored memory:
+ * submit, run, completion, ioctl return).  p50/p99 in us; false on error.
+ */
+static bool bench_floor(struct hmmdev_fn *fn, double *irq_p50,
+			double *job_p50)
+{
+	double irq[FLOOR_SAMPLES], job[FLOOR_SAMPLES], t0;
+	uint64_t src = 1, dst = 0;
+	struct hmmdev_job j = {
+		.op = HMMDEV_JOB_COPY, .src = (uintptr_t)&src,
+		.dst = (uintptr_t)&dst, .length = 8,
+	};
+	int fd = open(fn->node, O_RDWR), i;
+	bool ok = fd >= 0 && !ioctl(fd, HMMDEV_IOC_JOB, &j);
+
+	for (i = 0; ok && i < FLOOR_SAMPLES; i++) {
+		struct hmmdev_irq_test t = { .vector = 0, .timeout_ms = 1000 };
+
+		ok = !ioctl(fd, HMMDEV_IOC_IRQ_TEST, &t);
+		irq[i] = t.latency_ns / 1e3;
+		t0 = now_s();
+		ok = ok && !ioctl(fd, HMMDEV_IOC_JOB, &j) && dst == 1;
+		job[i] = (now_s() - t0) * 1e6;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (!ok)
+		return false;
+	qsort(irq, FLOOR_SAMPLES, sizeof(irq[0]), cmp_double);
+	qsort(job, FLOOR_SAMPLES, sizeof(job[0]), cmp_double);
+	*irq_p50 = irq[FLOOR_SAMPLES / 2];
+	*job_p50 = job[FLOOR_SAMPLES / 2];
+	ksft_print_msg("bench: hmmdev floor: interrupt round trip (IRQ_TEST) p50 %.0f us, p99 %.0f us; smallest job round trip p50 %.0f us, p99 %.0f us (%d samples)\n",
+		       *irq_p50, irq[FLOOR_SAMPLES * 99 / 100], *job_p50,
+		       job[FLOOR_SAMPLES * 99 / 100], FLOOR_SAMPLES);
+	return true;
 }
 
 static double mibs(double seconds)
@@ -377,7 +430,7 @@ int main(int argc, char **argv)
 				 label);
 		ksft_finished();
 	}
-	ksft_set_plan(faults ? 6 : 4);
+	ksft_set_plan(faults ? 7 : 4);
 	if (fd < 0)
 		ksft_exit_fail_msg("/dev/hmm_dmirror0: %s\n", strerror(errno));
 	buf = mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
@@ -404,12 +457,20 @@ int main(int argc, char **argv)
 			 "bench %s: migrations of THPs moved every page, data verified\n",
 			 label);
 	if (faults) {
-		ksft_test_result(bench_faults(&fns[0], 16),
+		long p50_around = -1, p50_one = -1;
+		double irq_p50 = 0, job_p50 = 0;
+
+		ksft_test_result(bench_faults(&fns[0], 16, &p50_around),
 				 "bench %s: fault round trips with fault-around\n",
 				 label);
-		ksft_test_result(bench_faults(&fns[0], 1),
+		ksft_test_result(bench_faults(&fns[0], 1, &p50_one),
 				 "bench %s: fault round trips without fault-around\n",
 				 label);
+		ksft_test_result(bench_floor(&fns[0], &irq_p50, &job_p50),
+				 "bench %s: interrupt and job round trips\n",
+				 label);
+		ksft_print_msg("bench: hmmdev fault round trip p50 (one page) against the floor (interrupt + smallest job round trip): %.2fx (goal <= 2x)\n",
+			       p50_one / (irq_p50 + job_p50));
 	}
 	ksft_finished();
 }
