@@ -2,6 +2,8 @@
 /*
  * hmmdev-huge: huge device pages and device faults on userfaultfd ranges.
  *
+ *   hmmdev-huge [quick]     (quick: a third of the race rounds)
+ *
  * On kernels with huge device pages (Linux 6.19 and later: Linux 7.3 here)
  * a THP migrates to VRAM as one 2 MiB device page and back as one THP;
  * the core splits it when part of it is unmapped, protected or moved, and
@@ -254,6 +256,8 @@ static void test_fallback(void)
  * the child exits 0 to 9 ms after the fork, while the pages move.
  */
 #define FORK_ROUNDS	24
+static int rounds_div = 1;	/* "quick": a third of the rounds */
+
 static int fork_exit_round(int round)
 {
 	uint8_t *buf = thp_buffer(4);
@@ -292,7 +296,7 @@ static void test_fork_exit(void)
 	long long unshares = counter("driver.thp_unshares");
 	int round, ret = 0;
 
-	for (round = 0; round < FORK_ROUNDS && !ret; round++)
+	for (round = 0; round < FORK_ROUNDS / rounds_div && !ret; round++)
 		ret = fork_exit_round(round);
 	to_dev = counter("driver.thp_to_dev") - to_dev;
 	ksft_test_result(!ret && counter("driver.devmem_used") == used &&
@@ -364,7 +368,7 @@ static void test_zap_race(void)
 	long long waits = counter("driver.thp_zap_waits");
 	int round, ret = 0;
 
-	for (round = 0; round < ZAP_ROUNDS && !ret; round++)
+	for (round = 0; round < ZAP_ROUNDS / rounds_div && !ret; round++)
 		ret = zap_round(round);
 	ksft_test_result(!ret && counter("driver.devmem_used") == used,
 			 "%d rounds: MADV_DONTNEED of device THPs moving back: %s, all zero after, %lld device pages left (want %lld), %lld zaps waited for a move\n",
@@ -468,12 +472,14 @@ static void test_uffd(const char *node)
 	free(out);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct hmmdev_fn fns[MAX_DEVS];
 	int n = find_hmmdevs(fns, MAX_DEVS);
 	struct utsname u;
 
+	if (argc > 1 && !strcmp(argv[1], "quick"))
+		rounds_div = 3;
 	ksft_print_header();
 	ksft_set_plan(13);
 	uname(&u);

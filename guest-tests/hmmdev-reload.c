@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * hmmdev-reload: module unload/reload x10, unbind/rebind, rmmod refused
- * while a file is open, and an open file + mapping surviving an unbind
- * (-ENODEV and SIGBUS afterwards, no oops).
+ * hmmdev-reload: module unload/reload (x10 by default), unbind/rebind,
+ * rmmod refused while a file is open, and an open file + mapping surviving
+ * an unbind (-ENODEV and SIGBUS afterwards, no oops).
  *
- *   hmmdev-reload [EXPECTED_DEVICES]
+ *   hmmdev-reload [EXPECTED_DEVICES [RELOADS]]
  */
 #include <signal.h>
 #include <sys/mman.h>
@@ -12,7 +12,7 @@
 
 #include "hmmdev_test_util.h"
 
-#define RELOADS		10
+#define RELOADS		10	/* default */
 
 /* All functions bound, each node answering a 64 KiB round trip. */
 static int all_working(int want, int *found)
@@ -78,14 +78,17 @@ int main(int argc, char **argv)
 {
 	struct hmmdev_fn fns[MAX_DEVS];
 	int want = expected_devices(argc, argv);
+	int reloads = argc > 2 ? atoi(argv[2]) : RELOADS;
 	int n = find_hmmdevs(fns, MAX_DEVS), i, found, fd, ret;
 
 	ksft_print_header();
-	ksft_set_plan(RELOADS + 4);
+	if (reloads < 1)
+		ksft_exit_fail_msg("RELOADS: at least 1\n");
+	ksft_set_plan(reloads + 4);
 	if (n < 1)
 		ksft_exit_fail_msg("no hmmdev device\n");
 
-	for (i = 0; i < RELOADS; i++) {
+	for (i = 0; i < reloads; i++) {
 		int un = unload_module(), gone = access("/dev/hmmdev0", F_OK);
 		int load = load_module();
 
