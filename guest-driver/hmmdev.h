@@ -46,8 +46,8 @@
  *
  * The invalidation callback may wait for a 2 MiB page moving back to RAM
  * (hmmdev_back_wait()) under mmap_lock, before it takes mirror->lock; the
- * mover holds mmap_lock for reading and takes neither mirror->lock nor
- * waits for an invalidation until it is done.
+ * mover holds mmap_lock for reading and never waits for an invalidation
+ * until it is done (its own callbacks take mirror->lock as usual).
  *
  * The fault work (an ordered workqueue per device) takes mmap_lock,
  * mirror->lock and cq.lock in that order, never state_lock or job_lock.  A

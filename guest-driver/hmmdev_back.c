@@ -39,11 +39,12 @@
  * task_work and moves the page whole, as Linux's own lib/test_hmm.c always
  * does; a zap at that moment still meets the bug.
  *
- * The callback waits outside mirror->lock, and a move never waits for an
- * invalidation: between hmmdev_back_begin() and _end() the migrating task
- * takes no mirror->lock and calls no mmu_interval_read_begin(), and the
- * core's own invalidations inside the move (a split's try_to_migrate())
- * come from the registered task itself and do not wait.  A mirror's file
+ * The callback waits before it takes mirror->lock, and a move never waits
+ * for an invalidation: between hmmdev_back_begin() and _end() the migrating
+ * task calls no mmu_interval_read_begin(), and the invalidations it causes
+ * itself (migrate_vma_setup()'s MMU_NOTIFY_MIGRATE, a split's
+ * try_to_migrate()) do not wait: the first is no zap, the second comes from
+ * the registered task.  A mirror's file
  * release waits for its moves before removing the notifier
  * (hmmdev_back_close()).  Counter thp_zap_waits: invalidations that
  * waited.
