@@ -12,7 +12,6 @@
  * whole range, as test_hmm counts them (cmd.faults).  SNAPSHOT reads the
  * CPU page tables through hmm_range_fault() without faulting.
  */
-#include <linux/dma-mapping.h>
 #include <linux/hmm.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
@@ -43,8 +42,9 @@
  * both ends virtual addresses of the process, through the device MMU -- no
  * bounce buffer, no CPU copy.  A fault in the user buffer is served like
  * any other but is not one test_hmm counts (cmd->faults: the faults on
- * cmd->addr's range).  A user buffer the process cannot write (READ) or
- * read (WRITE) fails the job: -EFAULT, as copy_to_user() would.
+ * cmd->addr's range).  A user buffer that is not mapped fails the job
+ * with -EFAULT, one the process may not write (READ) with -EPERM (what
+ * hmm_range_fault() says of it).
  */
 static int hmmdev_dmirror_rw(struct hmmdev_mirror *m,
 			     struct hmm_dmirror_cmd *cmd, bool write)

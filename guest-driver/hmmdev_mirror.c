@@ -85,7 +85,11 @@ static bool hmmdev_mirror_invalidate(struct mmu_interval_notifier *mni,
 	if (range->event == MMU_NOTIFY_EXCLUSIVE &&
 	    range->owner == m->hd->pgmap_owner)
 		return true;
-	/* before looking for moves that it must wait for: hmmdev_back.c */
+	/*
+	 * The sequence moves on first, before looking for moves it must wait
+	 * for (hmmdev_back.c) and before mirror->lock: readers that check it
+	 * under mirror->lock see it moved either way.
+	 */
 	mmu_interval_set_seq(mni, cur_seq);
 	if (!hmmdev_back_wait(m, range))
 		return false;
@@ -98,7 +102,6 @@ static bool hmmdev_mirror_invalidate(struct mmu_interval_notifier *mni,
 		mutex_unlock(&m->lock);
 		return false;
 	}
-	mmu_interval_set_seq(mni, cur_seq);
 	hmmdev_mirror_unmap(m, range->start, range->end);
 	atomic64_inc(&m->hd->notifier_calls);
 	mutex_unlock(&m->lock);
