@@ -39,8 +39,10 @@ quits QEMU; leaving the shell powers off).
                       three.  bench: the mirror benchmark, hmmdev and
                       test_hmm in the same VM.  failure: devices that lose a
                       SYNC completion or report a broken fault-queue tail,
-                      one with a single engine (sets x-inject-drop-syncs,
-                      x-inject-bad-fq-tail, engines itself; 4 devices).
+                      one that waits between a translation and its use, one
+                      with a single engine (sets x-inject-drop-syncs,
+                      x-inject-bad-fq-tail, x-inject-xlate-delay-us, engines
+                      itself; 4 devices).
                       fuzz: the uapi fuzzer (hmmdev-uapi-fuzz), by default
                       one seed of 3000 operations
   --fuzz-args 'ARGS'  hmmdev-uapi-fuzz's arguments for --suite fuzz, e.g.
@@ -54,6 +56,17 @@ quits QEMU; leaving the shell powers off).
                       hmm-tests wants /dev/hmm_dmirror0..3)
   --trace PATTERN     enable QEMU trace events (e.g. 'hmmdev_*'), written to
                       the log directory
+  --oracle MODE       the devices' coherence oracle (SPEC.rst): off, count,
+                      fail (default: a job that uses a translation the CPU
+                      no longer has fails with ESTALE) or stop (the VM
+                      pauses at that moment: with --gdb, inspect it).
+                      Violations go to qemu.log in the log directory and
+                      to qom-get hmmdevN oracle-log
+  --gdb               QEMU's gdb stub on tcp::1234.  Attach with
+                        gdb GUEST/vmlinux -ex 'target remote :1234'
+                      (GUEST: the kernel's build directory under the
+                      cache, printed at boot); 'cont' on the QMP socket
+                      resumes a VM that --oracle stop paused
   --timeout SECONDS   bound for --test/--run (default 1500)
   --no-build          use what is built, do not check or build
   --tap               with --test: the summary line as a TAP comment (meson)
@@ -85,6 +98,8 @@ run_cmd=
 qmp=
 ndev=4
 trace=
+oracle=fail
+gdb=0
 timeout_s=1500
 build=1
 tap_summary=0
@@ -103,6 +118,8 @@ while [ $# -gt 0 ]; do
 	--qmp) qmp=${2:?--qmp needs a path}; shift ;;
 	--devices) ndev=${2:?--devices needs a number}; shift ;;
 	--trace) trace=${2:?--trace needs a pattern}; shift ;;
+	--oracle) oracle=${2:?--oracle needs a mode}; shift ;;
+	--gdb) gdb=1 ;;
 	--fuzz-args) fuzz_args=${2:?--fuzz-args needs arguments}; shift ;;
 	--timeout) timeout_s=${2:?--timeout needs seconds}; shift ;;
 	--no-build) build=0 ;;
@@ -114,6 +131,9 @@ while [ $# -gt 0 ]; do
 	shift
 done
 case "$ndev" in [0-4]) ;; *) die "--devices must be 0..4" ;; esac
+case "$oracle" in off|count|fail|stop) ;;
+*) die "--oracle must be off, count, fail or stop (got '$oracle')" ;;
+esac
 check_kernel "$kernel"
 [ ${#suites[@]} -gt 0 ] || suites=(hmmdev hmm-tests baseline)
 for s in "${suites[@]}"; do
@@ -166,16 +186,25 @@ args=(-M q35 -accel tcg,thread=multi -cpu max -smp 2 -m 2G
 # device memory as needed)
 for ((i = 0; i < ndev; i++)); do
 	args+=(-device "pcie-root-port,id=rp$i,chassis=$((i + 1)),slot=$((i + 1))"
-		-device "hmmdev,id=hmmdev$i,bus=rp$i,vram-size=512M,coherent=$([ $i -ge 2 ] && echo on || echo off)")
+		-device "hmmdev,id=hmmdev$i,bus=rp$i,vram-size=512M,coherent=$([ $i -ge 2 ] && echo on || echo off),oracle=$oracle")
 done
 [ -z "$qmp" ] || args+=(-qmp "unix:$qmp,server=on,wait=off")
 # the failure suite: hmmdev0 loses a SYNC completion, hmmdev1 reports a
-# fault-ring tail outside the ring, hmmdev3 has a single engine
+# fault-ring tail outside the ring, hmmdev2 waits 0.2 s between a
+# translation and its use, hmmdev3 has a single engine
 [[ " ${suites[*]} " != *" failure "* ]] || [ "$ndev" -lt 4 ] ||
 	args+=(-set device.hmmdev0.x-inject-drop-syncs=1
 		-set device.hmmdev1.x-inject-bad-fq-tail=1
+		-set device.hmmdev2.x-inject-xlate-delay-us=200000
 		-set device.hmmdev3.engines=1)
-[ -z "$trace" ] || args+=(-trace "$trace" -D "$logdir/trace.log")
+# device errors and oracle violations (LOG_GUEST_ERROR), and the trace
+args+=(-d guest_errors)
+if [ -n "$trace" ]; then
+	args+=(-trace "$trace" -D "$logdir/trace.log")
+else
+	args+=(-D "$logdir/qemu.log")
+fi
+[ $gdb -eq 0 ] || args+=(-gdb tcp::1234)
 
 if [ "$mode" = shell ]; then
 	echo "run-vm.sh: booting Linux $kernel${flavour:+ ($flavour)} ($(kernel_version "$kernel")) with $ndev hmmdev device(s)$([ $iommu -eq 0 ] || echo ", intel-iommu"); Ctrl-A X quits QEMU" >&2

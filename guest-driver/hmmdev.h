@@ -331,6 +331,12 @@ struct hmmdev_vector {
  * @job_errors: jobs completed with an error status
  * @timeouts: jobs that did not complete in HMMDEV_JOB_TIMEOUT
  * @device_errors: error interrupts
+ * @stale_translations: jobs the device's coherence oracle failed
+ *	(HMMDEV_JOB_STALE_TRANSLATION, -ESTALE)
+ * @oracle: the device checks translations against CPU page tables
+ *	(CAPS.ORACLE; hmmdev_oracle.c)
+ * @seed_bug: the protocol bug seeded for a test (enum hmmdev_seed_bug,
+ *	debugfs seed_bug), HMMDEV_SEED_NONE otherwise
  * @debugfs: debugfs directory
  */
 struct hmmdev {
@@ -411,8 +417,38 @@ struct hmmdev {
 	atomic64_t job_errors;
 	atomic64_t timeouts;
 	atomic64_t device_errors;
+	atomic64_t stale_translations;
+	bool oracle;
+	int seed_bug;
 	struct dentry *debugfs;
 };
+
+/*
+ * Protocol bugs a test seeds on purpose (debugfs seed_bug), each one the
+ * coherence oracle must catch at the device's first use of a stale
+ * translation:
+ * @HMMDEV_SEED_SKIP_INVALIDATE: unmap invalidations (munmap,
+ *	MADV_DONTNEED) leave the device's page tables and ATC alone
+ * @HMMDEV_SEED_SKIP_SYNC: INVALIDATE without SYNC: the callback returns
+ *	while an engine may still use the translation
+ * @HMMDEV_SEED_WRITABLE: system pages are mapped writable for the device
+ *	whatever the CPU allows (a COW page after fork())
+ * @HMMDEV_SEED_OWN_MIGRATION: our own migrations' invalidations are
+ *	ignored, as lib/test_hmm.c does (safe there, not here: the device
+ *	keeps translations of the pages that moved)
+ */
+enum hmmdev_seed_bug {
+	HMMDEV_SEED_NONE,
+	HMMDEV_SEED_SKIP_INVALIDATE,
+	HMMDEV_SEED_SKIP_SYNC,
+	HMMDEV_SEED_WRITABLE,
+	HMMDEV_SEED_OWN_MIGRATION,
+};
+
+static inline bool hmmdev_seeded(struct hmmdev *hd, enum hmmdev_seed_bug bug)
+{
+	return unlikely(READ_ONCE(hd->seed_bug) == bug);
+}
 
 extern unsigned int hmmdev_poll_us;
 
@@ -463,6 +499,11 @@ int hmmdev_job_run(struct hmmdev *hd, struct hmmdev_job_desc *desc, u64 *result,
 int hmmdev_job_start(struct hmmdev *hd, struct hmmdev_job_desc *desc);
 int hmmdev_job_wait(struct hmmdev *hd, int tag, struct hmmdev_job_desc *desc,
 		    u64 *result, u32 *status_out);
+
+/* hmmdev_oracle.c */
+void hmmdev_oracle_init(struct hmmdev *hd);
+void hmmdev_oracle_bind(struct hmmdev *hd, u16 ctx, struct mm_struct *mm);
+void hmmdev_oracle_debugfs(struct hmmdev *hd);
 
 /* hmmdev_cmdq.c */
 int hmmdev_cmdq_init(struct hmmdev *hd);

@@ -21,6 +21,7 @@
  *   do_swap_page() locks the device page  the page is not locked
  *     before ->migrate_to_ram()
  *   kzalloc_obj(), kvmalloc_obj()         kzalloc(sizeof()), kvmalloc()
+ *   SWP_DEVICE_EXCLUSIVE (writable)       SWP_DEVICE_EXCLUSIVE_WRITE, _READ
  *
  * Two later arrivals have switches of their own, also set by Kbuild from
  * the kernel's headers:
@@ -47,6 +48,7 @@
 #include <linux/mm.h>
 #include <linux/rmap.h>
 #include <linux/slab.h>
+#include <linux/swapops.h>
 
 #if !defined(HMMDEV_FOLIO_PGMAP) || !defined(HMMDEV_DEVICE_THP) || \
 	!defined(HMMDEV_UNLOCKED_FAULT)
@@ -128,6 +130,15 @@ static inline struct page *hmmdev_make_page_exclusive(struct mm_struct *mm,
 	return make_device_exclusive(mm, addr, owner, &folio);
 }
 
+/* the one device-exclusive entry type: always writable (about 6.15) */
+#define HMMDEV_SWP_EXCL_WRITE	SWP_DEVICE_EXCLUSIVE
+#define HMMDEV_SWP_EXCL_READ	(-1)
+
+static inline swp_entry_t hmmdev_exclusive_entry(unsigned long pfn)
+{
+	return make_device_exclusive_entry(pfn);
+}
+
 #else /* Linux 6.12 */
 
 static inline void hmmdev_devmem_page_free_612(struct page *page)
@@ -205,6 +216,15 @@ static inline struct page *hmmdev_make_page_exclusive(struct mm_struct *mm,
 	if (n < 0)
 		return ERR_PTR(n);
 	return n == 1 && page ? page : ERR_PTR(-EBUSY);
+}
+
+/* a writable and a read-only device-exclusive entry type */
+#define HMMDEV_SWP_EXCL_WRITE	SWP_DEVICE_EXCLUSIVE_WRITE
+#define HMMDEV_SWP_EXCL_READ	SWP_DEVICE_EXCLUSIVE_READ
+
+static inline swp_entry_t hmmdev_exclusive_entry(unsigned long pfn)
+{
+	return make_writable_device_exclusive_entry(pfn);
 }
 
 #endif /* HMMDEV_FOLIO_PGMAP */

@@ -164,8 +164,10 @@ static int hmmdev_install_range(struct hmmdev_mirror *m,
 		 * still thought clean could be lost at reclaim.  Our device
 		 * pages are copied back whole, dirty or not.
 		 */
-		bool writable = (pfns[i] & HMM_PFN_WRITE) &&
-				(write_fault || hmmdev_devmem_ours(m->hd, page));
+		bool writable = ((pfns[i] & HMM_PFN_WRITE) &&
+				 (write_fault ||
+				  hmmdev_devmem_ours(m->hd, page))) ||
+				hmmdev_seeded(m->hd, HMMDEV_SEED_WRITABLE);
 
 		if (hmm_pfn_to_map_order(pfns[i]) == PMD_SHIFT - PAGE_SHIFT &&
 		    IS_ALIGNED(va, PMD_SIZE) && npages - i >= PMD_PAGES &&

@@ -217,8 +217,9 @@ int hmmdev_job_start(struct hmmdev *hd, struct hmmdev_job_desc *desc)
  * @status_out: out (may be NULL): the job's HMMDEV_JOB_* status
  *
  * Return: 0, -EIO for a job the device failed (or a failed device),
- * -ETIMEDOUT when the device did not answer (it is then marked failed and
- * the job's memory must not be freed).
+ * -ESTALE for one the device's coherence oracle failed, -ETIMEDOUT when
+ * the device did not answer (it is then marked failed and the job's
+ * memory must not be freed).
  */
 int hmmdev_job_wait(struct hmmdev *hd, int tag, struct hmmdev_job_desc *desc,
 		    u64 *result, u32 *status_out)
@@ -259,7 +260,13 @@ int hmmdev_job_wait(struct hmmdev *hd, int tag, struct hmmdev_job_desc *desc,
 		atomic64_inc(&hd->job_errors);
 		dev_dbg(&hd->pdev->dev, "job %llu failed: status %u\n",
 			desc->fence, status);
-		return -EIO;
+		if (status != HMMDEV_JOB_STALE_TRANSLATION)
+			return -EIO;
+		atomic64_inc(&hd->stale_translations);
+		dev_err_ratelimited(&hd->pdev->dev,
+				    "job %llu: stale translation (coherence oracle)\n",
+				    desc->fence);
+		return -ESTALE;
 	}
 	return 0;
 }

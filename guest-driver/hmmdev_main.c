@@ -228,6 +228,8 @@ static int hmmdev_counters_show(struct seq_file *m, void *unused)
 	seq_printf(m, "driver.timeouts %lld\n", atomic64_read(&hd->timeouts));
 	seq_printf(m, "driver.device_errors %lld\n",
 		   atomic64_read(&hd->device_errors));
+	seq_printf(m, "driver.stale_translations %lld\n",
+		   atomic64_read(&hd->stale_translations));
 	seq_printf(m, "driver.failed %d\n", READ_ONCE(hd->failed));
 	seq_printf(m, "driver.invalidations %lld\n",
 		   atomic64_read(&hd->invalidations));
@@ -423,6 +425,7 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		ret = hmmdev_devmem_init(hd);
 	if (ret)
 		return ret;
+	hmmdev_oracle_init(hd);
 	hd->fault_wq = alloc_ordered_workqueue("%s-fault", WQ_MEM_RECLAIM,
 					       hd->name);
 	if (!hd->fault_wq)
@@ -446,6 +449,7 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 			    &hmmdev_fault_latency_fops);
 	debugfs_create_file("migrate_time", 0444, hd->debugfs, hd,
 			    &hmmdev_migrate_time_fops);
+	hmmdev_oracle_debugfs(hd);
 	ret = hmmdev_chardev_register(hd);
 	if (ret)
 		goto err_debugfs;

@@ -42,13 +42,19 @@
 
 #include "hmmdev.h"
 
-static void hmmdev_ctx_program(struct hmmdev *hd, u16 ctx, u64 root, bool on)
+/* Enable @ctx for @mm's mirror with page tables at @root, or disable it. */
+static void hmmdev_ctx_program(struct hmmdev *hd, u16 ctx, u64 root,
+			       struct mm_struct *mm)
 {
 	u32 reg = HMMDEV_REG_CTX_BASE + ctx * HMMDEV_CTX_STRIDE;
 
-	if (on)
+	if (mm) {
 		writeq(root, hd->regs + reg + HMMDEV_CTX_ROOT);
-	hmmdev_wr32(hd, reg + HMMDEV_CTX_CTRL, on);
+		hmmdev_oracle_bind(hd, ctx, mm);
+	}
+	hmmdev_wr32(hd, reg + HMMDEV_CTX_CTRL, !!mm);
+	if (!mm)
+		hmmdev_oracle_bind(hd, ctx, NULL);
 }
 
 /*
@@ -85,12 +91,20 @@ static bool hmmdev_mirror_invalidate(struct mmu_interval_notifier *mni,
 	if (range->event == MMU_NOTIFY_EXCLUSIVE &&
 	    range->owner == m->hd->pgmap_owner)
 		return true;
+	if (hmmdev_seeded(m->hd, HMMDEV_SEED_OWN_MIGRATION) &&
+	    range->event == MMU_NOTIFY_MIGRATE &&
+	    range->owner == m->hd->pgmap_owner)
+		return true;            /* a seeded bug (hmmdev.h) */
 	/*
 	 * The sequence moves on first, before looking for moves it must wait
 	 * for (hmmdev_back.c) and before mirror->lock: readers that check it
 	 * under mirror->lock see it moved either way.
 	 */
 	mmu_interval_set_seq(mni, cur_seq);
+	if (hmmdev_seeded(m->hd, HMMDEV_SEED_SKIP_INVALIDATE) &&
+	    (range->event == MMU_NOTIFY_CLEAR ||
+	     range->event == MMU_NOTIFY_UNMAP))
+		return true;            /* a seeded bug (hmmdev.h) */
 	if (!hmmdev_back_wait(m, range))
 		return false;
 	if (mmu_notifier_range_blockable(range)) {
@@ -188,7 +202,7 @@ struct hmmdev_mirror *hmmdev_mirror_create(struct hmmdev *hd)
 	m->mm = current->mm;
 	mmgrab(m->mm);
 	kref_get(&hd->ref);
-	hmmdev_ctx_program(hd, ctx, m->root, true);
+	hmmdev_ctx_program(hd, ctx, m->root, m->mm);
 	spin_lock(&hd->ctx_lock);
 	hd->mirrors[ctx] = m;
 	spin_unlock(&hd->ctx_lock);
@@ -399,7 +413,7 @@ static void hmmdev_mirror_teardown(struct hmmdev_mirror *m, bool device_alive)
 	if (!m->dead) {
 		hmmdev_pt_zap(m, 0, HMMDEV_VA_LIMIT);
 		if (device_alive) {
-			hmmdev_ctx_program(hd, m->ctx, 0, false);
+			hmmdev_ctx_program(hd, m->ctx, 0, NULL);
 			hmmdev_invalidate(hd, m->ctx, 0, HMMDEV_VA_LIMIT);
 		}
 		hmmdev_pt_reap(m, 0, HMMDEV_VA_LIMIT);

@@ -14,10 +14,18 @@
  * driver fails the device at once (the job gets EIO in well under the job
  * timeout) instead of spinning on the ring.
  *
+ * hmmdev2 waits 0.2 s between a translation and its use
+ * (x-inject-xlate-delay-us=200000): a MADV_DONTNEED during that wait must
+ * wait for the device (INVALIDATE + SYNC) before the CPU drops the page.
+ * With the SYNC left out (the seeded bug skip-sync, debugfs seed_bug) the
+ * device's coherence oracle catches the engine using the dropped page.
+ *
  * hmmdev3 has a single engine (engines=1): a job whose fault migrates its
  * pages to VRAM holds that engine while the migration copies, which must
  * not wait for it.
  */
+#include <pthread.h>
+#include <stdbool.h>
 #include <sys/mman.h>
 
 #include "hmmdev_test_util.h"
@@ -48,6 +56,67 @@ static int job_copy(int fd, void *src, void *dst, size_t len)
 	};
 
 	return ioctl(fd, HMMDEV_IOC_JOB, &j) ? errno : 0;
+}
+
+struct late_job {
+	int fd;
+	void *src, *dst;
+	int err;
+};
+
+static void *late_job_run(void *arg)
+{
+	struct late_job *j = arg;
+
+	j->err = job_copy(j->fd, j->src, j->dst, 4096);
+	return NULL;
+}
+
+static int set_seed(struct hmmdev_fn *fn, const char *bug)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/hmmdev/%.64s/seed_bug",
+		 fn->bdf);
+	return sysfs_write(path, bug);
+}
+
+/* One page copied while the CPU drops it; @seeded: without the SYNC. */
+static void late_invalidation(struct hmmdev_fn *fn, bool seeded)
+{
+	char *buf = populated(4096, 0x5a), *out = populated(4096, 0);
+	struct late_job j = { open(fn->node, O_RDWR), buf, out, 0 };
+	long long v0 = debugfs_counter(fn->bdf, "device.oracle-violations");
+	long long v;
+	double t0, waited;
+	pthread_t t;
+	int warm;
+
+	warm = job_copy(j.fd, buf, out, 4096);    /* the device maps both */
+	memset(out, 0, 4096);
+	pthread_create(&t, NULL, late_job_run, &j);
+	usleep(100 * 1000);     /* the engine waits to use its translation */
+	if (seeded)
+		set_seed(fn, "skip-sync");
+	t0 = now_s();
+	madvise(buf, 4096, MADV_DONTNEED);
+	waited = now_s() - t0;
+	set_seed(fn, "none");
+	pthread_join(t, NULL);
+	v = debugfs_counter(fn->bdf, "device.oracle-violations") - v0;
+	if (seeded)
+		ksft_test_result(!warm && j.err == ESTALE && v >= 1,
+				 "late invalidation (seeded skip-sync): MADV_DONTNEED returned after %.3f s, the job %s (want ESTALE), %lld violations (want >= 1)\n",
+				 waited, strerror(j.err), v);
+	else
+		ksft_test_result(!warm && !j.err && out[0] == 0x5a &&
+				 waited > 0.05 && v == 0,
+				 "invalidation during a delayed use: MADV_DONTNEED waited %.3f s for the device (want > 0.05), the job %s, data %s, %lld violations (want 0)\n",
+				 waited, strerror(j.err),
+				 out[0] == 0x5a ? "copied" : "WRONG", v);
+	close(j.fd);
+	munmap(buf - 4096, 3 * 4096);
+	munmap(out - 4096, 3 * 4096);
 }
 
 static void test_sync_loss(struct hmmdev_fn *fn)
@@ -163,11 +232,14 @@ int main(void)
 	int n = find_hmmdevs(fns, MAX_DEVS);
 
 	ksft_print_header();
-	ksft_set_plan(7);
-	if (n < 4 || !fns[0].node[0] || !fns[1].node[0] || !fns[3].node[0])
-		ksft_exit_fail_msg("needs hmmdev0, 1 and 3 bound (found %d)\n", n);
+	ksft_set_plan(9);
+	if (n < 4 || !fns[0].node[0] || !fns[1].node[0] || !fns[2].node[0] ||
+	    !fns[3].node[0])
+		ksft_exit_fail_msg("needs hmmdev0..3 bound (found %d)\n", n);
 	test_sync_loss(&fns[0]);
 	test_bad_fault_tail(&fns[1]);
+	late_invalidation(&fns[2], false);
+	late_invalidation(&fns[2], true);
 	test_one_engine(&fns[3]);
 	ksft_finished();
 }

@@ -6,8 +6,8 @@
  * piece every end is mapped to host memory directly, the operation runs on
  * the mapped bytes, and the mappings are released.  A VA end is translated
  * by the device MMU, and hmmdev_end_map() is the one place where a
- * translation is used: whatever checks translations (traces today, a
- * coherence oracle tomorrow) hooks in there.  The engine holds its
+ * translation is used: the trace and the coherence oracle
+ * (hmmdev-oracle.c) check every use there.  The engine holds its
  * translation marker from the translation to the end of the piece's
  * access, and is inside the gate (hmmdev-engine.c) for the whole piece.
  *
@@ -243,7 +243,7 @@ static uint32_t hmmdev_end_map(HmmdevEngine *e, const HmmdevJobDesc *d,
 {
     HmmdevState *s = e->s;
     uint64_t va = end->addr + off;
-    uint32_t reason = 0, delay;
+    uint32_t reason = 0, delay, status;
     HmmdevXlate x;
 
     switch (end->kind) {
@@ -274,7 +274,13 @@ static uint32_t hmmdev_end_map(HmmdevEngine *e, const HmmdevJobDesc *d,
         return HMMDEV_INTERRUPTED;
     }
     /* the walks checked that VRAM pages lie inside VRAM */
-    return hmmdev_map(s, x.vram, x.addr, MIN(max, x.len), access, seg);
+    status = hmmdev_map(s, x.vram, x.addr, MIN(max, x.len), access, seg);
+    if (status == HMMDEV_JOB_OK &&
+        !hmmdev_oracle_check(e, d, va, seg->len, access, &x, seg->ptr)) {
+        hmmdev_seg_unmap(seg, 0);
+        return HMMDEV_JOB_STALE_TRANSLATION;
+    }
+    return status;
 }
 
 static void hmmdev_end_of(const HmmdevJobDesc *d, bool src, HmmdevEnd *end)

@@ -162,7 +162,8 @@ static bool hmmdev_status_is_guest_error(uint32_t status)
 {
     return status != HMMDEV_JOB_OK && status != HMMDEV_JOB_DMA_ERROR &&
            status != HMMDEV_JOB_FAULT_ABORTED &&
-           status != HMMDEV_JOB_FAULT_LOST;
+           status != HMMDEV_JOB_FAULT_LOST &&
+           status != HMMDEV_JOB_STALE_TRANSLATION;
 }
 
 /* Inside the gate. */
@@ -217,6 +218,7 @@ static void hmmdev_run_job(HmmdevEngine *e, HmmdevJobDesc *d, uint32_t index)
     int status;
 
     hmmdev_desc_to_cpu(d);
+    e->job_index = index;
     trace_hmmdev_job_start(e->id, index, d->opcode, d->src, d->dst,
                            d->length);
     status = hmmdev_job_check(s, d);

@@ -18,7 +18,7 @@
 #define HMMDEV_CLASS_ACCELERATOR    0x1200  /* processing accelerator */
 
 #define HMMDEV_ID_MAGIC             0x484d4d44u     /* "HMMD" */
-#define HMMDEV_VERSION              0x00010003u     /* 1.3 */
+#define HMMDEV_VERSION              0x00010004u     /* 1.4 */
 
 /* BARs */
 #define HMMDEV_BAR_REGS             0
@@ -55,12 +55,42 @@
 #define HMMDEV_REG_ATC_SETS         0x084   /* RO  32 */
 #define HMMDEV_REG_ATC_WAYS         0x088   /* RO  32 */
 #define HMMDEV_REG_CONTEXTS         0x08c   /* RO  32 */
+#define HMMDEV_REG_ORACLE_PRIV_PFN  0x090   /* RW  64, PFN of VRAM offset 0 */
+#define HMMDEV_REG_ORACLE_SWP_TYPES 0x098   /* RW  32, HMMDEV_SWP_* bytes */
+#define HMMDEV_REG_ORACLE_PROBE     0x0a0   /* RW  64, a CPU entry */
+#define HMMDEV_REG_ORACLE_DECODED   0x0a8   /* RO  64, its HMMDEV_CPU_* */
 #define HMMDEV_REG_CTX_BASE         0x400   /* 16 bytes per context: */
 #define HMMDEV_CTX_ROOT             0x0     /*   RW 64, VRAM offset of L4 */
 #define HMMDEV_CTX_CTRL             0x8     /*   RW 32, bit 0 enable */
 #define HMMDEV_CTX_STRIDE           16
 #define HMMDEV_NUM_CONTEXTS         64
 #define HMMDEV_REG_COUNTERS         0x100   /* RO  64 each, HmmdevCounter */
+#define HMMDEV_REG_CPU_ROOT         0x800   /* RW  64 per context: */
+#define HMMDEV_CPU_ROOT_ADDR        0x000ffffffffff000ull /* top CPU table */
+#define HMMDEV_CPU_ROOT_LEVELS      0x7ull  /* 0 (no check), 4 or 5 */
+
+/* ORACLE_SWP_TYPES: byte HMMDEV_SWP_* names the swap type of that entry */
+#define HMMDEV_SWP_PRIVATE_WRITE    0       /* device-private, writable */
+#define HMMDEV_SWP_PRIVATE_READ     1       /* device-private, read-only */
+#define HMMDEV_SWP_EXCLUSIVE_WRITE  2       /* device-exclusive, writable */
+#define HMMDEV_SWP_EXCLUSIVE_READ   3       /* device-exclusive, read-only */
+#define HMMDEV_SWP_VALID            0x80u   /* in each byte: the type exists */
+#define HMMDEV_SWP_TYPE_MASK        0x1fu
+
+/* ORACLE_DECODED: kind, write, swap type, page frame */
+enum {
+    HMMDEV_CPU_NONE = 0,            /* an empty entry */
+    HMMDEV_CPU_PRESENT = 1,         /* maps the page frame */
+    HMMDEV_CPU_PROTNONE = 2,        /* kept by Linux, no access */
+    HMMDEV_CPU_PRIVATE = 3,         /* device-private entry of the frame */
+    HMMDEV_CPU_EXCLUSIVE = 4,       /* device-exclusive entry of the frame */
+    HMMDEV_CPU_SWAP = 5,            /* any other non-present entry */
+    HMMDEV_CPU_UNREADABLE = 6,      /* a table outside RAM (walks only) */
+};
+#define HMMDEV_CPU_KIND_MASK        0xfull
+#define HMMDEV_CPU_WRITE            (1ull << 4)
+#define HMMDEV_CPU_TYPE_SHIFT       5       /* 5 bits */
+#define HMMDEV_CPU_PFN_SHIFT        12
 
 #define HMMDEV_CAP_JOBQ             (1u << 0)
 #define HMMDEV_CAP_MMU              (1u << 1)
@@ -68,6 +98,7 @@
 #define HMMDEV_CAP_CMDQ             (1u << 3)
 #define HMMDEV_CAP_FAULTQ           (1u << 4)
 #define HMMDEV_CAP_COHERENT         (1u << 5)     /* CPU may cache BAR2 */
+#define HMMDEV_CAP_ORACLE           (1u << 6)     /* coherence oracle */
 
 #define HMMDEV_CTRL_ENABLE          (1u << 0)     /* job queue */
 #define HMMDEV_CTRL_CQ_ENABLE       (1u << 1)
@@ -108,6 +139,7 @@ enum {
     HMMDEV_ERR_BAD_RESPONSE = 13,   /* RESPOND names no stalled fault */
     HMMDEV_ERR_SYNC_WRITE = 14,     /* SYNC fence could not be written */
     HMMDEV_ERR_BAD_CONTEXT = 15,    /* context enabled with a bad root */
+    HMMDEV_ERR_STALE_TRANSLATION = 16, /* the oracle failed a job */
 };
 
 /* Job descriptor: 64 bytes, little endian, in the job ring */
@@ -174,6 +206,7 @@ enum {
     HMMDEV_JOB_FAULT_ABORTED = 7,   /* the driver answered a fault ABORT */
     HMMDEV_JOB_FAULT_LOST = 8,      /* fault queue off or full */
     HMMDEV_JOB_BAD_PTE = 9,         /* malformed page-table entry */
+    HMMDEV_JOB_STALE_TRANSLATION = 10, /* the CPU no longer maps it so */
 };
 
 /* Page-table entry (8 bytes, in VRAM): 4 levels, 9 bits each, 48-bit VA */
@@ -262,6 +295,8 @@ typedef enum HmmdevCounter {
     HMMDEV_CNT_COMMANDS,
     HMMDEV_CNT_INVALIDATES,
     HMMDEV_CNT_SYNCS,
+    HMMDEV_CNT_ORACLE_CHECKS,
+    HMMDEV_CNT_ORACLE_VIOLATIONS,
     HMMDEV_CNT_MAX
 } HmmdevCounter;
 
@@ -289,6 +324,8 @@ static inline const char *hmmdev_counter_name(unsigned int i)
         [HMMDEV_CNT_COMMANDS] = "commands",
         [HMMDEV_CNT_INVALIDATES] = "invalidates",
         [HMMDEV_CNT_SYNCS] = "syncs",
+        [HMMDEV_CNT_ORACLE_CHECKS] = "oracle-checks",
+        [HMMDEV_CNT_ORACLE_VIOLATIONS] = "oracle-violations",
     };
 
     return i < HMMDEV_CNT_MAX ? names[i] : "unknown";

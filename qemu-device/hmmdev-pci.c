@@ -108,6 +108,7 @@ static const char *hmmdev_error_name(uint32_t code)
         [HMMDEV_ERR_BAD_RESPONSE] = "BAD_RESPONSE",
         [HMMDEV_ERR_SYNC_WRITE] = "SYNC_WRITE",
         [HMMDEV_ERR_BAD_CONTEXT] = "BAD_CONTEXT",
+        [HMMDEV_ERR_STALE_TRANSLATION] = "STALE_TRANSLATION",
     };
 
     return code < ARRAY_SIZE(names) && names[code] ? names[code] : "?";
@@ -147,6 +148,9 @@ static bool hmmdev_reg64(HmmdevState *s, hwaddr addr, uint64_t *val)
         *val = hmmdev_queue_read(s, addr);
         return true;
     }
+    if (hmmdev_oracle_reg_read(s, addr, val)) {
+        return true;
+    }
     if (hmmdev_is_ctx_reg(addr) &&
         (addr - HMMDEV_REG_CTX_BASE) % HMMDEV_CTX_STRIDE == HMMDEV_CTX_ROOT) {
         *val = hmmdev_ctx_read(s, addr - HMMDEV_REG_CTX_BASE);
@@ -169,7 +173,7 @@ static uint32_t hmmdev_reg32(HmmdevState *s, hwaddr addr)
         return HMMDEV_VERSION;
     case HMMDEV_REG_CAPS:
         return HMMDEV_CAP_JOBQ | HMMDEV_CAP_MMU | HMMDEV_CAP_ATC |
-               HMMDEV_CAP_CMDQ | HMMDEV_CAP_FAULTQ |
+               HMMDEV_CAP_CMDQ | HMMDEV_CAP_FAULTQ | HMMDEV_CAP_ORACLE |
                (s->coherent ? HMMDEV_CAP_COHERENT : 0);
     case HMMDEV_REG_ATC_SETS:
         return s->atc_sets;
@@ -277,7 +281,11 @@ static void hmmdev_mmio_write(void *opaque, hwaddr addr, uint64_t val,
     HmmdevState *s = opaque;
 
     trace_hmmdev_mmio_write(addr, size, val);
-    if (size == 8 && addr == HMMDEV_REG_JQ_BASE) {
+    if (hmmdev_is_oracle_reg(addr)) {
+        if (!hmmdev_oracle_reg_write(s, addr, val, size)) {
+            hmmdev_device_error(s, HMMDEV_ERR_BAD_REGISTER);
+        }
+    } else if (size == 8 && addr == HMMDEV_REG_JQ_BASE) {
         hmmdev_jq_write(s, addr, val, 8);
     } else if (size == 8 && (addr == HMMDEV_REG_CQ_BASE ||
                              addr == HMMDEV_REG_FQ_BASE)) {
@@ -469,6 +477,7 @@ void hmmdev_reset_state(HmmdevState *s)
     hmmdev_jq_reset(s);
     hmmdev_queues_reset(s);
     hmmdev_mmu_reset(s);
+    hmmdev_oracle_reset(s);
     s->scratch = 0;
     qatomic_set(&s->err_code, HMMDEV_ERR_NONE);
     qatomic_set(&s->irq_pending, 0);
@@ -520,12 +529,14 @@ static void hmmdev_instance_init(Object *obj)
     for (i = 0; i < HMMDEV_CNT_MAX; i++) {
         stat64_init(&s->counters[i], 0);
     }
+    hmmdev_oracle_init(s);
 }
 
 static void hmmdev_instance_finalize(Object *obj)
 {
     HmmdevState *s = HMMDEV(obj);
 
+    hmmdev_oracle_finalize(s);
     qemu_cond_destroy(&s->jq_cond);
     qemu_mutex_destroy(&s->jq_lock);
     qemu_cond_destroy(&s->gate_cond);
@@ -588,6 +599,7 @@ static void hmmdev_class_init(ObjectClass *klass, const void *data)
         object_class_property_set_description(klass, hmmdev_knobs[i].name,
                                               hmmdev_knobs[i].desc);
     }
+    hmmdev_oracle_class_init(klass);
 }
 
 static const TypeInfo hmmdev_info = {

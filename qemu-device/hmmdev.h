@@ -40,6 +40,7 @@ struct HmmdevEngine {
      */
     uint32_t xlate_epoch;
     uint32_t gen;                   /* device generation of the current job */
+    uint32_t job_index;             /* ring slot of the current job */
     /* fault stall, under fq_lock */
     QemuCond fault_cond;
     uint32_t fault_seq;
@@ -63,6 +64,7 @@ typedef struct HmmdevAtcEntry {
 typedef struct HmmdevContext {
     uint64_t root;                  /* the ROOT register, BQL only */
     uint32_t root_pfn;              /* engines: root >> 12, or NO_ROOT */
+    uint64_t cpu_root;              /* CPU_ROOT: BQL writes, engines read */
     bool enabled;
 } HmmdevContext;
 
@@ -72,6 +74,33 @@ typedef struct HmmdevXlate {
     uint64_t len;                   /* bytes mapped contiguously from there */
     bool vram;
 } HmmdevXlate;
+
+typedef enum HmmdevOracleMode {
+    HMMDEV_ORACLE_OFF,
+    HMMDEV_ORACLE_COUNT,            /* count, trace, log */
+    HMMDEV_ORACLE_FAIL,             /* also fail the job */
+    HMMDEV_ORACLE_STOP,             /* also stop the VM */
+} HmmdevOracleMode;
+
+#define HMMDEV_ORACLE_LOG           16      /* violations kept for QOM */
+
+/* One violation, as oracle-log shows it. */
+typedef struct HmmdevOracleRecord {
+    uint64_t fence;
+    uint64_t va;
+    uint64_t dev_addr;
+    uint64_t cpu_raw;
+    const char *why;
+    uint32_t job;
+    uint32_t epoch_xlate;
+    uint32_t epoch_now;
+    uint16_t ctx;
+    uint8_t engine;
+    uint8_t access;
+    uint8_t cpu_level;
+    uint8_t cpu_kind;
+    bool vram;
+} HmmdevOracleRecord;
 
 typedef enum HmmdevXlateStatus {
     HMMDEV_XLATE_OK,
@@ -101,6 +130,15 @@ struct HmmdevState {
     uint32_t inject_xlate_delay_us; /* between a translation and its use */
     uint32_t inject_drop_syncs;     /* SYNCs that never complete */
     uint32_t inject_bad_fq_tail;    /* FQ_TAIL reads all-ones */
+
+    /* coherence oracle (hmmdev-oracle.c): engines read these atomically */
+    uint32_t oracle_mode;           /* HmmdevOracleMode, QOM "oracle" */
+    uint64_t oracle_priv_pfn;       /* ORACLE_PRIV_PFN */
+    uint32_t oracle_swp_types;      /* ORACLE_SWP_TYPES */
+    uint64_t oracle_probe;          /* ORACLE_PROBE, BQL */
+    QemuMutex oracle_lock;          /* the log */
+    HmmdevOracleRecord oracle_log[HMMDEV_ORACLE_LOG];
+    uint32_t oracle_logged;         /* violations logged since creation */
 
     /* BQL */
     uint32_t scratch;
@@ -226,6 +264,19 @@ HmmdevXlateStatus hmmdev_translate(HmmdevEngine *e, unsigned ctx, uint64_t va,
 void hmmdev_atc_invalidate(HmmdevState *s, bool all_ctx, unsigned ctx,
                            bool all_va, uint64_t va, uint64_t len);
 bool hmmdev_wait_translations(HmmdevState *s, uint32_t gen);
+
+/* hmmdev-oracle.c */
+void hmmdev_oracle_init(HmmdevState *s);
+void hmmdev_oracle_finalize(HmmdevState *s);
+void hmmdev_oracle_class_init(ObjectClass *klass);
+void hmmdev_oracle_reset(HmmdevState *s);
+bool hmmdev_is_oracle_reg(hwaddr addr);
+bool hmmdev_oracle_reg_read(HmmdevState *s, hwaddr addr, uint64_t *val);
+bool hmmdev_oracle_reg_write(HmmdevState *s, hwaddr addr, uint64_t val,
+                             unsigned size);
+bool hmmdev_oracle_check(HmmdevEngine *e, const HmmdevJobDesc *d,
+                         uint64_t va, uint64_t len, unsigned access,
+                         const HmmdevXlate *x, void *dev_ptr);
 
 /* hmmdev-queues.c */
 bool hmmdev_ring_ok(uint64_t base, uint32_t entries, unsigned size);

@@ -1,7 +1,8 @@
 /*
  * QTest for hmmdev: registers, MSI-X, the job queue and its DMA engines,
- * and the device's answers to malformed input.  No guest kernel: the test
- * plays the driver through config space, BAR0 and guest memory.
+ * the device's answers to malformed input, and the coherence oracle.  No
+ * guest kernel: the test plays the driver through config space, BAR0 and
+ * guest memory.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -403,6 +404,357 @@ static void test_bad_properties(void)
     }
 }
 
+/* ---- the coherence oracle (SPEC.rst, "Coherence oracle") ---- */
+
+#define OVA         0x7f1234400000ull   /* 2 MiB aligned */
+#define OCTX        3
+#define X86_P       (1ull << 0)
+#define X86_RW      (1ull << 1)
+#define X86_PS      (1ull << 7)
+#define X86_ADDR    0x000ffffffffff000ull
+#define SWP_PRIV_W  29                  /* any types, named by the driver */
+#define SWP_PRIV_R  28
+#define SWP_EXCL_W  27
+#define PRIV_PFN    0x100000ull         /* the PFN of VRAM offset 0 */
+#define DEV_PAGE    (2 * 1024 * 1024)   /* a VRAM page, below the tables */
+
+/* Linux's x86-64 swap entry of @type and @offset (asm/pgtable_64.h). */
+static uint64_t swp_pte(unsigned type, uint64_t offset)
+{
+    return (~offset << 14 >> 5) | (uint64_t)type << 59;
+}
+
+static uint64_t decoded(unsigned kind, bool write, unsigned type,
+                        uint64_t pfn)
+{
+    return kind | (write ? HMMDEV_CPU_WRITE : 0) |
+           (uint64_t)type << HMMDEV_CPU_TYPE_SHIFT |
+           pfn << HMMDEV_CPU_PFN_SHIFT;
+}
+
+static void oracle_types(Hmm *h)
+{
+    wr32(h, HMMDEV_REG_ORACLE_SWP_TYPES,
+         (HMMDEV_SWP_VALID | SWP_PRIV_W) << 8 * HMMDEV_SWP_PRIVATE_WRITE |
+         (HMMDEV_SWP_VALID | SWP_PRIV_R) << 8 * HMMDEV_SWP_PRIVATE_READ |
+         (HMMDEV_SWP_VALID | SWP_EXCL_W) << 8 * HMMDEV_SWP_EXCLUSIVE_WRITE);
+}
+
+/* The decoder, against entries laid out as the spec says Linux does. */
+static void test_oracle_decode(void)
+{
+    uint64_t pfn = 0x1234, big = 0xfffffffffull;
+    struct { uint64_t pte, want; } cases[] = {
+        { 0x8000000000000067ull | pfn << 12,
+          decoded(HMMDEV_CPU_PRESENT, true, 0, pfn) },
+        { 0x25 | pfn << 12, decoded(HMMDEV_CPU_PRESENT, false, 0, pfn) },
+        { (~(pfn << 12) & X86_ADDR) | 0x120,
+          decoded(HMMDEV_CPU_PROTNONE, false, 0, pfn) },
+        { 0, decoded(HMMDEV_CPU_NONE, false, 0, 0) },
+        { swp_pte(SWP_PRIV_W, pfn) | 2,         /* soft-dirty */
+          decoded(HMMDEV_CPU_PRIVATE, true, SWP_PRIV_W, pfn) },
+        { swp_pte(SWP_PRIV_R, big),
+          decoded(HMMDEV_CPU_PRIVATE, false, SWP_PRIV_R, big) },
+        { swp_pte(SWP_EXCL_W, pfn) | 8,         /* exclusive */
+          decoded(HMMDEV_CPU_EXCLUSIVE, true, SWP_EXCL_W, pfn) },
+        { swp_pte(26, pfn), decoded(HMMDEV_CPU_SWAP, false, 26, pfn) },
+        { swp_pte(1, big), decoded(HMMDEV_CPU_SWAP, false, 1, big) },
+    };
+    Hmm h;
+    size_t i;
+
+    hmm_start(&h, NULL);
+    g_assert_cmphex(rd32(&h, HMMDEV_REG_CAPS) & HMMDEV_CAP_ORACLE, ==,
+                    HMMDEV_CAP_ORACLE);
+    oracle_types(&h);
+    for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+        qpci_io_writeq(h.dev, h.bar0, HMMDEV_REG_ORACLE_PROBE, cases[i].pte);
+        g_assert_cmphex(rd64(&h, HMMDEV_REG_ORACLE_DECODED), ==,
+                        cases[i].want);
+    }
+    /* without the driver's types a device-private entry is just a swap */
+    wr32(&h, HMMDEV_REG_ORACLE_SWP_TYPES, 0);
+    qpci_io_writeq(h.dev, h.bar0, HMMDEV_REG_ORACLE_PROBE,
+                   swp_pte(SWP_PRIV_W, pfn));
+    g_assert_cmphex(rd64(&h, HMMDEV_REG_ORACLE_DECODED), ==,
+                    decoded(HMMDEV_CPU_SWAP, false, SWP_PRIV_W, pfn));
+    /* written whole or not at all; DECODED is read-only */
+    wr32(&h, HMMDEV_REG_ORACLE_PROBE, 5);
+    g_assert_cmpuint(rd32(&h, HMMDEV_REG_ERR_CODE), ==,
+                     HMMDEV_ERR_BAD_REGISTER);
+    wr32(&h, HMMDEV_REG_ERR_CODE, HMMDEV_ERR_BAD_REGISTER);
+    qpci_io_writeq(h.dev, h.bar0, HMMDEV_REG_ORACLE_DECODED, 1);
+    g_assert_cmpuint(rd32(&h, HMMDEV_REG_ERR_CODE), ==,
+                     HMMDEV_ERR_BAD_REGISTER);
+    hmm_stop(&h);
+}
+
+/* x86-64 page tables in guest memory, from a pool of zeroed pages. */
+typedef struct CpuTables {
+    uint64_t pool;
+    int used;
+    uint64_t root;
+    int levels;
+} CpuTables;
+
+static uint64_t cpu_table(Hmm *h, CpuTables *t)
+{
+    uint64_t page = t->pool + 4096 * t->used++;
+
+    g_assert_cmpint(t->used, <=, 32);
+    qtest_memset(h->qts, page, 0, 4096);
+    return page;
+}
+
+static void cpu_tables_init(Hmm *h, CpuTables *t, int levels)
+{
+    t->pool = ROUND_UP(guest_alloc(&h->qs->alloc, 33 * 4096), 4096);
+    t->used = 0;
+    t->levels = levels;
+    t->root = cpu_table(h, t);
+}
+
+/* Guest-physical address of @va's entry at @level (1: PTE). */
+static uint64_t cpu_slot(Hmm *h, CpuTables *t, uint64_t va, int level)
+{
+    uint64_t table = t->root, slot, e;
+    int l;
+
+    for (l = t->levels; ; l--) {
+        slot = table + 8 * ((va >> (12 + 9 * (l - 1))) & 511);
+        if (l == level) {
+            return slot;
+        }
+        e = qtest_readq(h->qts, slot);
+        if (!(e & X86_P)) {
+            e = cpu_table(h, t) | X86_P | X86_RW;
+            qtest_writeq(h->qts, slot, e);
+        }
+        table = e & X86_ADDR;
+    }
+}
+
+static void cpu_set(Hmm *h, CpuTables *t, uint64_t va, int level,
+                    uint64_t e)
+{
+    qtest_writeq(h->qts, cpu_slot(h, t, va, level), e);
+}
+
+static void oracle_mode(Hmm *h, const char *mode)
+{
+    QDict *r = qtest_qmp(h->qts, "{ 'execute': 'qom-set', 'arguments': "
+                         "{ 'path': '/machine/peripheral/hd0', "
+                         "'property': 'oracle', 'value': %s } }", mode);
+
+    g_assert(qdict_haskey(r, "return"));
+    qobject_unref(r);
+}
+
+static char *oracle_log(Hmm *h)
+{
+    QDict *r = qtest_qmp(h->qts, "{ 'execute': 'qom-get', 'arguments': "
+                         "{ 'path': '/machine/peripheral/hd0', "
+                         "'property': 'oracle-log' } }");
+    char *log = g_strdup(qdict_get_str(r, "return"));
+
+    qobject_unref(r);
+    return log;
+}
+
+/* Four system pages mapped at OVA by the device and by the CPU. */
+static uint64_t oracle_setup(Hmm *h, PageTables *pt, CpuTables *cpu,
+                             int levels)
+{
+    uint64_t src = ROUND_UP(guest_alloc(&h->qs->alloc, 5 * 4096), 4096);
+    int i;
+
+    ring_setup(h);
+    queues_setup(h, 16);
+    pt_init(pt);
+    cpu_tables_init(h, cpu, levels);
+    for (i = 0; i < 4; i++) {
+        qtest_memset(h->qts, src + i * 4096, 0x30 + i, 4096);
+        pt_map(pt, OVA + i * 4096, (src + i * 4096) | HMMDEV_PTE_VALID |
+               HMMDEV_PTE_WRITE);
+        cpu_set(h, cpu, OVA + i * 4096, 1, (src + i * 4096) | X86_P | X86_RW);
+    }
+    pt_flush(h, pt);
+    ctx_enable(h, OCTX, pt->root);
+    qpci_io_writeq(h->dev, h->bar0, HMMDEV_REG_CPU_ROOT + 8 * OCTX,
+                   cpu->root | levels);
+    oracle_types(h);
+    qpci_io_writeq(h->dev, h->bar0, HMMDEV_REG_ORACLE_PRIV_PFN, PRIV_PFN);
+    return src;
+}
+
+static uint32_t oracle_job(Hmm *h, uint8_t op, uint64_t dst)
+{
+    uint8_t flags = op == HMMDEV_OP_COPY ? HMMDEV_JOB_SRC_VA
+                                         : HMMDEV_JOB_DST_VA;
+
+    return wait_job(h, submit_ctx(h, op, flags, OCTX, OVA,
+                                  op == HMMDEV_OP_COPY ? dst : OVA,
+                                  4 * 4096, 0x5a5a5a5a5a5a5a5aull));
+}
+
+/* Each rule, broken and kept, in each mode. */
+static void test_oracle_rules(void)
+{
+    Hmm h;
+    PageTables pt;
+    CpuTables cpu;
+    uint64_t src, dst, v;
+    g_autofree char *log = NULL;
+
+    hmm_start(&h, ",oracle=fail");
+    src = oracle_setup(&h, &pt, &cpu, 4);
+    dst = guest_alloc(&h.qs->alloc, 4 * 4096);
+
+    /* both views agree */
+    g_assert_cmpuint(oracle_job(&h, HMMDEV_OP_COPY, dst), ==, HMMDEV_JOB_OK);
+    g_assert_cmpuint(counter(&h, HMMDEV_CNT_ORACLE_CHECKS), >=, 1);
+    g_assert_cmpuint(counter(&h, HMMDEV_CNT_ORACLE_VIOLATIONS), ==, 0);
+
+    /* the CPU dropped page 2: the job fails there, the device says so */
+    cpu_set(&h, &cpu, OVA + 2 * 4096, 1, 0);
+    g_assert_cmpuint(oracle_job(&h, HMMDEV_OP_COPY, dst), ==,
+                     HMMDEV_JOB_STALE_TRANSLATION);
+    g_assert_cmpuint(counter(&h, HMMDEV_CNT_ORACLE_VIOLATIONS), ==, 1);
+    g_assert_cmpuint(rd32(&h, HMMDEV_REG_ERR_CODE), ==,
+                     HMMDEV_ERR_STALE_TRANSLATION);
+    wr32(&h, HMMDEV_REG_ERR_CODE, HMMDEV_ERR_STALE_TRANSLATION);
+    log = oracle_log(&h);
+    g_assert_nonnull(strstr(log, "#1 job"));
+    g_assert_nonnull(strstr(log, "va 0x7f1234402000"));
+    g_assert_nonnull(strstr(log, "maps nothing"));
+
+    /* read-only at the CPU: reads pass, a device write does not */
+    cpu_set(&h, &cpu, OVA + 2 * 4096, 1, (src + 2 * 4096) | X86_P);
+    g_assert_cmpuint(oracle_job(&h, HMMDEV_OP_COPY, dst), ==, HMMDEV_JOB_OK);
+    g_assert_cmpuint(oracle_job(&h, HMMDEV_OP_FILL, 0), ==,
+                     HMMDEV_JOB_STALE_TRANSLATION);
+    g_assert_cmpuint(qtest_readb(h.qts, src + 2 * 4096), ==, 0x32);
+    /* read-only one level up is read-only too */
+    cpu_set(&h, &cpu, OVA + 2 * 4096, 1, (src + 2 * 4096) | X86_P | X86_RW);
+    v = qtest_readq(h.qts, cpu_slot(&h, &cpu, OVA, 2));
+    cpu_set(&h, &cpu, OVA, 2, v & ~X86_RW);
+    g_assert_cmpuint(oracle_job(&h, HMMDEV_OP_FILL, 0), ==,
+                     HMMDEV_JOB_STALE_TRANSLATION);
+    cpu_set(&h, &cpu, OVA, 2, v);
+
+    /* the CPU maps another page there */
+    cpu_set(&h, &cpu, OVA + 3 * 4096, 1, dst | X86_P | X86_RW);
+    g_assert_cmpuint(oracle_job(&h, HMMDEV_OP_COPY, dst), ==,
+                     HMMDEV_JOB_STALE_TRANSLATION);
+    g_assert_cmpuint(counter(&h, HMMDEV_CNT_ORACLE_VIOLATIONS), ==, 4);
+
+    /* count: counted, not failed; off: not even counted */
+    oracle_mode(&h, "count");
+    g_assert_cmpuint(oracle_job(&h, HMMDEV_OP_COPY, dst), ==, HMMDEV_JOB_OK);
+    g_assert_cmpuint(counter(&h, HMMDEV_CNT_ORACLE_VIOLATIONS), ==, 5);
+    oracle_mode(&h, "off");
+    g_assert_cmpuint(oracle_job(&h, HMMDEV_OP_COPY, dst), ==, HMMDEV_JOB_OK);
+    g_assert_cmpuint(counter(&h, HMMDEV_CNT_ORACLE_VIOLATIONS), ==, 5);
+    oracle_mode(&h, "fail");
+    cpu_set(&h, &cpu, OVA + 3 * 4096, 1, (src + 3 * 4096) | X86_P | X86_RW);
+
+    /* page 3 in VRAM: the CPU entry must be device-private for it */
+    pt_map(&pt, OVA + 3 * 4096, DEV_PAGE | HMMDEV_PTE_VALID |
+           HMMDEV_PTE_WRITE | HMMDEV_PTE_VRAM);
+    pt_flush(&h, &pt);
+    invalidate(&h, OCTX, OVA + 3 * 4096, 4096);
+    g_assert_true(sync_wait(&h));
+    g_assert_cmpuint(oracle_job(&h, HMMDEV_OP_COPY, dst), ==,
+                     HMMDEV_JOB_STALE_TRANSLATION);
+    cpu_set(&h, &cpu, OVA + 3 * 4096, 1,
+            swp_pte(SWP_PRIV_W, PRIV_PFN + DEV_PAGE / 4096));
+    g_assert_cmpuint(oracle_job(&h, HMMDEV_OP_FILL, 0), ==, HMMDEV_JOB_OK);
+    cpu_set(&h, &cpu, OVA + 3 * 4096, 1,
+            swp_pte(SWP_PRIV_R, PRIV_PFN + DEV_PAGE / 4096));
+    g_assert_cmpuint(oracle_job(&h, HMMDEV_OP_COPY, dst), ==, HMMDEV_JOB_OK);
+    g_assert_cmpuint(oracle_job(&h, HMMDEV_OP_FILL, 0), ==,
+                     HMMDEV_JOB_STALE_TRANSLATION);
+    cpu_set(&h, &cpu, OVA + 3 * 4096, 1,
+            swp_pte(SWP_PRIV_W, PRIV_PFN + DEV_PAGE / 4096 + 1));
+    g_assert_cmpuint(oracle_job(&h, HMMDEV_OP_COPY, dst), ==,
+                     HMMDEV_JOB_STALE_TRANSLATION);
+    g_assert_cmpuint(counter(&h, HMMDEV_CNT_ORACLE_VIOLATIONS), ==, 8);
+
+    /* a CPU_ROOT with other bits or another depth is refused */
+    qpci_io_writeq(h.dev, h.bar0, HMMDEV_REG_CPU_ROOT + 8 * OCTX,
+                   cpu.root | 3);
+    g_assert_cmpuint(rd32(&h, HMMDEV_REG_ERR_CODE), ==,
+                     HMMDEV_ERR_BAD_REGISTER);
+    g_assert_cmphex(rd64(&h, HMMDEV_REG_CPU_ROOT + 8 * OCTX), ==,
+                    cpu.root | 4);
+    g_free(pt.shadow);
+    hmm_stop(&h);
+}
+
+/* 5-level tables and a 2 MiB CPU mapping over the device's 4 KiB ones. */
+static void test_oracle_huge_5level(void)
+{
+    Hmm h;
+    PageTables pt;
+    CpuTables cpu;
+    uint64_t dst, big;
+    int i;
+
+    hmm_start(&h, ",oracle=fail");
+    oracle_setup(&h, &pt, &cpu, 5);
+    dst = guest_alloc(&h.qs->alloc, 4 * 4096);
+    g_assert_cmpuint(oracle_job(&h, HMMDEV_OP_COPY, dst), ==, HMMDEV_JOB_OK);
+
+    big = ROUND_UP(guest_alloc(&h.qs->alloc, 4 << 20), 2 << 20);
+    for (i = 0; i < 4; i++) {
+        pt_map(&pt, OVA + i * 4096, (big + i * 4096) | HMMDEV_PTE_VALID |
+               HMMDEV_PTE_WRITE);
+    }
+    pt_flush(&h, &pt);
+    invalidate(&h, OCTX, OVA, 4 * 4096);
+    g_assert_true(sync_wait(&h));
+    cpu_set(&h, &cpu, OVA, 2, big | X86_P | X86_RW | X86_PS);
+    g_assert_cmpuint(oracle_job(&h, HMMDEV_OP_FILL, 0), ==, HMMDEV_JOB_OK);
+    cpu_set(&h, &cpu, OVA, 2, (big + (2 << 20)) | X86_P | X86_RW | X86_PS);
+    g_assert_cmpuint(oracle_job(&h, HMMDEV_OP_COPY, dst), ==,
+                     HMMDEV_JOB_STALE_TRANSLATION);
+    g_assert_cmpuint(counter(&h, HMMDEV_CNT_ORACLE_VIOLATIONS), ==, 1);
+    g_free(pt.shadow);
+    hmm_stop(&h);
+}
+
+/* stop: the VM pauses at the violation; cont ends the job. */
+static void test_oracle_stop(void)
+{
+    Hmm h;
+    PageTables pt;
+    CpuTables cpu;
+    uint64_t dst, comp;
+    QDict *r;
+    bool paused = false;
+    int i;
+
+    hmm_start(&h, ",oracle=stop");
+    oracle_setup(&h, &pt, &cpu, 4);
+    dst = guest_alloc(&h.qs->alloc, 4 * 4096);
+    cpu_set(&h, &cpu, OVA, 1, 0);
+    comp = submit_ctx(&h, HMMDEV_OP_COPY, HMMDEV_JOB_SRC_VA, OCTX, OVA, dst,
+                      4096, 0);
+    for (i = 0; i < 2000 && !paused; i++) {
+        r = qtest_qmp(h.qts, "{ 'execute': 'query-status' }");
+        paused = !strcmp(qdict_get_str(qdict_get_qdict(r, "return"),
+                                       "status"), "paused");
+        qobject_unref(r);
+        g_usleep(1000);
+    }
+    g_assert_true(paused);
+    g_assert_cmpuint(counter(&h, HMMDEV_CNT_ORACLE_VIOLATIONS), ==, 1);
+    qtest_qmp_assert_success(h.qts, "{ 'execute': 'cont' }");
+    g_assert_cmpuint(wait_job(&h, comp), ==, HMMDEV_JOB_STALE_TRANSLATION);
+    g_free(pt.shadow);
+    hmm_stop(&h);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -416,5 +768,9 @@ int main(int argc, char **argv)
     qtest_add_func("/hmmdev/bad-ring", test_bad_ring);
     qtest_add_func("/hmmdev/ring-fetch-error", test_ring_fetch_error);
     qtest_add_func("/hmmdev/bad-properties", test_bad_properties);
+    qtest_add_func("/hmmdev/oracle/decode", test_oracle_decode);
+    qtest_add_func("/hmmdev/oracle/rules", test_oracle_rules);
+    qtest_add_func("/hmmdev/oracle/huge-5level", test_oracle_huge_5level);
+    qtest_add_func("/hmmdev/oracle/stop", test_oracle_stop);
     return g_test_run();
 }
