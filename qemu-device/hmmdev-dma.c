@@ -218,6 +218,10 @@ static uint32_t hmmdev_map(HmmdevState *s, bool vram, uint64_t addr,
     bool is_write = access != HMMDEV_ACCESS_READ;
 
     if (vram) {
+        if (access == HMMDEV_ACCESS_READ &&
+            hmmdev_inject_vram_poisoned(s, addr, &max)) {
+            return HMMDEV_JOB_VRAM_POISONED;
+        }
         memory_region_ref(s->vram);
         *seg = (HmmdevSeg) {
             .as = as,
@@ -226,6 +230,9 @@ static uint32_t hmmdev_map(HmmdevState *s, bool vram, uint64_t addr,
             .is_write = is_write,
         };
         return HMMDEV_JOB_OK;
+    }
+    if (hmmdev_inject_dma_error(s, addr, &max)) {
+        return HMMDEV_JOB_DMA_ERROR;
     }
     return hmmdev_dma_map(as, addr, &max, is_write, seg) ? HMMDEV_JOB_OK
                                                          : HMMDEV_JOB_DMA_ERROR;
@@ -256,6 +263,11 @@ static uint32_t hmmdev_end_map(HmmdevEngine *e, const HmmdevJobDesc *d,
     }
     switch (hmmdev_translate(e, d->context, va, access, max, &x, &reason)) {
     case HMMDEV_XLATE_OK:
+        if (hmmdev_inject_spurious_fault(s)) {
+            *fault = (HmmdevFaultInfo) { va, access,
+                                         HMMDEV_FAULT_NOT_PRESENT };
+            return HMMDEV_FAULTED;
+        }
         break;
     case HMMDEV_XLATE_FAULT:
         *fault = (HmmdevFaultInfo) { va, access, reason };
@@ -510,6 +522,7 @@ int hmmdev_job_execute(HmmdevEngine *e, const HmmdevJobDesc *d,
         }
     }
     while (off < d->length) {
+        hmmdev_inject_hang(e);
         if (!hmmdev_gate_enter(s, e->gen)) {
             return -1;
         }

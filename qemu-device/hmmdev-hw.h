@@ -207,6 +207,7 @@ enum {
     HMMDEV_JOB_FAULT_LOST = 8,      /* fault queue off or full */
     HMMDEV_JOB_BAD_PTE = 9,         /* malformed page-table entry */
     HMMDEV_JOB_STALE_TRANSLATION = 10, /* the CPU no longer maps it so */
+    HMMDEV_JOB_VRAM_POISONED = 11,  /* a VRAM page it read is poisoned */
 };
 
 /* Page-table entry (8 bytes, in VRAM): 4 levels, 9 bits each, 48-bit VA */
@@ -297,6 +298,7 @@ typedef enum HmmdevCounter {
     HMMDEV_CNT_SYNCS,
     HMMDEV_CNT_ORACLE_CHECKS,
     HMMDEV_CNT_ORACLE_VIOLATIONS,
+    HMMDEV_CNT_INJECTED,
     HMMDEV_CNT_MAX
 } HmmdevCounter;
 
@@ -326,6 +328,7 @@ static inline const char *hmmdev_counter_name(unsigned int i)
         [HMMDEV_CNT_SYNCS] = "syncs",
         [HMMDEV_CNT_ORACLE_CHECKS] = "oracle-checks",
         [HMMDEV_CNT_ORACLE_VIOLATIONS] = "oracle-violations",
+        [HMMDEV_CNT_INJECTED] = "injected",
     };
 
     return i < HMMDEV_CNT_MAX ? names[i] : "unknown";

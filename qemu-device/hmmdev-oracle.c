@@ -6,11 +6,8 @@
  * The check runs in hmmdev_end_map() (hmmdev-dma.c) after the piece is
  * mapped and before any byte moves, while the engine still holds its
  * translation marker: an invalidation that reached the device cannot have
- * completed yet, so the CPU side cannot have moved on legally.  The walker
- * reads the guest's x86-64 page tables from guest-physical memory directly
- * (address_space_memory, RAM only, one 8-byte atomic load per entry, no
- * BQL); the decoder of Linux's non-present entries is
- * hmmdev_oracle_decode(), the one place that knows their layout.
+ * completed yet, so the CPU side cannot have moved on legally.  The CPU
+ * side is read, and Linux's entries decoded, by hmmdev-cpu-pt.c.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -19,25 +16,9 @@
 #include "qemu/log.h"
 #include "qemu/rcu.h"
 #include "qapi/error.h"
-#include "system/address-spaces.h"
-#include "system/memory.h"
 #include "system/runstate.h"
 #include "hmmdev.h"
 #include "trace.h"
-
-/* x86-64 page-table entry bits (Intel SDM vol. 3, 4.5) */
-#define X86_PRESENT         (1ull << 0)
-#define X86_RW              (1ull << 1)
-#define X86_PS              (1ull << 7)     /* 2 MiB / 1 GiB leaf */
-#define X86_PROTNONE        (1ull << 8)     /* Linux: present, no access */
-#define X86_ADDR_MASK       0x000ffffffffff000ull
-
-/*
- * Linux's x86-64 swap entries (arch/x86/include/asm/pgtable_64.h): type in
- * bits 63:59, the offset inverted in bits 58:9, software flags below.
- */
-#define SWP_TYPE_BITS       5
-#define SWP_OFFSET_SHIFT    14
 
 static const char *const hmmdev_oracle_modes[] = {
     [HMMDEV_ORACLE_OFF] = "off",
@@ -46,153 +27,15 @@ static const char *const hmmdev_oracle_modes[] = {
     [HMMDEV_ORACLE_STOP] = "stop",
 };
 
-static const char *const hmmdev_cpu_kinds[] = {
-    [HMMDEV_CPU_NONE] = "none",
-    [HMMDEV_CPU_PRESENT] = "present",
-    [HMMDEV_CPU_PROTNONE] = "no-access",
-    [HMMDEV_CPU_PRIVATE] = "device-private",
-    [HMMDEV_CPU_EXCLUSIVE] = "device-exclusive",
-    [HMMDEV_CPU_SWAP] = "swap",
-    [HMMDEV_CPU_UNREADABLE] = "unreadable",
-};
-
-/* A CPU entry as the oracle understands it. */
-typedef struct HmmdevCpuEntry {
-    uint64_t raw;
-    unsigned kind;                  /* HMMDEV_CPU_* */
-    unsigned level;                 /* 1: PTE, 2: PMD, 3: PUD, ... */
-    unsigned type;                  /* swap type of a non-present entry */
-    bool write;                     /* writable at every level */
-    uint64_t pfn;                   /* of the page at the walked VA */
-    uint64_t span;                  /* bytes from the VA this entry covers */
-} HmmdevCpuEntry;
-
-/*
- * Decode one last-level entry.  @types is ORACLE_SWP_TYPES: which swap
- * types are device-private (write, read) and device-exclusive (write,
- * read) entries in this guest kernel.
- */
-static void hmmdev_oracle_decode(uint64_t v, uint32_t types, HmmdevCpuEntry *c)
-{
-    unsigned i;
-
-    c->raw = v;
-    c->type = 0;
-    c->write = false;
-    c->pfn = 0;
-    if (v & X86_PRESENT) {
-        c->kind = HMMDEV_CPU_PRESENT;
-        c->write = v & X86_RW;
-        c->pfn = (v & X86_ADDR_MASK) >> 12;
-        return;
-    }
-    if (!v) {
-        c->kind = HMMDEV_CPU_NONE;
-        return;
-    }
-    if (v & X86_PROTNONE) {
-        /* PROT_NONE or a NUMA hint: the pfn is kept inverted (L1TF) */
-        c->kind = HMMDEV_CPU_PROTNONE;
-        c->pfn = (~v & X86_ADDR_MASK) >> 12;
-        return;
-    }
-    c->kind = HMMDEV_CPU_SWAP;
-    c->type = v >> (64 - SWP_TYPE_BITS);
-    c->pfn = (~v << SWP_TYPE_BITS) >> SWP_OFFSET_SHIFT;
-    for (i = 0; i < 4; i++) {
-        uint32_t t = types >> (8 * i);
-
-        if ((t & HMMDEV_SWP_VALID) && (t & HMMDEV_SWP_TYPE_MASK) == c->type) {
-            c->kind = i < 2 ? HMMDEV_CPU_PRIVATE : HMMDEV_CPU_EXCLUSIVE;
-            c->write = i % 2 == 0;
-            return;
-        }
-    }
-}
-
 /* ORACLE_DECODED for ORACLE_PROBE = @v */
 static uint64_t hmmdev_oracle_probe(HmmdevState *s, uint64_t v)
 {
     HmmdevCpuEntry c;
 
-    hmmdev_oracle_decode(v, qatomic_read(&s->oracle_swp_types), &c);
+    hmmdev_cpu_decode(v, qatomic_read(&s->oracle_swp_types), &c);
     return c.kind | (c.write ? HMMDEV_CPU_WRITE : 0) |
            (uint64_t)c.type << HMMDEV_CPU_TYPE_SHIFT |
            c.pfn << HMMDEV_CPU_PFN_SHIFT;
-}
-
-/* Host pointer to guest-physical @gpa, if it is RAM.  RCU read lock held. */
-static void *hmmdev_oracle_ram(hwaddr gpa, hwaddr len)
-{
-    hwaddr xlat, plen = len;
-    MemoryRegion *mr;
-
-    mr = address_space_translate(&address_space_memory, gpa, &xlat, &plen,
-                                 false, MEMTXATTRS_UNSPECIFIED);
-    if (plen < len || !memory_access_is_direct(mr, false,
-                                               MEMTXATTRS_UNSPECIFIED)) {
-        return NULL;
-    }
-    return qemu_map_ram_ptr(mr->ram_block, xlat);
-}
-
-/*
- * Walk @levels levels of CPU page tables from @root for @va.  RCU read
- * lock held.
- */
-static void hmmdev_oracle_walk(uint64_t root, unsigned levels, uint64_t va,
-                               uint32_t types, HmmdevCpuEntry *c)
-{
-    uint64_t table = root & X86_ADDR_MASK, e, size;
-    bool write = true;
-    uint64_t *ptr;
-    unsigned level;
-
-    for (level = levels; ; level--) {
-        size = 1ull << (12 + 9 * (level - 1));
-        c->level = level;
-        c->span = size - (va & (size - 1));
-        ptr = hmmdev_oracle_ram(table, 4096);
-        if (!ptr) {
-            *c = (HmmdevCpuEntry) {
-                .raw = table, .kind = HMMDEV_CPU_UNREADABLE, .level = level,
-                .span = c->span,
-            };
-            return;
-        }
-        e = hmmdev_read_le64(ptr + ((va >> (12 + 9 * (level - 1))) & 511));
-        if (level == 1 || (level == 2 && !(e & X86_PRESENT))) {
-            /* a leaf, or a non-present PMD: a huge swap or device entry */
-            hmmdev_oracle_decode(e & (level == 2 ? ~X86_PS : ~0ull), types, c);
-            c->raw = e;
-            if (level == 2 && (e & X86_PS) && c->kind != HMMDEV_CPU_NONE) {
-                c->kind = HMMDEV_CPU_PROTNONE;  /* an invalidated huge PMD */
-            }
-            c->write &= write;
-            if (c->kind != HMMDEV_CPU_NONE && c->kind != HMMDEV_CPU_SWAP) {
-                c->pfn += (va & (size - 1)) >> 12;
-            }
-            return;
-        }
-        if (!(e & X86_PRESENT)) {
-            *c = (HmmdevCpuEntry) {
-                .raw = e, .kind = e ? HMMDEV_CPU_SWAP : HMMDEV_CPU_NONE,
-                .level = level, .span = c->span,
-            };
-            return;
-        }
-        write &= !!(e & X86_RW);
-        if ((e & X86_PS) && (level == 2 || level == 3)) {
-            *c = (HmmdevCpuEntry) {
-                .raw = e, .kind = HMMDEV_CPU_PRESENT, .level = level,
-                .write = write && (e & X86_RW), .span = c->span,
-                .pfn = ((e & X86_ADDR_MASK & ~(size - 1)) +
-                        (va & (size - 1))) >> 12,
-            };
-            return;
-        }
-        table = e & X86_ADDR_MASK;
-    }
 }
 
 /* What a use of @x for @access needs of the CPU entry @c, or NULL. */
@@ -225,7 +68,7 @@ static const char *hmmdev_oracle_rule(HmmdevState *s, const HmmdevXlate *x,
         if (x->vram && !s->coherent) {
             return "the CPU maps a system page where the device uses VRAM";
         }
-        cpu_ptr = hmmdev_oracle_ram(c->pfn << 12, 4096);
+        cpu_ptr = hmmdev_cpu_ram(c->pfn << 12, 4096);
         if (!cpu_ptr ||
             cpu_ptr != (uint8_t *)dev_ptr - ((x->addr + delta) & 4095)) {
             return "the CPU maps another page";
@@ -257,8 +100,8 @@ static void hmmdev_oracle_report(HmmdevEngine *e, const HmmdevJobDesc *d,
                   "entry 0x%" PRIx64 " (%s): %s; invalidation epoch %u at "
                   "translation, %u now\n", e->job_index, d->fence, e->id,
                   d->context, va, access, x->vram ? "VRAM" : "bus",
-                  x->addr + delta, c->level, c->raw, hmmdev_cpu_kinds[c->kind],
-                  why, xepoch, epoch);
+                  x->addr + delta, c->level, c->raw,
+                  hmmdev_cpu_kind_name(c->kind), why, xepoch, epoch);
     qemu_mutex_lock(&s->oracle_lock);
     r = &s->oracle_log[s->oracle_logged++ % HMMDEV_ORACLE_LOG];
     *r = (HmmdevOracleRecord) {
@@ -302,7 +145,7 @@ bool hmmdev_oracle_check(HmmdevEngine *e, const HmmdevJobDesc *d,
      * maps its pages contiguously, as the device translation does.
      */
     for (delta = 0; delta < len; delta += c.span) {
-        hmmdev_oracle_walk(root, root & HMMDEV_CPU_ROOT_LEVELS, va + delta,
+        hmmdev_cpu_walk(root, root & HMMDEV_CPU_ROOT_LEVELS, va + delta,
                            types, &c);
         why = hmmdev_oracle_rule(s, x, delta, (uint8_t *)dev_ptr + delta,
                                  access, &c);
@@ -465,7 +308,7 @@ static char *hmmdev_oracle_get_log(Object *obj, Error **errp)
                                r->engine, r->ctx, r->va, r->access,
                                r->vram ? "vram" : "bus", r->dev_addr,
                                r->cpu_level, r->cpu_raw,
-                               hmmdev_cpu_kinds[r->cpu_kind], r->why,
+                               hmmdev_cpu_kind_name(r->cpu_kind), r->why,
                                r->epoch_xlate, r->epoch_now);
     }
     qemu_mutex_unlock(&s->oracle_lock);

@@ -80,6 +80,9 @@ static void hmmdev_irq_bh(void *opaque)
             continue;
         }
         trace_hmmdev_irq(v, msix_enabled(pdev));
+        if (hmmdev_inject_irq_lost(s, v)) {
+            continue;
+        }
         if (msix_enabled(pdev)) {
             /* a masked vector only sets its pending bit: not counted */
             if (!msix_is_masked(pdev, v)) {
@@ -381,6 +384,7 @@ static bool hmmdev_vram_init(HmmdevState *s, Error **errp)
         memset(memory_region_get_ram_ptr(s->vram), 0, s->vram_size);
     }
     s->vram_ptr = memory_region_get_ram_ptr(s->vram);
+    hmmdev_inject_init(s);
     return true;
 }
 
@@ -459,6 +463,7 @@ static void hmmdev_exit(PCIDevice *pdev)
     hmmdev_queues_stop(s);
     qemu_del_vm_change_state_handler(s->vmstate_entry);
     hmmdev_mmu_free(s);
+    hmmdev_inject_free(s);
     qemu_bh_delete(s->irq_bh);
     msix_uninit_exclusive_bar(pdev);
     if (s->memdev) {
@@ -478,6 +483,7 @@ void hmmdev_reset_state(HmmdevState *s)
     hmmdev_queues_reset(s);
     hmmdev_mmu_reset(s);
     hmmdev_oracle_reset(s);
+    hmmdev_inject_reset(s);
     s->scratch = 0;
     qatomic_set(&s->err_code, HMMDEV_ERR_NONE);
     qatomic_set(&s->irq_pending, 0);
@@ -489,32 +495,13 @@ static void hmmdev_reset_hold(Object *obj, ResetType type)
     hmmdev_reset_state(HMMDEV(obj));
 }
 
-/* QOM accessors: counters (opaque: the index) and injection knobs */
+/* QOM accessor of the counters (opaque: the index) */
 static void hmmdev_get_stat(Object *obj, Visitor *v, const char *name,
                             void *opaque, Error **errp)
 {
     uint64_t val = stat64_get(&HMMDEV(obj)->counters[(uintptr_t)opaque]);
 
     visit_type_uint64(v, name, &val, errp);
-}
-
-/* opaque: the offset of a uint32_t that engines read atomically */
-static void hmmdev_get_u32(Object *obj, Visitor *v, const char *name,
-                           void *opaque, Error **errp)
-{
-    uint32_t val = qatomic_read((uint32_t *)((char *)obj + (uintptr_t)opaque));
-
-    visit_type_uint32(v, name, &val, errp);
-}
-
-static void hmmdev_set_u32(Object *obj, Visitor *v, const char *name,
-                           void *opaque, Error **errp)
-{
-    uint32_t val;
-
-    if (visit_type_uint32(v, name, &val, errp)) {
-        qatomic_set((uint32_t *)((char *)obj + (uintptr_t)opaque), val);
-    }
 }
 
 static void hmmdev_instance_init(Object *obj)
@@ -530,6 +517,7 @@ static void hmmdev_instance_init(Object *obj)
         stat64_init(&s->counters[i], 0);
     }
     hmmdev_oracle_init(s);
+    s->inject_drop_irq_vectors = (1u << HMMDEV_MSIX_VECTORS) - 1;
 }
 
 static void hmmdev_instance_finalize(Object *obj)
@@ -551,20 +539,6 @@ static const Property hmmdev_properties[] = {
     DEFINE_PROP_UINT32("atc-sets", HmmdevState, atc_sets, 64),
     DEFINE_PROP_UINT32("atc-ways", HmmdevState, atc_ways, 8),
     DEFINE_PROP_BOOL("coherent", HmmdevState, coherent, false),
-};
-
-/* Fault injection, settable with qom-set while the guest runs. */
-static const struct {
-    const char *name;
-    size_t offset;
-    const char *desc;
-} hmmdev_knobs[] = {
-    { "x-inject-xlate-delay-us", offsetof(HmmdevState, inject_xlate_delay_us),
-      "wait this long between a translation and its use" },
-    { "x-inject-drop-syncs", offsetof(HmmdevState, inject_drop_syncs),
-      "the next N SYNC commands never complete" },
-    { "x-inject-bad-fq-tail", offsetof(HmmdevState, inject_bad_fq_tail),
-      "FQ_TAIL reads all-ones while the fault ring holds a record" },
 };
 
 static void hmmdev_class_init(ObjectClass *klass, const void *data)
@@ -592,13 +566,7 @@ static void hmmdev_class_init(ObjectClass *klass, const void *data)
         object_class_property_add(klass, name, "uint64", hmmdev_get_stat,
                                   NULL, NULL, (void *)i);
     }
-    for (i = 0; i < ARRAY_SIZE(hmmdev_knobs); i++) {
-        object_class_property_add(klass, hmmdev_knobs[i].name, "uint32",
-                                  hmmdev_get_u32, hmmdev_set_u32, NULL,
-                                  (void *)hmmdev_knobs[i].offset);
-        object_class_property_set_description(klass, hmmdev_knobs[i].name,
-                                              hmmdev_knobs[i].desc);
-    }
+    hmmdev_inject_class_init(klass);
     hmmdev_oracle_class_init(klass);
 }
 

@@ -53,7 +53,10 @@ static bool hmmdev_fault_report(HmmdevEngine *e, HmmdevFault *rec,
     if (!s->fq_enabled) {
         goto out;
     }
-    if ((s->fq_tail + 1) % s->fq_entries == s->fq_head) {
+    if ((s->fq_tail + 1) % s->fq_entries == s->fq_head ||
+        (qatomic_read(&s->inject_fq_limit) &&
+         (s->fq_tail + s->fq_entries - s->fq_head) % s->fq_entries >=
+         qatomic_read(&s->inject_fq_limit))) {
         s->fq_overflow = true;
         *err = HMMDEV_ERR_FQ_OVERFLOW;
         goto out;
@@ -68,6 +71,16 @@ static bool hmmdev_fault_report(HmmdevEngine *e, HmmdevFault *rec,
         *err = HMMDEV_ERR_FQ_WRITE;
     } else if (ring_gen == s->fq_ring_gen) {
         s->fq_tail = (s->fq_tail + 1) % s->fq_entries;
+        if ((s->fq_tail + 1) % s->fq_entries != s->fq_head &&
+            hmmdev_inject_take(s, &s->inject_duplicate_faults)) {
+            /* fault injection: the same record once more */
+            trace_hmmdev_inject("duplicate fault record", s->fq_tail);
+            if (hmmdev_sysmem_rw(s, s->fq_base + s->fq_tail * sizeof(*rec),
+                                 rec, sizeof(*rec),
+                                 DMA_DIRECTION_FROM_DEVICE) == MEMTX_OK) {
+                s->fq_tail = (s->fq_tail + 1) % s->fq_entries;
+            }
+        }
         e->fault_pending = true;
         e->fault_response = 0;
         hmmdev_count(s, HMMDEV_CNT_FAULTS, 1);
@@ -167,6 +180,7 @@ static bool hmmdev_run_command(HmmdevState *s, HmmdevCommand *c, uint32_t gen)
 {
     uint64_t va = le64_to_cpu(c->arg0), len = le64_to_cpu(c->arg1);
     uint64_t fence;
+    uint32_t delay;
     unsigned ctx = le16_to_cpu(c->context);
     bool all_ctx = c->flags & HMMDEV_INV_ALL_CONTEXTS;
     bool all_va = c->flags & HMMDEV_INV_ALL_ADDRESSES;
@@ -182,6 +196,13 @@ static bool hmmdev_run_command(HmmdevState *s, HmmdevCommand *c, uint32_t gen)
                          len > (1ull << HMMDEV_VA_BITS) - va))) {
             return false;
         }
+        delay = qatomic_read(&s->inject_invalidate_delay_us);
+        if (delay && hmmdev_gate_enter(s, gen)) {
+            /* cut short by a VM stop; a reset empties the ATC anyway */
+            hmmdev_count(s, HMMDEV_CNT_INJECTED, 1);
+            hmmdev_gate_sleep(s, gen, delay);
+            hmmdev_gate_exit(s);
+        }
         hmmdev_count(s, HMMDEV_CNT_INVALIDATES, 1);
         hmmdev_atc_invalidate(s, all_ctx, ctx, all_va, va, len);
         return true;
@@ -193,11 +214,17 @@ static bool hmmdev_run_command(HmmdevState *s, HmmdevCommand *c, uint32_t gen)
         if (!hmmdev_wait_translations(s, gen)) {
             return true;
         }
-        if (qatomic_read(&s->inject_drop_syncs)) {
+        if (hmmdev_inject_take(s, &s->inject_drop_syncs)) {
             /* fault injection: this completion is lost */
-            qatomic_dec(&s->inject_drop_syncs);
             trace_hmmdev_sync_dropped(va);
             return true;
+        }
+        delay = qatomic_read(&s->inject_sync_delay_us);
+        if (delay && hmmdev_gate_enter(s, gen)) {
+            /* a VM stop cuts the wait short, a reset drops the SYNC */
+            hmmdev_count(s, HMMDEV_CNT_INJECTED, 1);
+            hmmdev_gate_sleep(s, gen, delay);
+            hmmdev_gate_exit(s);
         }
         if (!hmmdev_gate_enter(s, gen)) {
             return true;

@@ -83,6 +83,7 @@ typedef enum HmmdevOracleMode {
 } HmmdevOracleMode;
 
 #define HMMDEV_ORACLE_LOG           16      /* violations kept for QOM */
+#define HMMDEV_MAX_POISON           64      /* poisoned VRAM pages */
 
 /* One violation, as oracle-log shows it. */
 typedef struct HmmdevOracleRecord {
@@ -126,10 +127,27 @@ struct HmmdevState {
     uint32_t atc_sets;
     uint32_t atc_ways;
     bool coherent;
-    /* fault injection (QOM, settable while running) */
+    /* fault injection (hmmdev-inject.c; QOM, settable while running) */
     uint32_t inject_xlate_delay_us; /* between a translation and its use */
     uint32_t inject_drop_syncs;     /* SYNCs that never complete */
+    uint32_t inject_sync_delay_us;  /* before a SYNC completes */
+    uint32_t inject_invalidate_delay_us; /* before an INVALIDATE acts */
     uint32_t inject_bad_fq_tail;    /* FQ_TAIL reads all-ones */
+    uint32_t inject_drop_irqs;      /* next N MSI-X messages lost */
+    uint32_t inject_drop_irq_every; /* every Nth MSI-X message lost */
+    uint32_t inject_drop_irq_vectors; /* of these vectors */
+    uint32_t irq_messages;          /* messages of those vectors so far */
+    uint32_t inject_dma_error_every; /* every Nth system-memory access */
+    uint32_t dma_accesses;          /* engine system-memory accesses */
+    uint64_t inject_dma_error_base; /* accesses to this bus range fail */
+    uint64_t inject_dma_error_len;
+    uint32_t inject_spurious_faults; /* next N hits fault anyway */
+    uint32_t inject_duplicate_faults; /* next N records written twice */
+    uint32_t inject_fq_limit;       /* fault queue capacity, 0: ring's */
+    uint32_t inject_engine_hang;    /* engines stop until a reset */
+    unsigned long *poison;          /* poisoned VRAM pages; BQL sets */
+    uint32_t poisoned;              /* how many */
+    MemoryRegion poison_mr[HMMDEV_MAX_POISON]; /* their all-ones pages */
 
     /* coherence oracle (hmmdev-oracle.c): engines read these atomically */
     uint32_t oracle_mode;           /* HmmdevOracleMode, QOM "oracle" */
@@ -264,6 +282,36 @@ HmmdevXlateStatus hmmdev_translate(HmmdevEngine *e, unsigned ctx, uint64_t va,
 void hmmdev_atc_invalidate(HmmdevState *s, bool all_ctx, unsigned ctx,
                            bool all_va, uint64_t va, uint64_t len);
 bool hmmdev_wait_translations(HmmdevState *s, uint32_t gen);
+
+/* A CPU page-table entry, as the oracle reads it (hmmdev-cpu-pt.c). */
+typedef struct HmmdevCpuEntry {
+    uint64_t raw;
+    unsigned kind;                  /* HMMDEV_CPU_* */
+    unsigned level;                 /* 1: PTE, 2: PMD, 3: PUD, ... */
+    unsigned type;                  /* swap type of a non-present entry */
+    bool write;                     /* writable at every level */
+    uint64_t pfn;                   /* of the page at the walked VA */
+    uint64_t span;                  /* bytes from the VA this entry covers */
+} HmmdevCpuEntry;
+
+/* hmmdev-inject.c */
+void hmmdev_inject_init(HmmdevState *s);
+void hmmdev_inject_free(HmmdevState *s);
+void hmmdev_inject_reset(HmmdevState *s);
+void hmmdev_inject_class_init(ObjectClass *klass);
+bool hmmdev_inject_take(HmmdevState *s, uint32_t *knob);
+bool hmmdev_inject_irq_lost(HmmdevState *s, unsigned vector);
+bool hmmdev_inject_dma_error(HmmdevState *s, uint64_t addr, uint64_t *max);
+bool hmmdev_inject_vram_poisoned(HmmdevState *s, uint64_t off, uint64_t *max);
+bool hmmdev_inject_spurious_fault(HmmdevState *s);
+void hmmdev_inject_hang(HmmdevEngine *e);
+
+/* hmmdev-cpu-pt.c */
+const char *hmmdev_cpu_kind_name(unsigned kind);
+void hmmdev_cpu_decode(uint64_t v, uint32_t types, HmmdevCpuEntry *c);
+void *hmmdev_cpu_ram(hwaddr gpa, hwaddr len);
+void hmmdev_cpu_walk(uint64_t root, unsigned levels, uint64_t va,
+                     uint32_t types, HmmdevCpuEntry *c);
 
 /* hmmdev-oracle.c */
 void hmmdev_oracle_init(HmmdevState *s);

@@ -81,6 +81,18 @@ static G_GNUC_UNUSED void qom_set_u32(Hmm *h, const char *property,
     qobject_unref(r);
 }
 
+static G_GNUC_UNUSED void qom_set_u64(Hmm *h, const char *property,
+                                      uint64_t val)
+{
+    QDict *r = qtest_qmp(h->qts, "{ 'execute': 'qom-set', 'arguments': "
+                         "{ 'path': '/machine/peripheral/hd0', "
+                         "'property': %s, 'value': %" PRIu64 " } }",
+                         property, val);
+
+    g_assert(qdict_haskey(r, "return"));
+    qobject_unref(r);
+}
+
 static G_GNUC_UNUSED void msix_setup(Hmm *h)
 {
     int v;
@@ -103,9 +115,10 @@ static G_GNUC_UNUSED void msix_setup(Hmm *h)
 }
 
 /* Wait until vector @v fired (its message landed in memory); clear it. */
-static G_GNUC_UNUSED bool msix_wait(Hmm *h, int v)
+/* Vector @v's message within @us (consumed), or false. */
+static G_GNUC_UNUSED bool msix_wait_us(Hmm *h, int v, gint64 us)
 {
-    gint64 end = g_get_monotonic_time() + TIMEOUT_US;
+    gint64 end = g_get_monotonic_time() + us;
 
     while (qtest_readl(h->qts, h->msi + 4 * v) != (uint32_t)(v + 1)) {
         if (g_get_monotonic_time() > end) {
@@ -115,6 +128,11 @@ static G_GNUC_UNUSED bool msix_wait(Hmm *h, int v)
     }
     qtest_writel(h->qts, h->msi + 4 * v, 0);
     return true;
+}
+
+static G_GNUC_UNUSED bool msix_wait(Hmm *h, int v)
+{
+    return msix_wait_us(h, v, TIMEOUT_US);
 }
 
 static G_GNUC_UNUSED uint64_t counter(Hmm *h, int i)

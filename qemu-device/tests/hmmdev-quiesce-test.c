@@ -1,10 +1,10 @@
 /*
  * QTest for hmmdev's lifetime rules: reset, VM stop, bus mastering turned
  * off and hot-unplug behind a PCIe root port, each in the middle of a
- * running job; migration refused; and the details SPEC.rst promises about
- * reserved registers, commands, contexts and counters.  Rings, records and
- * job data in a ram_device region (tpm-crb's PPI page, with QEMU's TPM
- * emulator for qtests behind it) fail cleanly.
+ * running job; migration refused; the details SPEC.rst promises about
+ * reserved registers, commands, contexts and counters; fault injection.
+ * Rings, records and job data in a ram_device region (tpm-crb's PPI page,
+ * with QEMU's TPM emulator for qtests behind it) fail cleanly.
  *
  * "Nothing happens after X" is checked by watching for a while (WATCH_US)
  * after X completed: an engine that kept going would move bytes, records,
@@ -426,8 +426,8 @@ static void test_spec_details(void)
     uint64_t irqs;
 
     setup(&h, &pt);
-    /* "VERSION ... 0x00010003"; "Legacy INTx is not used" */
-    g_assert_cmphex(rd32(&h, HMMDEV_REG_VERSION), ==, 0x00010003);
+    /* "VERSION ... 0x00010004"; "Legacy INTx is not used" */
+    g_assert_cmphex(rd32(&h, HMMDEV_REG_VERSION), ==, 0x00010004);
     g_assert_cmpuint(qpci_config_readb(h.dev, PCI_INTERRUPT_PIN), ==, 0);
 
     /* 0x06c is reserved: reads 0; a write is BAD_REGISTER, no effect */
@@ -466,6 +466,18 @@ static void test_spec_details(void)
     g_assert_cmpuint(counter(&h, HMMDEV_CNT_IRQS), ==, irqs);
     msix_mask(&h, HMMDEV_VEC_CMDQ, false);
     g_assert_true(msix_wait(&h, HMMDEV_VEC_CMDQ));
+
+    /* a reset sets CPU_ROOT and the oracle's registers to 0 */
+    qpci_io_writeq(h.dev, h.bar0, HMMDEV_REG_CPU_ROOT + 8 * CTX, 0x5000 | 5);
+    qpci_io_writeq(h.dev, h.bar0, HMMDEV_REG_ORACLE_PRIV_PFN, 0x1234);
+    wr32(&h, HMMDEV_REG_ORACLE_SWP_TYPES, 0x9d);
+    qpci_io_writeq(h.dev, h.bar0, HMMDEV_REG_ORACLE_PROBE, 0x1025);
+    g_assert_cmphex(rd64(&h, HMMDEV_REG_CPU_ROOT + 8 * CTX), ==, 0x5005);
+    wr32(&h, HMMDEV_REG_CTRL, HMMDEV_CTRL_RESET);
+    g_assert_cmphex(rd64(&h, HMMDEV_REG_CPU_ROOT + 8 * CTX), ==, 0);
+    g_assert_cmphex(rd64(&h, HMMDEV_REG_ORACLE_PRIV_PFN), ==, 0);
+    g_assert_cmphex(rd32(&h, HMMDEV_REG_ORACLE_SWP_TYPES), ==, 0);
+    g_assert_cmphex(rd64(&h, HMMDEV_REG_ORACLE_PROBE), ==, 0);
     teardown(&h, &pt);
 }
 
@@ -589,6 +601,129 @@ static void test_memdev(void)
     g_assert_nonnull(strstr(err, "hmmdev: "));
 }
 
+/* ---- fault injection (SPEC.rst, "Fault injection") ---- */
+
+/* A completion record at @comp within @us, or false. */
+static bool done_within(Hmm *h, uint64_t comp, gint64 us, HmmdevCompletion *c)
+{
+    gint64 end = g_get_monotonic_time() + us;
+
+    while (!job_done(h, comp, c)) {
+        if (g_get_monotonic_time() > end) {
+            return false;
+        }
+        g_usleep(100);
+    }
+    return true;
+}
+
+/* SYNC late, INVALIDATE late, MSI-X lost, engines hung until reset. */
+static void test_inject_timing(void)
+{
+    Hmm h;
+    uint64_t buf, comp, want, injected;
+    HmmdevCompletion c;
+    gint64 t0;
+
+    hmm_start(&h, NULL);
+    ring_setup(&h);
+    queues_setup(&h, 16);
+    buf = guest_alloc(&h.qs->alloc, 2 * 4096);
+
+    /* a SYNC 0.2 s late: no fence at 0.05 s, a fence later */
+    qom_set_u32(&h, "x-inject-sync-delay-us", 200000);
+    want = ++h.fence;
+    t0 = g_get_monotonic_time();
+    command(&h, HMMDEV_CMD_SYNC, 0, 0, h.fence_addr, want);
+    g_usleep(50000);
+    g_assert_cmpuint(qtest_readq(h.qts, h.fence_addr), !=, want);
+    while (qtest_readq(h.qts, h.fence_addr) != want) {
+        g_assert_cmpint(g_get_monotonic_time() - t0, <, TIMEOUT_US);
+        g_usleep(1000);
+    }
+    g_assert_cmpint(g_get_monotonic_time() - t0, >=, 200000);
+    qom_set_u32(&h, "x-inject-sync-delay-us", 0);
+
+    /* the next job interrupt is lost, its record is not; the next one comes */
+    injected = counter(&h, HMMDEV_CNT_INJECTED);
+    qom_set_u32(&h, "x-inject-drop-irq-vectors", 1u << HMMDEV_VEC_JOB);
+    qom_set_u32(&h, "x-inject-drop-irqs", 1);
+    comp = submit(&h, HMMDEV_OP_FILL, 0, 0, buf, 4096, 1);
+    g_assert_true(done_within(&h, comp, TIMEOUT_US, &c));
+    g_assert_false(msix_wait_us(&h, HMMDEV_VEC_JOB, WATCH_US));
+    g_assert_cmpuint(wait_job(&h, submit(&h, HMMDEV_OP_FILL, 0, 0, buf,
+                                         4096, 2)), ==, HMMDEV_JOB_OK);
+    g_assert_cmpuint(counter(&h, HMMDEV_CNT_INJECTED), ==, injected + 1);
+
+    /* hung engines: no completion until a reset, which ends the hang */
+    qom_set_u32(&h, "x-inject-engine-hang", 1);
+    comp = submit(&h, HMMDEV_OP_FILL, 0, 0, buf, 4096, 3);
+    g_assert_false(done_within(&h, comp, WATCH_US, &c));
+    g_assert_cmphex(rd32(&h, HMMDEV_REG_STATUS) & HMMDEV_STATUS_BUSY, ==,
+                    HMMDEV_STATUS_BUSY);
+    wr32(&h, HMMDEV_REG_CTRL, HMMDEV_CTRL_RESET);
+    g_assert_cmpuint(qom_get_u64(&h, "x-inject-engine-hang"), ==, 0);
+    g_assert_false(job_done(&h, comp, &c));
+    ring_setup(&h);
+    g_assert_cmpuint(wait_job(&h, submit(&h, HMMDEV_OP_FILL, 0, 0, buf,
+                                         4096, 4)), ==, HMMDEV_JOB_OK);
+    hmm_stop(&h);
+}
+
+/* DMA errors every Nth access or in a range; a poisoned VRAM page. */
+static void test_inject_errors(void)
+{
+    Hmm h;
+    uint64_t src, dst, comp;
+    HmmdevCompletion c;
+
+    hmm_start(&h, NULL);
+    ring_setup(&h);
+    src = guest_alloc(&h.qs->alloc, 4 * 4096);
+    dst = guest_alloc(&h.qs->alloc, 4 * 4096);
+    qtest_memset(h.qts, src, 0x11, 4 * 4096);
+
+    /* every access fails */
+    qom_set_u32(&h, "x-inject-dma-error-every", 1);
+    g_assert_cmpuint(wait_job(&h, submit(&h, HMMDEV_OP_COPY, 0, src, dst,
+                                         4096, 0)), ==, HMMDEV_JOB_DMA_ERROR);
+    qom_set_u32(&h, "x-inject-dma-error-every", 0);
+
+    /* a failing range in the middle: the bytes before it move */
+    qom_set_u64(&h, "x-inject-dma-error-base", dst + 2 * 4096);
+    qom_set_u64(&h, "x-inject-dma-error-len", 4096);
+    comp = submit(&h, HMMDEV_OP_COPY, 0, src, dst, 4 * 4096, 0);
+    g_assert_cmpuint(wait_job(&h, comp), ==, HMMDEV_JOB_DMA_ERROR);
+    qtest_memread(h.qts, comp, &c, sizeof(c));
+    g_assert_cmpuint(le64_to_cpu(c.result), ==, 2 * 4096);
+    g_assert_cmpuint(qtest_readb(h.qts, dst + 2 * 4096 - 1), ==, 0x11);
+    qom_set_u64(&h, "x-inject-dma-error-len", 0);
+
+    /* poison VRAM page 1: engine reads stop there, CPU reads all-ones */
+    qpci_memwrite(h.dev, h.bar2, 0, (uint8_t [4096]) { 0x22 }, 4096);
+    qom_set_u64(&h, "x-inject-poison-vram", 4096 + 123);
+    g_assert_cmpuint(qom_get_u64(&h, "x-inject-poison-vram"), ==, 1);
+    comp = submit(&h, HMMDEV_OP_COPY, HMMDEV_JOB_SRC_VRAM, 0, dst,
+                  2 * 4096, 0);
+    g_assert_cmpuint(wait_job(&h, comp), ==, HMMDEV_JOB_VRAM_POISONED);
+    qtest_memread(h.qts, comp, &c, sizeof(c));
+    g_assert_cmpuint(le64_to_cpu(c.result), ==, 4096);
+    g_assert_cmphex(qpci_io_readl(h.dev, h.bar2, 4096 + 8), ==, 0xffffffff);
+    qpci_io_writel(h.dev, h.bar2, 4096 + 8, 0);
+    g_assert_cmphex(qpci_io_readl(h.dev, h.bar2, 4096 + 8), ==, 0xffffffff);
+    g_assert_cmphex(qpci_io_readb(h.dev, h.bar2, 0), ==, 0x22);
+    /* writes by the engines still go in; a reset does not repair it */
+    g_assert_cmpuint(wait_job(&h, submit(&h, HMMDEV_OP_FILL,
+                                         HMMDEV_JOB_DST_VRAM, 0, 4096, 8,
+                                         0)), ==, HMMDEV_JOB_OK);
+    wr32(&h, HMMDEV_REG_CTRL, HMMDEV_CTRL_RESET);
+    ring_setup(&h);
+    g_assert_cmpuint(wait_job(&h, submit(&h, HMMDEV_OP_COPY,
+                                         HMMDEV_JOB_SRC_VRAM, 4096, dst, 8,
+                                         0)), ==, HMMDEV_JOB_VRAM_POISONED);
+    hmm_stop(&h);
+}
+
 int main(int argc, char **argv)
 {
     module_call_init(MODULE_INIT_QOM);      /* the TPM emulator's sockets */
@@ -605,6 +740,8 @@ int main(int argc, char **argv)
     qtest_add_func("/hmmdev/quiesce/migration-blocked",
                    test_migration_blocked);
     qtest_add_func("/hmmdev/quiesce/spec-details", test_spec_details);
+    qtest_add_func("/hmmdev/inject/timing", test_inject_timing);
+    qtest_add_func("/hmmdev/inject/errors", test_inject_errors);
     qtest_add_func("/hmmdev/quiesce/memdev", test_memdev);
     qtest_add_func("/hmmdev/quiesce/ram-device-target",
                    test_ram_device_target);
