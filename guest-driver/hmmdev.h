@@ -54,12 +54,19 @@
  * job's submitter serving a deferred fault (hmmdev_fault_serve_deferred())
  * holds state_lock and job_lock (not va_jobs) and takes the same three
  * after them.
+ *
+ * The recovery work (hmmdev_recover.c) takes state_lock for writing, then
+ * cq.lock, then, one after the other, each mirror's mirror->lock; it
+ * flushes the fault work (which never takes state_lock) under state_lock.
  */
 
 #define HMMDEV_JQ_ENTRIES	64
 #define HMMDEV_CQ_ENTRIES	64
 #define HMMDEV_FQ_ENTRIES	16	/* > engines + 1: never overflows */
 #define HMMDEV_JOB_TIMEOUT	(30 * HZ)
+#define HMMDEV_IRQ_CHECK	(HZ / 10)	/* a lost interrupt costs this */
+#define HMMDEV_RECOVER_BURST	3	/* recoveries per HMMDEV_RECOVER_WINDOW */
+#define HMMDEV_RECOVER_WINDOW	(60 * HZ)
 #define HMMDEV_STATUS_PENDING	0xffffffffu
 #define HMMDEV_VA_LIMIT		BIT_ULL(HMMDEV_VA_BITS)
 #define HMMDEV_FAULT_AROUND_DEFAULT	16	/* pages */
@@ -72,11 +79,17 @@
  * @done: completed by the job interrupt once the record is written
  * @busy: the slot holds a job that has not been reaped by its submitter
  * @signalled: @done was completed for the current job
+ * @abandoned: the submitter gave up on the job (the device failed or timed
+ *	out): the tag is released when the device has been reset
+ *	(hmmdev_jobq_recover())
+ * @gen: @jq.gen when the job was submitted
  */
 struct hmmdev_job_slot {
 	struct completion done;
 	bool busy;
 	bool signalled;
+	bool abandoned;
+	u32 gen;
 };
 
 /**
@@ -89,6 +102,7 @@ struct hmmdev_job_slot {
  * @slots: per-tag waiters
  * @tail: next slot to fill
  * @slot_wq: woken when a tag is released
+ * @gen: device resets by recovery; a job of an older one never completes
  */
 struct hmmdev_jobq {
 	spinlock_t lock;		/* see the kernel-doc above */
@@ -99,6 +113,7 @@ struct hmmdev_jobq {
 	struct hmmdev_job_slot slots[HMMDEV_JQ_ENTRIES];
 	u32 tail;
 	wait_queue_head_t slot_wq;
+	u32 gen;
 };
 
 /**
@@ -331,6 +346,10 @@ struct hmmdev_vector {
  * @job_errors: jobs completed with an error status
  * @timeouts: jobs that did not complete in HMMDEV_JOB_TIMEOUT
  * @device_errors: error interrupts
+ * @recover_work: brings a failed device back (hmmdev_recover.c)
+ * @recover_times: when the last recoveries ran (jiffies), for the limit
+ * @recoveries: failures the device was brought back from
+ * @irqs_missed: completions found without their interrupt (lost MSI-X)
  * @stale_translations: jobs the device's coherence oracle failed
  *	(HMMDEV_JOB_STALE_TRANSLATION, -ESTALE)
  * @oracle: the device checks translations against CPU page tables
@@ -417,6 +436,10 @@ struct hmmdev {
 	atomic64_t job_errors;
 	atomic64_t timeouts;
 	atomic64_t device_errors;
+	struct work_struct recover_work;
+	unsigned long recover_times[HMMDEV_RECOVER_BURST];
+	atomic64_t recoveries;
+	atomic64_t irqs_missed;
 	atomic64_t stale_translations;
 	bool oracle;
 	int seed_bug;
@@ -492,6 +515,7 @@ int hmmdev_jobq_init(struct hmmdev *hd);
 void hmmdev_jobq_start(struct hmmdev *hd);
 void hmmdev_jobq_stop(struct hmmdev *hd);
 void hmmdev_jobq_fail(struct hmmdev *hd);
+void hmmdev_jobq_recover(struct hmmdev *hd);
 void hmmdev_quiesce(struct hmmdev *hd, unsigned int ms);
 irqreturn_t hmmdev_jobq_irq(int irq, void *data);
 int hmmdev_job_run(struct hmmdev *hd, struct hmmdev_job_desc *desc, u64 *result,
@@ -499,6 +523,11 @@ int hmmdev_job_run(struct hmmdev *hd, struct hmmdev_job_desc *desc, u64 *result,
 int hmmdev_job_start(struct hmmdev *hd, struct hmmdev_job_desc *desc);
 int hmmdev_job_wait(struct hmmdev *hd, int tag, struct hmmdev_job_desc *desc,
 		    u64 *result, u32 *status_out);
+
+/* hmmdev_recover.c */
+void hmmdev_recover_init(struct hmmdev *hd);
+void hmmdev_recover_schedule(struct hmmdev *hd);
+void hmmdev_recover_debugfs(struct hmmdev *hd);
 
 /* hmmdev_oracle.c */
 void hmmdev_oracle_init(struct hmmdev *hd);
@@ -529,6 +558,7 @@ struct hmmdev_mirror *hmmdev_mirror_create(struct hmmdev *hd);
 struct hmmdev_mirror *hmmdev_mirror_get(struct hmmdev *hd, unsigned int ctx);
 void hmmdev_mirror_put(struct hmmdev_mirror *m);
 void hmmdev_mirror_destroy(struct hmmdev_mirror *m);
+void hmmdev_mirrors_restart(struct hmmdev *hd);
 void hmmdev_mirrors_detach(struct hmmdev *hd);
 void hmmdev_mirror_jobs_begin(struct hmmdev_mirror *m);
 void hmmdev_mirror_jobs_end(struct hmmdev_mirror *m);

@@ -100,7 +100,8 @@ static void hmmdev_cmdq_kick(struct hmmdev *hd)
 }
 
 /*
- * The device stopped answering: stop it for good.  Fetching stops, running
+ * The device stopped answering: stop it (hmmdev_recover_schedule() may
+ * bring it back, hmmdev_recover.c).  Fetching stops, running
  * jobs get HMMDEV_FAIL_QUIESCE_MS to reach their end (the spec lets a job
  * that is told to stop finish its current chunk), then reset and no more
  * bus mastering.  Waiters wake at once.  May sleep (no spinlock held).
@@ -109,12 +110,39 @@ void hmmdev_declare_failed(struct hmmdev *hd, const char *why)
 {
 	if (xchg(&hd->failed, true))
 		return;
-	dev_err(&hd->pdev->dev, "%s: device declared failed and reset; further calls fail with -EIO\n",
+	dev_err(&hd->pdev->dev, "%s: device declared failed and reset; calls fail with -EIO until it recovers\n",
 		why);
 	hmmdev_quiesce(hd, HMMDEV_FAIL_QUIESCE_MS);
 	pci_clear_master(hd->pdev);
 	wake_up_all(&hd->cq.wq);
 	hmmdev_jobq_fail(hd);
+	hmmdev_recover_schedule(hd);
+}
+
+/*
+ * Wait for fence @seq (or a failure), looking every HMMDEV_IRQ_CHECK
+ * whether it landed without its interrupt: false after
+ * HMMDEV_SYNC_TIMEOUT.
+ */
+static bool hmmdev_cmdq_wait_fence(struct hmmdev *hd, u64 seq)
+{
+	struct hmmdev_cmdq *cq = &hd->cq;
+	unsigned long deadline = jiffies + HMMDEV_SYNC_TIMEOUT;
+	long left;
+
+	for (;;) {
+		left = wait_event_timeout(cq->wq, READ_ONCE(*cq->fence) >= seq ||
+					  READ_ONCE(hd->failed),
+					  HMMDEV_IRQ_CHECK);
+		if (left)
+			break;
+		if (time_after(jiffies, deadline))
+			return false;
+	}
+	/* 1: true only once the slice had run out -- no interrupt came */
+	if (left == 1 && READ_ONCE(*cq->fence) >= seq)
+		atomic64_inc(&hd->irqs_missed);
+	return true;
 }
 
 /* cq.lock held: SYNC and wait for it (bounded). */
@@ -130,8 +158,7 @@ static int hmmdev_cmdq_sync_locked(struct hmmdev *hd)
 		return ret;
 	hmmdev_cmdq_kick(hd);
 	if (!hmmdev_poll(READ_ONCE(*cq->fence) >= seq) &&
-	    !wait_event_timeout(cq->wq, READ_ONCE(*cq->fence) >= seq ||
-				READ_ONCE(hd->failed), HMMDEV_SYNC_TIMEOUT)) {
+	    !hmmdev_cmdq_wait_fence(hd, seq)) {
 		atomic64_inc(&hd->sync_timeouts);
 		hmmdev_declare_failed(hd, "SYNC did not complete in 10 s");
 	}

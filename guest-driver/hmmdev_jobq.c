@@ -12,12 +12,16 @@
  * the job interrupt scans the busy tags and completes those whose record is
  * written.
  *
- * A job that does not complete within HMMDEV_JOB_TIMEOUT marks the device
- * failed (hmmdev_declare_failed(): quiesced, reset, bus mastering off).
- * Waiters of a failed device wake at once.  A job whose record never came
- * -- timed out, or cut off by the failure -- keeps its slot for ever, and
- * its submitter gets -ETIMEDOUT and never frees the memory the job points
- * at; every later submission fails with -EIO.
+ * A waiter looks at its record every HMMDEV_IRQ_CHECK even without an
+ * interrupt (and kicks the fault work, whose interrupt may be lost too):
+ * a lost MSI-X message costs that much, not a timeout.  A job that does
+ * not complete within HMMDEV_JOB_TIMEOUT marks the device failed
+ * (hmmdev_declare_failed(): quiesced, reset, bus mastering off).  Waiters
+ * of a failed device wake at once.  A job whose record never came -- timed
+ * out, or cut off by the failure -- is abandoned: its submitter gets
+ * -ETIMEDOUT and never frees the memory the job points at, and its tag
+ * stays taken until recovery has reset the device (hmmdev_jobq_recover());
+ * until then every submission fails with -EIO.
  */
 #include <linux/delay.h>
 #include <linux/dma-mapping.h>
@@ -173,6 +177,8 @@ static int hmmdev_job_submit(struct hmmdev *hd, struct hmmdev_job_desc *desc)
 	slot = &jq->slots[tag];
 	slot->busy = true;
 	slot->signalled = false;
+	slot->abandoned = false;
+	slot->gen = jq->gen;
 	reinit_completion(&slot->done);
 	jq->comp[tag].status = HMMDEV_STATUS_PENDING;
 	desc->completion = jq->comp_dma + tag * sizeof(*jq->comp);
@@ -194,6 +200,75 @@ static void hmmdev_slot_release(struct hmmdev *hd, u32 index)
 	jq->slots[index].busy = false;
 	spin_unlock_irq(&jq->lock);
 	wake_up(&jq->slot_wq);
+}
+
+/*
+ * The submitter of tag @index gives up on it.  If recovery has reset the
+ * device since the job was submitted, nothing will write its record: the
+ * tag is free at once; else hmmdev_jobq_recover() frees it.
+ */
+static void hmmdev_slot_abandon(struct hmmdev *hd, u32 index)
+{
+	struct hmmdev_jobq *jq = &hd->jq;
+	struct hmmdev_job_slot *slot = &jq->slots[index];
+	bool free;
+
+	spin_lock_irq(&jq->lock);
+	free = slot->gen != jq->gen;
+	slot->busy = !free;
+	slot->abandoned = !free;
+	spin_unlock_irq(&jq->lock);
+	if (free)
+		wake_up(&jq->slot_wq);
+}
+
+/**
+ * hmmdev_jobq_recover() - the job ring after a quiescent device reset
+ * @hd: the device, reset: no record of an older job will be written
+ *
+ * Abandoned tags are free again, the ring starts over.
+ */
+void hmmdev_jobq_recover(struct hmmdev *hd)
+{
+	struct hmmdev_jobq *jq = &hd->jq;
+	int i;
+
+	spin_lock_irq(&jq->lock);
+	jq->gen++;
+	for (i = 0; i < HMMDEV_JQ_ENTRIES; i++) {
+		if (jq->slots[i].abandoned) {
+			jq->slots[i].abandoned = false;
+			jq->slots[i].busy = false;
+		}
+	}
+	spin_unlock_irq(&jq->lock);
+	hmmdev_jobq_start(hd);
+	wake_up_all(&jq->slot_wq);
+}
+
+/*
+ * Wait for the record of tag @index (its waiter is signalled by the job
+ * interrupt or by a failure), looking at the record every
+ * HMMDEV_IRQ_CHECK: false after HMMDEV_JOB_TIMEOUT without it.
+ */
+static bool hmmdev_job_wait_record(struct hmmdev *hd, int index)
+{
+	struct hmmdev_jobq *jq = &hd->jq;
+	unsigned long deadline = jiffies + HMMDEV_JOB_TIMEOUT;
+
+	for (;;) {
+		if (wait_for_completion_timeout(&jq->slots[index].done,
+						HMMDEV_IRQ_CHECK))
+			return true;
+		if (READ_ONCE(jq->comp[index].status) != HMMDEV_STATUS_PENDING) {
+			atomic64_inc(&hd->irqs_missed);
+			return true;
+		}
+		if (time_after(jiffies, deadline))
+			return false;
+		/* a fault whose interrupt was lost stalls the job: look */
+		queue_work(hd->fault_wq, &hd->fault_work);
+	}
 }
 
 /**
@@ -230,20 +305,19 @@ int hmmdev_job_wait(struct hmmdev *hd, int tag, struct hmmdev_job_desc *desc,
 	u32 status;
 
 	if (!hmmdev_poll(READ_ONCE(rec->status) != HMMDEV_STATUS_PENDING) &&
-	    !wait_for_completion_timeout(&jq->slots[index].done,
-					 HMMDEV_JOB_TIMEOUT) &&
-	    READ_ONCE(rec->status) == HMMDEV_STATUS_PENDING) {
-		/* (a record written without its interrupt counts: re-read) */
+	    !hmmdev_job_wait_record(hd, index)) {
 		atomic64_inc(&hd->timeouts);
 		dev_err(&hd->pdev->dev, "job %llu (slot %d) timed out after %d s\n",
 			desc->fence, index, HMMDEV_JOB_TIMEOUT / HZ);
 		hmmdev_declare_failed(hd, "job timeout");
+		hmmdev_slot_abandon(hd, index);
 		return -ETIMEDOUT;
 	}
 	dma_rmb();
 	status = READ_ONCE(rec->status);
 	if (status == HMMDEV_STATUS_PENDING) {
 		/* woken by hmmdev_jobq_fail(): the record will never come */
+		hmmdev_slot_abandon(hd, index);
 		return -ETIMEDOUT;
 	}
 	if (result)

@@ -228,6 +228,10 @@ static int hmmdev_counters_show(struct seq_file *m, void *unused)
 	seq_printf(m, "driver.timeouts %lld\n", atomic64_read(&hd->timeouts));
 	seq_printf(m, "driver.device_errors %lld\n",
 		   atomic64_read(&hd->device_errors));
+	seq_printf(m, "driver.recoveries %lld\n",
+		   atomic64_read(&hd->recoveries));
+	seq_printf(m, "driver.irqs_missed %lld\n",
+		   atomic64_read(&hd->irqs_missed));
 	seq_printf(m, "driver.stale_translations %lld\n",
 		   atomic64_read(&hd->stale_translations));
 	seq_printf(m, "driver.failed %d\n", READ_ONCE(hd->failed));
@@ -363,6 +367,7 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	init_rwsem(&hd->map_lock);
 	mutex_init(&hd->files_lock);
 	INIT_LIST_HEAD(&hd->files);
+	hmmdev_recover_init(hd);
 	init_waitqueue_head(&hd->irq_wq);
 	hd->pdev = pci_dev_get(pdev);
 	ret = ida_alloc(&hmmdev_ida, GFP_KERNEL);
@@ -450,6 +455,7 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	debugfs_create_file("migrate_time", 0444, hd->debugfs, hd,
 			    &hmmdev_migrate_time_fops);
 	hmmdev_oracle_debugfs(hd);
+	hmmdev_recover_debugfs(hd);
 	ret = hmmdev_chardev_register(hd);
 	if (ret)
 		goto err_debugfs;
@@ -479,6 +485,8 @@ static void hmmdev_remove(struct pci_dev *pdev)
 	hmmdev_devmem_evict(hd);
 	cancel_work_sync(&hd->fault_work);
 	debugfs_remove_recursive(hd->debugfs);
+	/* after the debugfs files: "recover" may have queued it */
+	cancel_work_sync(&hd->recover_work);
 	hmmdev_jobq_stop(hd);			/* resets the device */
 	/*
 	 * No job runs on a stopped device: a CPU fault on a device page

@@ -452,6 +452,31 @@ void hmmdev_mirror_destroy(struct hmmdev_mirror *m)
 	hmmdev_mirror_put(m);
 }
 
+/*
+ * Recovery (hmmdev_recover.c): the device has been reset, state_lock is
+ * held for writing.  Every live mirror loses its device page tables
+ * (faults fill them again) and gets its context back.
+ */
+void hmmdev_mirrors_restart(struct hmmdev *hd)
+{
+	struct hmmdev_mirror *m;
+	int ctx;
+
+	for (ctx = 0; ctx < HMMDEV_NUM_CONTEXTS; ctx++) {
+		m = hmmdev_mirror_get(hd, ctx);
+		if (!m)
+			continue;
+		mutex_lock(&m->lock);
+		if (!m->dead) {
+			hmmdev_pt_zap(m, 0, HMMDEV_VA_LIMIT);
+			hmmdev_pt_reap(m, 0, HMMDEV_VA_LIMIT);
+			hmmdev_ctx_program(hd, m->ctx, m->root, m->mm);
+		}
+		mutex_unlock(&m->lock);
+		hmmdev_mirror_put(m);
+	}
+}
+
 /* PCI remove: the device is reset; drop every mirror's device state. */
 void hmmdev_mirrors_detach(struct hmmdev *hd)
 {

@@ -6,9 +6,11 @@
  *
  * hmmdev0: an invalidation of memory the device mirrors must not wait
  * forever: after the driver's SYNC timeout the device is declared failed
- * and reset, the munmap returns, and every later device call fails with
- * -EIO.  Data the process had in the failed device's memory comes back
- * intact (the CPU copies it out of BAR2), not as zeros.
+ * and reset, the munmap returns, and, with automatic recovery off (module
+ * parameter recover=0), every later device call fails with -EIO.  Data the
+ * process had in the failed device's memory comes back intact (the CPU
+ * copies it out of BAR2), not as zeros.  Then a recovery (debugfs recover)
+ * brings the device back: jobs work again, without rebinding.
  *
  * hmmdev1: a device fault meets a fault-queue tail outside the ring: the
  * driver fails the device at once (the job gets EIO in well under the job
@@ -135,6 +137,7 @@ static void test_sync_loss(struct hmmdev_fn *fn)
 	uint8_t *want = malloc(VRAM_BYTES);
 	int fd = open(fn->node, O_RDWR), ret, err;
 	long long moved, rescued;
+	char path[512];
 	double t0, waited;
 	long bad;
 
@@ -174,6 +177,21 @@ static void test_sync_loss(struct hmmdev_fn *fn)
 	ksft_test_result(bad < 0 && rescued >= VRAM_BYTES / 4096 && waited < 10,
 			 "failure: VRAM data back intact from the failed device (%lld pages rescued by CPU copy, first bad byte %ld, %.1f s)\n",
 			 rescued, bad, waited);
+
+	/* recovery: the same device, the same file, working again */
+	snprintf(path, sizeof(path), "/sys/kernel/debug/hmmdev/%.64s/recover",
+		 fn->bdf);
+	t0 = now_s();
+	err = -sysfs_write(path, "1");
+	waited = now_s() - t0;
+	memset(d, 0, VRAM_BYTES);
+	err = err ?: job_copy(fd, c, d, VRAM_BYTES);
+	ksft_test_result(!err && first_mismatch(d, want, VRAM_BYTES) < 0 &&
+			 debugfs_counter(fn->bdf, "driver.recoveries") == 1 &&
+			 debugfs_counter(fn->bdf, "driver.failed") == 0,
+			 "failure: recovered in %.3f s without rebinding: a job copies again (%s), %lld recovery\n",
+			 waited, strerror(err),
+			 debugfs_counter(fn->bdf, "driver.recoveries"));
 	close(fd);
 	free(want);
 }
@@ -229,15 +247,21 @@ static void test_one_engine(struct hmmdev_fn *fn)
 int main(void)
 {
 	struct hmmdev_fn fns[MAX_DEVS];
-	int n = find_hmmdevs(fns, MAX_DEVS);
+	int n;
 
 	ksft_print_header();
-	ksft_set_plan(9);
+	ksft_set_plan(10);
+	/* the failure path itself, without automatic recovery */
+	n = sysfs_write("/sys/module/hmmdev/parameters/recover", "0");
+	if (n)
+		ksft_exit_fail_msg("recover=0: %s\n", strerror(-n));
+	n = find_hmmdevs(fns, MAX_DEVS);
 	if (n < 4 || !fns[0].node[0] || !fns[1].node[0] || !fns[2].node[0] ||
 	    !fns[3].node[0])
 		ksft_exit_fail_msg("needs hmmdev0..3 bound (found %d)\n", n);
 	test_sync_loss(&fns[0]);
 	test_bad_fault_tail(&fns[1]);
+	sysfs_write("/sys/module/hmmdev/parameters/recover", "1");
 	late_invalidation(&fns[2], false);
 	late_invalidation(&fns[2], true);
 	test_one_engine(&fns[3]);
