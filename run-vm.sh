@@ -68,6 +68,8 @@ quits QEMU; leaving the shell powers off).
                       cache, printed at boot); 'cont' on the QMP socket
                       resumes a VM that --oracle stop paused
   --timeout SECONDS   bound for --test/--run (default 1500)
+  --log-dir DIR       where the console, QEMU and trace logs go (default: a
+                      new directory under the cache's logs/)
   --no-build          use what is built, do not check or build
   --tap               with --test: the summary line as a TAP comment (meson)
   -h, --help          this text
@@ -101,6 +103,7 @@ trace=
 oracle=fail
 gdb=0
 timeout_s=1500
+logdir=
 build=1
 tap_summary=0
 extra=()
@@ -122,6 +125,7 @@ while [ $# -gt 0 ]; do
 	--gdb) gdb=1 ;;
 	--fuzz-args) fuzz_args=${2:?--fuzz-args needs arguments}; shift ;;
 	--timeout) timeout_s=${2:?--timeout needs seconds}; shift ;;
+	--log-dir) logdir=${2:?--log-dir needs a directory}; shift ;;
 	--no-build) build=0 ;;
 	--tap) tap_summary=1 ;;
 	-h|--help) usage; exit 0 ;;
@@ -152,7 +156,7 @@ for f in "$qemu" "$guest/bzImage" "$guest/initramfs.cpio"; do
 	[ -e "$f" ] || die "$f is missing: run without --no-build (or images/build.sh --kernel $kernel${flavour:+ --$flavour})"
 done
 
-logdir=$HMMDEV_CACHE/logs/$(date +%Y%m%d-%H%M%S)-$$
+[ -n "$logdir" ] || logdir=$HMMDEV_CACHE/logs/$(date +%Y%m%d-%H%M%S)-$$
 mkdir -p "$logdir"
 initrd=$guest/initramfs.cpio
 if [ "$mode" = run ]; then

@@ -63,8 +63,10 @@
 #define HMMDEV_JQ_ENTRIES	64
 #define HMMDEV_CQ_ENTRIES	64
 #define HMMDEV_FQ_ENTRIES	16	/* > engines + 1: never overflows */
-#define HMMDEV_JOB_TIMEOUT	(30 * HZ)
+#define HMMDEV_JOB_TIMEOUT	(READ_ONCE(hmmdev_job_timeout_s) * HZ)
 #define HMMDEV_IRQ_CHECK	(HZ / 10)	/* a lost interrupt costs this */
+#define HMMDEV_FAULT_LOST_RETRIES 16	/* a job's resubmissions, fault lost */
+#define HMMDEV_MAX_ENGINES	16	/* a fault id's engine field: 4 bits */
 #define HMMDEV_RECOVER_BURST	3	/* recoveries per HMMDEV_RECOVER_WINDOW */
 #define HMMDEV_RECOVER_WINDOW	(60 * HZ)
 #define HMMDEV_STATUS_PENDING	0xffffffffu
@@ -350,6 +352,11 @@ struct hmmdev_vector {
  * @recover_times: when the last recoveries ran (jiffies), for the limit
  * @recoveries: failures the device was brought back from
  * @irqs_missed: completions found without their interrupt (lost MSI-X)
+ * @faults_lost: VA jobs resubmitted after a fault the device could not
+ *	report (a full fault queue)
+ * @faults_duplicate: fault records dropped as duplicates
+ * @fault_last_id: per engine, the id of the fault last answered (the fault
+ *	work only; ~0: none -- an id's low 4 bits are its engine, < 8)
  * @stale_translations: jobs the device's coherence oracle failed
  *	(HMMDEV_JOB_STALE_TRANSLATION, -ESTALE)
  * @oracle: the device checks translations against CPU page tables
@@ -440,6 +447,9 @@ struct hmmdev {
 	unsigned long recover_times[HMMDEV_RECOVER_BURST];
 	atomic64_t recoveries;
 	atomic64_t irqs_missed;
+	atomic64_t faults_lost;
+	atomic64_t faults_duplicate;
+	u32 fault_last_id[HMMDEV_MAX_ENGINES];
 	atomic64_t stale_translations;
 	bool oracle;
 	int seed_bug;
@@ -474,6 +484,7 @@ static inline bool hmmdev_seeded(struct hmmdev *hd, enum hmmdev_seed_bug bug)
 }
 
 extern unsigned int hmmdev_poll_us;
+extern unsigned int hmmdev_job_timeout_s;
 
 /*
  * Hybrid completion wait: spin up to hmmdev_poll_us for @cond before the

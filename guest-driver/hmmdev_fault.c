@@ -55,6 +55,7 @@ int hmmdev_faultq_init(struct hmmdev *hd)
 void hmmdev_faultq_start(struct hmmdev *hd)
 {
 	hd->fq_head = 0;
+	memset(hd->fault_last_id, 0xff, sizeof(hd->fault_last_id));
 	writeq(hd->fq_dma, hd->regs + HMMDEV_REG_FQ_BASE);
 	hmmdev_wr32(hd, HMMDEV_REG_FQ_ENTRIES, HMMDEV_FQ_ENTRIES);
 }
@@ -499,7 +500,10 @@ static int hmmdev_fault_service(struct hmmdev *hd, struct hmmdev_fault *rec)
 /*
  * Drain the fault ring.  FQ_TAIL comes from the device and is checked: a
  * value outside the ring (all-ones: the device is gone) fails the device
- * instead of spinning here for ever.  One run handles at most
+ * instead of spinning here for ever.  A record whose id is the one last
+ * answered for its engine is a duplicate (an engine's next fault always
+ * has a new id): it is dropped, neither served nor answered.  One run
+ * handles at most
  * HMMDEV_FAULT_BUDGET records and queues itself again for the rest, so
  * flush_work() and cancel_work_sync() always make progress.
  */
@@ -530,6 +534,11 @@ void hmmdev_fault_work(struct work_struct *work)
 		rec = hd->fq_ring[hd->fq_head];
 		hd->fq_head = (hd->fq_head + 1) % HMMDEV_FQ_ENTRIES;
 		hmmdev_wr32(hd, HMMDEV_REG_FQ_HEAD, hd->fq_head);
+		if (rec.id == hd->fault_last_id[rec.engine % HMMDEV_MAX_ENGINES]) {
+			atomic64_inc(&hd->faults_duplicate);
+			continue;
+		}
+		hd->fault_last_id[rec.engine % HMMDEV_MAX_ENGINES] = rec.id;
 		err = hmmdev_fault_service(hd, &rec);
 		hmmdev_respond(hd, rec.id, err ? HMMDEV_RESPONSE_ABORT :
 			       HMMDEV_RESPONSE_RETRY);

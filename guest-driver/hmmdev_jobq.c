@@ -30,6 +30,12 @@
 
 #include "hmmdev.h"
 
+/* HMMDEV_JOB_TIMEOUT; fault-injection campaigns shorten it (engine hang) */
+unsigned int hmmdev_job_timeout_s = 30;
+module_param_named(job_timeout_s, hmmdev_job_timeout_s, uint, 0644);
+MODULE_PARM_DESC(job_timeout_s,
+		 "seconds a job may take before the device is declared failed (default 30)");
+
 int hmmdev_jobq_init(struct hmmdev *hd)
 {
 	struct hmmdev_jobq *jq = &hd->jq;
@@ -308,7 +314,7 @@ int hmmdev_job_wait(struct hmmdev *hd, int tag, struct hmmdev_job_desc *desc,
 	    !hmmdev_job_wait_record(hd, index)) {
 		atomic64_inc(&hd->timeouts);
 		dev_err(&hd->pdev->dev, "job %llu (slot %d) timed out after %d s\n",
-			desc->fence, index, HMMDEV_JOB_TIMEOUT / HZ);
+			desc->fence, index, READ_ONCE(hmmdev_job_timeout_s));
 		hmmdev_declare_failed(hd, "job timeout");
 		hmmdev_slot_abandon(hd, index);
 		return -ETIMEDOUT;

@@ -232,6 +232,10 @@ static int hmmdev_counters_show(struct seq_file *m, void *unused)
 		   atomic64_read(&hd->recoveries));
 	seq_printf(m, "driver.irqs_missed %lld\n",
 		   atomic64_read(&hd->irqs_missed));
+	seq_printf(m, "driver.faults_lost %lld\n",
+		   atomic64_read(&hd->faults_lost));
+	seq_printf(m, "driver.faults_duplicate %lld\n",
+		   atomic64_read(&hd->faults_duplicate));
 	seq_printf(m, "driver.stale_translations %lld\n",
 		   atomic64_read(&hd->stale_translations));
 	seq_printf(m, "driver.failed %d\n", READ_ONCE(hd->failed));

@@ -271,6 +271,9 @@ static void hmmdev_job_resume(struct hmmdev_job_desc *desc, u64 done)
  * the fault back (hmmdev_fault.c).  The submitter then serves it here, in
  * the process's own thread -- killable, holding no engine and no va_jobs
  * slot, so that other contexts go on -- and runs the rest of the job.
+ * A job whose fault the device could not report (a full fault queue:
+ * FAULT_LOST) runs again from where it stopped, up to
+ * HMMDEV_FAULT_LOST_RETRIES times.
  *
  * Return: 0, the errno of an aborted fault (-EFAULT, -EPERM, ...), -EIO or
  * -ETIMEDOUT as hmmdev_job_run(), -EINTR.
@@ -280,7 +283,7 @@ int hmmdev_mirror_run(struct hmmdev_mirror *m, struct hmmdev_job_desc *desc,
 {
 	u32 status = HMMDEV_JOB_OK;
 	u64 done = 0, part;
-	int ret;
+	int ret, lost = 0;
 
 	lockdep_assert_held(&m->job_lock);
 	desc->context = m->ctx;
@@ -296,6 +299,13 @@ int hmmdev_mirror_run(struct hmmdev_mirror *m, struct hmmdev_job_desc *desc,
 			done += part;
 		else
 			done = part;
+		if (ret == -EIO && status == HMMDEV_JOB_FAULT_LOST &&
+		    ++lost <= HMMDEV_FAULT_LOST_RETRIES) {
+			/* the fault queue was full: the rest of the job again */
+			atomic64_inc(&m->hd->faults_lost);
+			hmmdev_job_resume(desc, part);
+			continue;
+		}
 		if (ret != -EIO || status != HMMDEV_JOB_FAULT_ABORTED ||
 		    !READ_ONCE(m->deferred_pending))
 			break;

@@ -128,6 +128,7 @@ void hmmdev_inject_hang(HmmdevEngine *e)
     if (!qatomic_read(&s->inject_engine_hang)) {
         return;
     }
+    hmmdev_count(s, HMMDEV_CNT_INJECTED, 1);
     trace_hmmdev_inject("engine hangs", e->id);
     while (qatomic_read(&s->inject_engine_hang) &&
            hmmdev_generation(s) == e->gen && !qatomic_read(&s->quit)) {
@@ -308,6 +309,8 @@ static const struct {
            "the next N fault records are written twice"),
     KNOB32("x-inject-fq-limit", inject_fq_limit,
            "the fault queue holds at most N records (0: the ring's size)"),
+    KNOB32("x-inject-fq-full", inject_fq_full,
+           "the next N faults find the fault queue full"),
     KNOB32("x-inject-engine-hang", inject_engine_hang,
            "non-zero: engines stop making progress until a reset"),
 };

@@ -38,7 +38,7 @@ static bool hmmdev_fault_report(HmmdevEngine *e, HmmdevFault *rec,
                                 uint32_t *err, bool *dropped)
 {
     HmmdevState *s = e->s;
-    uint32_t ring_gen;
+    uint32_t ring_gen, limit;
     uint64_t addr;
     bool written, ok = false;
 
@@ -53,10 +53,22 @@ static bool hmmdev_fault_report(HmmdevEngine *e, HmmdevFault *rec,
     if (!s->fq_enabled) {
         goto out;
     }
-    if ((s->fq_tail + 1) % s->fq_entries == s->fq_head ||
-        (qatomic_read(&s->inject_fq_limit) &&
-         (s->fq_tail + s->fq_entries - s->fq_head) % s->fq_entries >=
-         qatomic_read(&s->inject_fq_limit))) {
+    if (hmmdev_inject_take(s, &s->inject_fq_full)) {
+        trace_hmmdev_inject("fault queue full", s->fq_tail);
+        s->fq_overflow = true;
+        *err = HMMDEV_ERR_FQ_OVERFLOW;
+        goto out;
+    }
+    limit = qatomic_read(&s->inject_fq_limit);
+    if (limit && (s->fq_tail + s->fq_entries - s->fq_head) % s->fq_entries >=
+        limit && (s->fq_tail + 1) % s->fq_entries != s->fq_head) {
+        hmmdev_count(s, HMMDEV_CNT_INJECTED, 1);    /* lost to the limit */
+        trace_hmmdev_inject("fault queue limit", limit);
+        s->fq_overflow = true;
+        *err = HMMDEV_ERR_FQ_OVERFLOW;
+        goto out;
+    }
+    if ((s->fq_tail + 1) % s->fq_entries == s->fq_head) {
         s->fq_overflow = true;
         *err = HMMDEV_ERR_FQ_OVERFLOW;
         goto out;

@@ -144,6 +144,7 @@ struct HmmdevState {
     uint32_t inject_spurious_faults; /* next N hits fault anyway */
     uint32_t inject_duplicate_faults; /* next N records written twice */
     uint32_t inject_fq_limit;       /* fault queue capacity, 0: ring's */
+    uint32_t inject_fq_full;        /* next N faults find the queue full */
     uint32_t inject_engine_hang;    /* engines stop until a reset */
     unsigned long *poison;          /* poisoned VRAM pages; BQL sets */
     uint32_t poisoned;              /* how many */

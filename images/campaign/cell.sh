@@ -1,0 +1,59 @@
+#!/bin/sh
+# One cell of a fault-injection campaign, in the VM (images/campaign.sh
+# ships it with run-vm.sh --add and injects over QMP while it runs):
+#   sh cell.sh WORKLOAD
+# Runs the workload, waits for a failed device to come back, runs a probe
+# (do new jobs work?), and prints "CAMPAIGN key value" lines for the host.
+w=$1
+# a hung engine is noticed after 5 s, not 30 (the job timeout)
+echo 5 >/sys/module/hmmdev/parameters/job_timeout_s
+echo "CAMPAIGN-GO"
+t0=$(cut -d' ' -f1 /proc/uptime)
+case "$w" in
+racer) hmmdev-racer 15 >/tmp/w.out 2>&1 ;;
+hmm-tests) (cd / && hmm-tests -T benchmark_thp_migration) >/tmp/w.out 2>&1 ;;
+pingpong)
+	# migration to the device and back, again and again
+	(cd / && for i in 1 2 3; do
+		hmm-tests -r hmm.hmm_device_private.migrate_multiple \
+			-r hmm.hmm_device_private.migrate_fault \
+			-r hmm.hmm_device_private.migrate_anon_huge_fault \
+			-r hmm.hmm_device_coherent.migrate_multiple || exit 1
+	done) >/tmp/w.out 2>&1 ;;
+fuzz) hmmdev-uapi-fuzz -s 1 -n 3000 >/tmp/w.out 2>&1 ;;
+quick)
+	(cd / && hmm-tests -r hmm.hmm_device_private.anon_read_multiple \
+		-r hmm.hmm_device_private.anon_write \
+		-r hmm.hmm_device_private.migrate_fault \
+		-r hmm.hmm_device_private.migrate_multiple \
+		-r hmm.hmm_device_private.anon_teardown \
+		-r hmm.hmm_device_private.exclusive) >/tmp/w.out 2>&1 ;;
+*) echo "CAMPAIGN error unknown workload $w"; exit 2 ;;
+esac
+echo "CAMPAIGN workload_rc $?"
+echo "CAMPAIGN workload_s $(awk -v t0="$t0" '{ printf "%.1f", $1 - t0 }' /proc/uptime)"
+grep -E '^(not ok|# FAIL)' /tmp/w.out | head -3 | sed 's/^/CAMPAIGN workload_says /'
+# the host ends the injection now (a persistent one would fail the probe)
+echo "CAMPAIGN-DONE"
+sleep 1
+# a failed device recovers on its own (hmmdev_recover.c): give it 30 s
+failed_now() { awk '$1 == "driver.failed" { n += $2 } END { print n + 0 }' /sys/kernel/debug/hmmdev/*/counters; }
+t1=$(cut -d' ' -f1 /proc/uptime)
+for i in $(seq 300); do [ "$(failed_now)" = 0 ] && break; sleep 0.1; done
+echo "CAMPAIGN recovery_wait_s $(awk -v t0="$t1" '{ printf "%.1f", $1 - t0 }' /proc/uptime)"
+# the probe: new jobs on every device
+(cd / && hmm-tests -r hmm.hmm_device_private.anon_read \
+	-r hmm.hmm_device_private.migrate \
+	-r hmm.hmm_device_coherent.anon_read) >/tmp/p.out 2>&1
+echo "CAMPAIGN probe_rc $?"
+# counters: summed over the devices, and hmmdev0's injections
+for k in driver.recoveries driver.failed driver.irqs_missed driver.faults_lost \
+	driver.pages_lost driver.pages_rescued driver.job_errors driver.timeouts \
+	driver.sync_timeouts driver.devmem_used driver.pt_pages \
+	driver.stale_translations device.injected device.oracle-violations \
+	device.dma-errors; do
+	echo "CAMPAIGN $k $(awk -v k="$k" '$1 == k { n += $2 } END { print n + 0 }' /sys/kernel/debug/hmmdev/*/counters)"
+done
+dmesg | grep -E 'recovered|declared failed|not recovering|page lost' | head -4 |
+	sed 's/^/CAMPAIGN dmesg /'
+exit 0
