@@ -159,3 +159,11 @@ kernel_fragments() {
 	[ -z "${2:-}" ] || echo "$HMMDEV_TOP/images/kernel-$2.config"
 }
 guest_dir() { echo "$HMMDEV_CACHE/guest-$1${2:+-$2}"; } # SERIES [FLAVOUR]
+
+# qmp SOCKET COMMAND-JSON...: run QMP commands, print the answers
+qmp() {
+	local sock=$1
+	shift
+	printf '%s\n' '{"execute":"qmp_capabilities"}' "$@" |
+		socat -t 2 - "UNIX-CONNECT:$sock" 2>/dev/null
+}

@@ -12,13 +12,6 @@ result() { # status, description
 	n=$((n + 1))
 	if [ "$1" -eq 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; bad=1; fi
 }
-# qmp SOCKET COMMAND-JSON...: run QMP commands, print the answers
-qmp() {
-	local sock=$1
-	shift
-	printf '%s\n' '{"execute":"qmp_capabilities"}' "$@" |
-		socat -t 2 - "UNIX-CONNECT:$sock" 2>/dev/null
-}
 # qom_get SOCKET DEVICE PROPERTY: a number property of /machine/peripheral/DEVICE
 qom_get() {
 	qmp "$1" '{"execute":"qom-get","arguments":{"path":"/machine/peripheral/'"$2"'","property":"'"$3"'"}}' |
