@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * hmmdev-reload: module unload/reload (x10 by default), unbind/rebind,
+ * hmmdev-reload: module unload/reload (x5 by default), unbind/rebind,
  * rmmod refused while a file is open, and an open file + mapping surviving
  * an unbind (-ENODEV and SIGBUS afterwards, no oops).
  *
@@ -12,7 +12,7 @@
 
 #include "hmmdev_test_util.h"
 
-#define RELOADS		10	/* default */
+#define RELOADS		5	/* default */
 
 /* All functions bound, each node answering a 64 KiB round trip. */
 static int all_working(int want, int *found)

@@ -31,8 +31,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 # fail, so their --short cell runs the fuzzer.)
 INJECTIONS=(
 	"none||0|clean"
-	"sync-delay|x-inject-sync-delay-us=5000|1|clean"
-	"invalidate-delay|x-inject-invalidate-delay-us=5000|1|clean"
+	"sync-delay|x-inject-sync-delay-us=2000|1|clean"
+	"invalidate-delay|x-inject-invalidate-delay-us=2000|1|clean"
 	"lost-sync|x-inject-drop-syncs=1|1|recover"
 	"lost-irqs|x-inject-drop-irq-every=5|1|clean"
 	"dma-errors|x-inject-dma-error-every=300|1|errors"
