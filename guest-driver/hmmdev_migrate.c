@@ -511,6 +511,35 @@ static bool hmmdev_migrate_alloc(struct hmmdev_mirror *m,
 }
 
 /* System pages of [start, end) (one VMA, one chunk) -> VRAM. */
+/*
+ * A 2 MiB block that moves as 4 KiB device pages (a THP or a hole with no
+ * 2 MiB block free) moves whole or not at all: when one of its pages was
+ * not copied, none of them counts as copied.  The core inserts a hole's
+ * pages one by one from its head entry without looking at each
+ * destination (migrate_vma_insert_page() on a cleared one oopses), and a
+ * THP split for a partial move is not worth it here.
+ */
+static void hmmdev_migrate_fail_blocks(struct hmmdev_migrate_buf *b,
+				       unsigned long k, u64 start)
+{
+	u64 head, failed[MIGRATE_CHUNK / HMMDEV_DM_BLOCK + 1];
+	unsigned long i, j, n = 0;
+
+	for (i = 0; i < k; i++) {
+		if (b->copied[i] || b->order[i] || n == ARRAY_SIZE(failed))
+			continue;
+		head = ALIGN_DOWN(start + (b->idx[i] << PAGE_SHIFT), PMD_SIZE);
+		if (head >= start &&
+		    b->src[(head - start) >> PAGE_SHIFT] & MIGRATE_PFN_COMPOUND)
+			failed[n++] = head;
+	}
+	for (i = 0; i < k && n; i++)
+		for (j = 0; j < n; j++)
+			if (ALIGN_DOWN(start + (b->idx[i] << PAGE_SHIFT),
+				       PMD_SIZE) == failed[j])
+				b->copied[i] = false;
+}
+
 static int hmmdev_migrate_chunk(struct hmmdev_mirror *m,
 				struct hmmdev_migrate_buf *b,
 				struct vm_area_struct *vma, u64 start, u64 end,
@@ -547,6 +576,7 @@ static int hmmdev_migrate_chunk(struct hmmdev_mirror *m,
 	ret = hmmdev_devmem_copy(hd, b->sys, b->dev, b->order, b->copied, k,
 				 true);
 	hmmdev_mig_time(hd, HMMDEV_MIG_TO_DEV, HMMDEV_MIG_COPY, &t0);
+	hmmdev_migrate_fail_blocks(b, k, start);
 	/* a page that was not copied stays in RAM */
 	for (i = 0; i < k; i++) {
 		nr = 1UL << b->order[i];

@@ -36,12 +36,12 @@ INJECTIONS=(
 	"lost-sync|x-inject-drop-syncs=1|1|recover"
 	"lost-irqs|x-inject-drop-irq-every=5|1|clean"
 	"dma-errors|x-inject-dma-error-every=300|1|errors"
-	"spurious-faults|x-inject-spurious-faults=200|1|clean|fuzz"
+	"spurious-faults|x-inject-spurious-faults=200|1|errors|fuzz"
 	"duplicate-faults|x-inject-duplicate-faults=20|1|clean"
 	"fault-queue-full|x-inject-fq-full=10|1|clean"
 	"engine-hang|x-inject-engine-hang=1|1|recover"
 )
-WORKLOADS=(racer hmm-tests pingpong fuzz)
+WORKLOADS=(racer hmm-tests pingpong fuzz)   # (and quick: --short)
 
 injection() { # NAME: its table line
 	local l
