@@ -20,14 +20,15 @@
  *      again, under mirror->lock (faults fill them again);
  *   4. clears hd->failed and enables the device.
  *
- * VRAM survives a reset, so device pages stay where they are.  Lock order
- * (hmmdev.h): state_lock, then mirror->lock, then cq.lock -- the order of
- * the rest of the driver; no mmap_lock is taken.
+ * VRAM survives a reset, so device pages stay where they are.  Locks
+ * (the order is in hmmdev.h): state_lock, under it cq.lock for step 2,
+ * released, then each mirror->lock in turn for step 3; no mmap_lock.
  *
- * At most HMMDEV_RECOVER_BURST recoveries run within HMMDEV_RECOVER_WINDOW:
- * a device that keeps failing stays failed (the log says so).  Module
- * parameter recover=0 turns automatic recovery off; writing 1 to debugfs
- * recover asks for one on a failed device.
+ * At most HMMDEV_RECOVER_BURST recoveries run within HMMDEV_RECOVER_WINDOW
+ * (checked by the work under state_lock): a device that keeps failing
+ * stays failed (the log says so).  Module parameter recover=0 turns
+ * automatic recovery off; writing 1 to debugfs recover asks for one on a
+ * failed device, within the same limit.
  */
 #include <linux/debugfs.h>
 #include <linux/fs.h>
@@ -44,11 +45,18 @@ MODULE_PARM_DESC(recover,
 static void hmmdev_recover_work(struct work_struct *work)
 {
 	struct hmmdev *hd = container_of(work, struct hmmdev, recover_work);
-	unsigned long t0 = jiffies;
+	unsigned long t0 = jiffies, oldest;
 
 	down_write(&hd->state_lock);
 	if (hd->removed || !READ_ONCE(hd->failed))
 		goto out;
+	oldest = hd->recover_times[HMMDEV_RECOVER_BURST - 1];
+	if (oldest && time_before(jiffies, oldest + HMMDEV_RECOVER_WINDOW)) {
+		dev_err(&hd->pdev->dev, "not recovering: %d failures within %u s; the device stays failed\n",
+			HMMDEV_RECOVER_BURST + 1,
+			jiffies_to_msecs(HMMDEV_RECOVER_WINDOW) / 1000);
+		goto out;
+	}
 	flush_workqueue(hd->fault_wq);
 	mutex_lock(&hd->cq.lock);
 	hmmdev_wr32(hd, HMMDEV_REG_CTRL, HMMDEV_CTRL_RESET);
@@ -82,20 +90,15 @@ void hmmdev_recover_init(struct hmmdev *hd)
 	INIT_WORK(&hd->recover_work, hmmdev_recover_work);
 }
 
-/* The device failed (hmmdev_declare_failed()): recover, within limits. */
+/*
+ * The device failed (hmmdev_declare_failed()): recover, within limits --
+ * checked by the work itself, under state_lock, so that failures while a
+ * recovery runs cannot slip past them.
+ */
 void hmmdev_recover_schedule(struct hmmdev *hd)
 {
-	unsigned long oldest = hd->recover_times[HMMDEV_RECOVER_BURST - 1];
-
-	if (!READ_ONCE(recover) || READ_ONCE(hd->removed))
-		return;
-	if (oldest && time_before(jiffies, oldest + HMMDEV_RECOVER_WINDOW)) {
-		dev_err(&hd->pdev->dev, "not recovering: %d failures within %u s; the device stays failed\n",
-			HMMDEV_RECOVER_BURST + 1,
-			jiffies_to_msecs(HMMDEV_RECOVER_WINDOW) / 1000);
-		return;
-	}
-	queue_work(system_unbound_wq, &hd->recover_work);
+	if (READ_ONCE(recover) && !READ_ONCE(hd->removed))
+		queue_work(system_unbound_wq, &hd->recover_work);
 }
 
 static ssize_t hmmdev_recover_write(struct file *file, const char __user *buf,

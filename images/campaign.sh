@@ -28,7 +28,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 # workload passes, no recovery; recover: the device fails and comes back
 # (recoveries >= 1); errors: the workload may see errors (EIO), nothing is
 # lost.  (hmm-tests counts device faults exactly: spurious faults make it
-# fail, so their --short cell runs the fuzzer.)
+# fail, so their --short cell runs the fuzzer.  dma-errors-holes: huge
+# zero pages moving as 4 KiB device pages (HMM_DMIRROR_FLAG_FAIL_ALLOC)
+# while every other engine access fails -- the kernel oopsed in
+# migrate_vma_pages() on such a half-copied block before
+# hmmdev_migrate_fail_blocks().)
 INJECTIONS=(
 	"none||0|clean"
 	"sync-delay|x-inject-sync-delay-us=2000|1|clean"
@@ -40,8 +44,9 @@ INJECTIONS=(
 	"duplicate-faults|x-inject-duplicate-faults=20|1|clean"
 	"fault-queue-full|x-inject-fq-full=10|1|clean"
 	"engine-hang|x-inject-engine-hang=1|1|recover"
+	"dma-errors-holes|x-inject-dma-error-every=2|0|errors|holes"
 )
-WORKLOADS=(racer hmm-tests pingpong fuzz)   # (and quick: --short)
+WORKLOADS=(racer hmm-tests pingpong fuzz)   # (and quick, holes: --short)
 
 injection() { # NAME: its table line
 	local l

@@ -28,6 +28,16 @@ quick)
 		-r hmm.hmm_device_private.migrate_multiple \
 		-r hmm.hmm_device_private.anon_teardown \
 		-r hmm.hmm_device_private.exclusive) >/tmp/w.out 2>&1 ;;
+holes)
+	# huge zero pages moving as 4 KiB pages (FAIL_ALLOC), once the
+	# host's injection is in (it injects as soon as it sees GO); a
+	# kernel without huge device pages (6.12) moves 4 KiB pages only
+	sleep 2
+	case $(uname -r) in
+	6.*) t="-r hmm.hmm_device_private.migrate -r hmm.hmm_device_private.migrate_fault" ;;
+	*) t="-r hmm.hmm_device_private.migrate_anon_huge_zero_err -r hmm.hmm_device_private.migrate_anon_huge_err" ;;
+	esac
+	(cd / && hmm-tests $t) >/tmp/w.out 2>&1 ;;
 *) echo "CAMPAIGN error unknown workload $w"; exit 2 ;;
 esac
 echo "CAMPAIGN workload_rc $?"
