@@ -5,8 +5,9 @@
 # Runs the workload, waits for a failed device to come back, runs a probe
 # (do new jobs work?), and prints "CAMPAIGN key value" lines for the host.
 w=$1
-# a hung engine is noticed after 5 s, not 30 (the job timeout)
-echo 5 >/sys/module/hmmdev/parameters/job_timeout_s
+# a hung engine is noticed after 12 s, not 30 (the job timeout; longer
+# than the 10 s SYNC timeout, so a lost SYNC is what a lost SYNC trips)
+echo 12 >/sys/module/hmmdev/parameters/job_timeout_s
 echo "CAMPAIGN-GO"
 t0=$(cut -d' ' -f1 /proc/uptime)
 case "$w" in
