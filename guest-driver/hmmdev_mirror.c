@@ -462,6 +462,33 @@ void hmmdev_mirror_destroy(struct hmmdev_mirror *m)
 	hmmdev_mirror_put(m);
 }
 
+/* @fn on every published mirror, each with a reference held. */
+static void hmmdev_mirrors_each(struct hmmdev *hd,
+				void (*fn)(struct hmmdev_mirror *m))
+{
+	struct hmmdev_mirror *m;
+	int ctx;
+
+	for (ctx = 0; ctx < HMMDEV_NUM_CONTEXTS; ctx++) {
+		m = hmmdev_mirror_get(hd, ctx);
+		if (!m)
+			continue;
+		fn(m);
+		hmmdev_mirror_put(m);
+	}
+}
+
+static void hmmdev_mirror_restart(struct hmmdev_mirror *m)
+{
+	mutex_lock(&m->lock);
+	if (!m->dead) {
+		hmmdev_pt_zap(m, 0, HMMDEV_VA_LIMIT);
+		hmmdev_pt_reap(m, 0, HMMDEV_VA_LIMIT);
+		hmmdev_ctx_program(m->hd, m->ctx, m->root, m->mm);
+	}
+	mutex_unlock(&m->lock);
+}
+
 /*
  * Recovery (hmmdev_recover.c): the device has been reset, state_lock is
  * held for writing.  Every live mirror loses its device page tables
@@ -469,35 +496,16 @@ void hmmdev_mirror_destroy(struct hmmdev_mirror *m)
  */
 void hmmdev_mirrors_restart(struct hmmdev *hd)
 {
-	struct hmmdev_mirror *m;
-	int ctx;
+	hmmdev_mirrors_each(hd, hmmdev_mirror_restart);
+}
 
-	for (ctx = 0; ctx < HMMDEV_NUM_CONTEXTS; ctx++) {
-		m = hmmdev_mirror_get(hd, ctx);
-		if (!m)
-			continue;
-		mutex_lock(&m->lock);
-		if (!m->dead) {
-			hmmdev_pt_zap(m, 0, HMMDEV_VA_LIMIT);
-			hmmdev_pt_reap(m, 0, HMMDEV_VA_LIMIT);
-			hmmdev_ctx_program(hd, m->ctx, m->root, m->mm);
-		}
-		mutex_unlock(&m->lock);
-		hmmdev_mirror_put(m);
-	}
+static void hmmdev_mirror_detach(struct hmmdev_mirror *m)
+{
+	hmmdev_mirror_teardown(m, false);
 }
 
 /* PCI remove: the device is reset; drop every mirror's device state. */
 void hmmdev_mirrors_detach(struct hmmdev *hd)
 {
-	struct hmmdev_mirror *m;
-	int ctx;
-
-	for (ctx = 0; ctx < HMMDEV_NUM_CONTEXTS; ctx++) {
-		m = hmmdev_mirror_get(hd, ctx);
-		if (!m)
-			continue;
-		hmmdev_mirror_teardown(m, false);
-		hmmdev_mirror_put(m);
-	}
+	hmmdev_mirrors_each(hd, hmmdev_mirror_detach);
 }
