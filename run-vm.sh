@@ -51,6 +51,11 @@ quits QEMU; leaving the shell powers off).
   --run 'CMD'         run CMD in /work, print its output, power off, exit
                       with its status
   --qmp PATH          QMP socket at PATH (qom-get/qom-set, device_del, ...)
+  --native-hotplug    the root ports' slots belong to Linux's pciehp, not to
+                      ACPI hotplug (q35's default): a device that falls off
+                      the bus (x-inject-surprise-removal) is removed by
+                      pciehp's surprise-removal path; device_del then
+                      takes pciehp's 5 s attention-button wait
   --devices N         number of hmmdev devices (0..4, default 4: hmmdev0,1
                       with device-private memory, hmmdev2,3 coherent, as
                       hmm-tests wants /dev/hmm_dmirror0..3)
@@ -98,6 +103,7 @@ suites=()
 adds=()
 run_cmd=
 qmp=
+native_hotplug=0
 ndev=4
 trace=
 oracle=fail
@@ -119,6 +125,7 @@ while [ $# -gt 0 ]; do
 		adds+=("$2"); shift ;;
 	--run) mode=run; run_cmd=${2:?--run needs a command}; shift ;;
 	--qmp) qmp=${2:?--qmp needs a path}; shift ;;
+	--native-hotplug) native_hotplug=1 ;;
 	--devices) ndev=${2:?--devices needs a number}; shift ;;
 	--trace) trace=${2:?--trace needs a pattern}; shift ;;
 	--oracle) oracle=${2:?--oracle needs a mode}; shift ;;
@@ -183,6 +190,8 @@ append+=" hmmdev.suites=$(IFS=,; echo "${suites[*]}")"
 args=(-M q35 -accel tcg,thread=multi -cpu max -smp 2 -m 2G
 	-nodefaults -no-user-config -display none -no-reboot
 	-kernel "$guest/bzImage" -initrd "$initrd" -append "$append")
+[ $native_hotplug -eq 0 ] ||
+	args+=(-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off)
 # the IOMMU comes before the devices whose DMA it remaps
 [ $iommu -eq 0 ] || args+=(-device intel-iommu,intremap=off)
 # 512 MiB of VRAM each: 384 MiB of device pages, room for the 256 MiB

@@ -58,6 +58,13 @@
  * The recovery work (hmmdev_recover.c) takes state_lock for writing, then
  * cq.lock, then, one after the other, each mirror's mirror->lock; it
  * flushes the fault work (which never takes state_lock) under state_lock.
+ * The PCI core's slot_reset and reset_done do the same; reset_prepare
+ * takes state_lock for writing and holds it until reset_done.
+ *
+ * hmmdev_bar_wait() (a reset has the BARs off) may sleep under
+ * state_lock (read), mirror->lock or a device page's lock: what it waits
+ * for -- the configuration restored, hd->bar_off cleared -- happens in the
+ * PCI core's reset path before any of our locks is taken.
  */
 
 #define HMMDEV_JQ_ENTRIES	64
@@ -69,6 +76,7 @@
 #define HMMDEV_MAX_ENGINES	16	/* a fault id's engine field: 4 bits */
 #define HMMDEV_RECOVER_BURST	3	/* recoveries per HMMDEV_RECOVER_WINDOW */
 #define HMMDEV_RECOVER_WINDOW	(60 * HZ)
+#define HMMDEV_BAR_WAIT		(10 * HZ)	/* a reset's BARs-off window */
 #define HMMDEV_STATUS_PENDING	0xffffffffu
 #define HMMDEV_VA_LIMIT		BIT_ULL(HMMDEV_VA_BITS)
 #define HMMDEV_FAULT_AROUND_DEFAULT	16	/* pages */
@@ -277,6 +285,14 @@ struct hmmdev_vector {
  * @state_lock: read-held by every user operation, write-held by remove
  * @removed: the PCI function is gone; user operations fail with -ENODEV
  * @failed: the device stopped answering; user operations fail with -EIO
+ * @gone: the function fell off the bus (all-ones reads, or the PCI core
+ *	says it is disconnected); user operations fail with -ENODEV
+ * @pci_recovery: the PCI core's error recovery (AER) or a function reset
+ *	owns the device: hmmdev_recover_work() stays out of its way
+ * @bar_off: within @pci_recovery, the BARs do not answer (the link or the
+ *	function is being reset, the configuration not yet restored): VRAM
+ *	page-table walks and CPU copies wait (hmmdev_bar_wait())
+ * @bar_wq: woken when @bar_off clears
  * @map_lock: read-held by VRAM page faults, write-held by remove
  * @unmapped: VRAM is no longer mappable (set by remove under @map_lock)
  * @files_lock: protects @files
@@ -308,6 +324,14 @@ struct hmmdev_vector {
  *	of blocks
  * @dm_virt: the device pages' VRAM, mapped for the CPU (device-private:
  *	BAR2; coherent pages are in the kernel's own map)
+ * @dm_poison: device pages an engine found poisoned (VRAM_POISONED), one
+ *	bit per 4 KiB; set under @dm_lock, never cleared
+ * @dm_retired: poisoned pages freed by their owner: never handed out again
+ *	(they stay set in @dm_bitmap, out of @dm_used)
+ * @pages_poisoned: bits set in @dm_poison
+ * @pages_retired: bits set in @dm_retired
+ * @pages_hwpoisoned: lost device pages that came back at remove as
+ *	hwpoison system pages (memory_failure(): SIGBUS on access)
  * @pages_lost: device pages that could not be read back at all
  * @pages_rescued: device pages copied back by the CPU (failed engines)
  * @migrations_to_dev: pages migrated to VRAM
@@ -351,6 +375,10 @@ struct hmmdev_vector {
  * @recover_work: brings a failed device back (hmmdev_recover.c)
  * @recover_times: when the last recoveries ran (jiffies), for the limit
  * @recoveries: failures the device was brought back from
+ * @aer_correctable: correctable PCIe errors reported to us (AER)
+ * @aer_nonfatal: uncorrectable non-fatal PCIe errors (the link still works)
+ * @aer_fatal: fatal PCIe errors (the core resets the link, we restart)
+ * @function_resets: resets through the PCI core (FLR, sysfs reset, AER)
  * @irqs_missed: completions found without their interrupt (lost MSI-X)
  * @faults_lost: VA jobs resubmitted after a fault the device could not
  *	report (a full fault queue)
@@ -380,6 +408,10 @@ struct hmmdev {
 	struct rw_semaphore state_lock;
 	bool removed;
 	bool failed;
+	bool gone;
+	bool pci_recovery;
+	bool bar_off;
+	wait_queue_head_t bar_wq;
 	struct rw_semaphore map_lock;
 	bool unmapped;
 	struct mutex files_lock;	/* protects @files */
@@ -409,6 +441,11 @@ struct hmmdev {
 	unsigned long dm_first_pfn;
 	unsigned long dm_pages;
 	void __iomem *dm_virt;
+	unsigned long *dm_poison;
+	unsigned long *dm_retired;
+	atomic64_t pages_poisoned;
+	atomic64_t pages_retired;
+	atomic64_t pages_hwpoisoned;
 	atomic64_t pages_lost;
 	atomic64_t pages_rescued;
 	atomic64_t migrations_to_dev;
@@ -446,6 +483,10 @@ struct hmmdev {
 	struct work_struct recover_work;
 	unsigned long recover_times[HMMDEV_RECOVER_BURST];
 	atomic64_t recoveries;
+	atomic64_t aer_correctable;
+	atomic64_t aer_nonfatal;
+	atomic64_t aer_fatal;
+	atomic64_t function_resets;
 	atomic64_t irqs_missed;
 	atomic64_t faults_lost;
 	atomic64_t faults_duplicate;
@@ -539,6 +580,9 @@ int hmmdev_job_wait(struct hmmdev *hd, int tag, struct hmmdev_job_desc *desc,
 void hmmdev_recover_init(struct hmmdev *hd);
 void hmmdev_recover_schedule(struct hmmdev *hd);
 void hmmdev_recover_debugfs(struct hmmdev *hd);
+bool hmmdev_check_gone(struct hmmdev *hd);
+bool hmmdev_bar_wait(struct hmmdev *hd);
+extern const struct pci_error_handlers hmmdev_err_handlers;
 
 /* hmmdev_oracle.c */
 void hmmdev_oracle_init(struct hmmdev *hd);
@@ -601,6 +645,9 @@ unsigned long hmmdev_devmem_select_huge(struct hmmdev *hd);
 struct page *hmmdev_devmem_alloc(struct hmmdev *hd, unsigned int order);
 bool hmmdev_devmem_rescue(struct hmmdev *hd, struct page *dpage,
 			  struct page *spage, unsigned int order);
+void hmmdev_devmem_poisoned(struct hmmdev *hd, struct page *dpage);
+bool hmmdev_devmem_is_poisoned(struct hmmdev *hd, struct page *dpage,
+			       unsigned int order);
 void hmmdev_devmem_cpu_copy(struct hmmdev *hd, struct page *dpage,
 			    struct page *spage, unsigned int order,
 			    bool to_vram);
@@ -611,7 +658,8 @@ void hmmdev_mig_time(struct hmmdev *hd, enum hmmdev_mig_dir dir,
 int hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
 			    unsigned long *dst, unsigned long n,
 			    struct vm_area_struct *vma, u64 start,
-			    struct page *watch, struct hmmdev_mirror *m);
+			    struct page *watch, struct hmmdev_mirror *m,
+			    unsigned long *lost);
 struct migrate_vma;
 int hmmdev_migrate_vma_back(struct hmmdev *hd, struct migrate_vma *args,
 			    struct hmmdev_mirror *m, unsigned long *moved);

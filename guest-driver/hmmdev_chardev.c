@@ -315,7 +315,7 @@ static long hmmdev_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 	long ret;
 
 	down_read(&hd->state_lock);
-	if (hd->removed) {
+	if (hd->removed || READ_ONCE(hd->gone)) {
 		ret = -ENODEV;
 		goto out;
 	}

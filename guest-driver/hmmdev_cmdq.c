@@ -110,8 +110,11 @@ void hmmdev_declare_failed(struct hmmdev *hd, const char *why)
 {
 	if (xchg(&hd->failed, true))
 		return;
-	dev_err(&hd->pdev->dev, "%s: device declared failed and reset; calls fail with -EIO until it recovers\n",
-		why);
+	if (READ_ONCE(hd->gone))
+		dev_err(&hd->pdev->dev, "%s: device declared failed\n", why);
+	else
+		dev_err(&hd->pdev->dev, "%s: device declared failed and reset; calls fail with -EIO until it recovers\n",
+			why);
 	hmmdev_quiesce(hd, HMMDEV_FAIL_QUIESCE_MS);
 	pci_clear_master(hd->pdev);
 	wake_up_all(&hd->cq.wq);
@@ -138,6 +141,7 @@ static bool hmmdev_cmdq_wait_fence(struct hmmdev *hd, u64 seq)
 			break;
 		if (time_after(jiffies, deadline))
 			return false;
+		hmmdev_check_gone(hd);	/* gone: declared failed, we wake */
 	}
 	/* 1: true only once the slice had run out -- no interrupt came */
 	if (left == 1 && READ_ONCE(*cq->fence) >= seq)

@@ -171,12 +171,53 @@ void hmmdev_devmem_page_free(struct page *page, unsigned int order)
 	struct hmmdev *hd = hmmdev_of_page(page);
 	unsigned long idx = page_to_pfn(page) - hd->dm_first_pfn;
 	unsigned long nr = 1UL << order, b = idx / HMMDEV_DM_BLOCK;
+	unsigned long end = idx + nr, retired = 0;
 
 	spin_lock(&hd->dm_lock);
 	bitmap_clear(hd->dm_bitmap, idx, nr);
-	hd->dm_block_used[b] -= nr;
+	/* a poisoned page is retired: in use for the allocator, for ever */
+	for_each_set_bit_from(idx, hd->dm_poison, end) {
+		__set_bit(idx, hd->dm_bitmap);
+		__set_bit(idx, hd->dm_retired);
+		retired++;
+	}
+	hd->dm_block_used[b] -= nr - retired;
 	hd->dm_used -= nr;
 	spin_unlock(&hd->dm_lock);
+	atomic64_add(retired, &hd->pages_retired);
+}
+
+/**
+ * hmmdev_devmem_poisoned() - an engine found @dpage poisoned
+ * @hd: the device
+ * @dpage: the 4 KiB device page whose read failed (HMMDEV_JOB_VRAM_POISONED)
+ *
+ * Its data is lost: it is never copied (by the engines or the CPU) again,
+ * and once its owner frees it, it is retired (hmmdev_devmem_page_free()).
+ */
+void hmmdev_devmem_poisoned(struct hmmdev *hd, struct page *dpage)
+{
+	unsigned long idx = page_to_pfn(dpage) - hd->dm_first_pfn;
+	bool first;
+
+	spin_lock(&hd->dm_lock);
+	first = !__test_and_set_bit(idx, hd->dm_poison);
+	spin_unlock(&hd->dm_lock);
+	if (!first)
+		return;
+	atomic64_inc(&hd->pages_poisoned);
+	dev_err(&hd->pdev->dev, "VRAM page at %#llx is poisoned: its data is lost, the page is retired once freed\n",
+		hmmdev_devmem_offset(hd, dpage));
+}
+
+/* Is any of the 2^@order pages at @dpage known to be poisoned? */
+bool hmmdev_devmem_is_poisoned(struct hmmdev *hd, struct page *dpage,
+			       unsigned int order)
+{
+	unsigned long idx = page_to_pfn(dpage) - hd->dm_first_pfn;
+	unsigned long end = idx + (1UL << order);
+
+	return find_next_bit(hd->dm_poison, end, idx) < end;
 }
 
 #if HMMDEV_DEVICE_THP
@@ -276,9 +317,12 @@ int hmmdev_devmem_init(struct hmmdev *hd)
 			    HMMDEV_DM_BLOCK);
 	hd->dm_blocks = npages / HMMDEV_DM_BLOCK;
 	hd->dm_bitmap = devm_bitmap_zalloc(dev, npages, GFP_KERNEL);
+	hd->dm_poison = devm_bitmap_zalloc(dev, npages, GFP_KERNEL);
+	hd->dm_retired = devm_bitmap_zalloc(dev, npages, GFP_KERNEL);
 	hd->dm_block_used = devm_kcalloc(dev, hd->dm_blocks,
 					 sizeof(*hd->dm_block_used), GFP_KERNEL);
-	if (!hd->dm_bitmap || !hd->dm_block_used)
+	if (!hd->dm_bitmap || !hd->dm_poison || !hd->dm_retired ||
+	    !hd->dm_block_used)
 		return -ENOMEM;
 	if (hmmdev_rd32(hd, HMMDEV_REG_CAPS) & HMMDEV_CAP_COHERENT) {
 		hd->pgmap.type = MEMORY_DEVICE_COHERENT;
@@ -369,13 +413,18 @@ void hmmdev_devmem_cpu_copy(struct hmmdev *hd, struct page *dpage,
  * @order: 0, or HMMDEV_DEVICE_THP_ORDER
  *
  * For when the engines cannot copy (a failed device): VRAM stays readable
- * through BAR2 as long as the function answers its ID register.
+ * through BAR2 as long as the function answers its ID register -- except
+ * a poisoned page, whose BAR2 reads are not its data.  Within a reset it
+ * waits for the BARs to come back (hmmdev_bar_wait()).
  *
  * Return: true when copied.
  */
 bool hmmdev_devmem_rescue(struct hmmdev *hd, struct page *dpage,
 			  struct page *spage, unsigned int order)
 {
+	if (hmmdev_devmem_is_poisoned(hd, dpage, order))
+		return false;
+	hmmdev_bar_wait(hd);	/* a reset in progress: BAR2 comes back */
 	if (hmmdev_rd32(hd, HMMDEV_REG_ID) != HMMDEV_ID_MAGIC)
 		return false;	/* gone: BAR reads are not VRAM */
 	hmmdev_devmem_cpu_copy(hd, dpage, spage, order, false);
@@ -398,9 +447,39 @@ static unsigned long hmmdev_devmem_used_pfns(struct hmmdev *hd,
 
 	spin_lock(&hd->dm_lock);
 	for_each_set_bit(idx, hd->dm_bitmap, hd->dm_pages)
-		src[n++] = hd->dm_first_pfn + idx;
+		if (!test_bit(idx, hd->dm_retired))
+			src[n++] = hd->dm_first_pfn + idx;
 	spin_unlock(&hd->dm_lock);
 	return n;
+}
+
+/*
+ * Eviction: the system pages standing in for lost device pages (@lost, of
+ * @dst's @n entries; zeroed) become hwpoison pages: memory_failure() unmaps
+ * them, and a process touching one gets SIGBUS (BUS_MCEERR_AR), as after a
+ * machine check on its own memory, instead of reading zeroes.
+ */
+static void hmmdev_devmem_hwpoison(struct hmmdev *hd, unsigned long *dst,
+				   unsigned long *lost, unsigned long n)
+{
+	unsigned long i, p, nr, pfn;
+
+	for_each_set_bit(i, lost, n) {
+		if (!dst[i])
+			continue;
+		pfn = migrate_pfn_to_page(dst[i]) ?
+		      page_to_pfn(migrate_pfn_to_page(dst[i])) : 0;
+		nr = dst[i] & MIGRATE_PFN_COMPOUND ? HMMDEV_DM_BLOCK : 1;
+		for (p = 0; p < nr && pfn; p++) {
+			if (!IS_ENABLED(CONFIG_MEMORY_FAILURE) ||
+			    memory_failure(pfn + p, 0)) {
+				dev_err_ratelimited(&hd->pdev->dev,
+						    "eviction: a lost page could not be made hwpoison: it reads as zeroes\n");
+				continue;
+			}
+			atomic64_inc(&hd->pages_hwpoisoned);
+		}
+	}
 }
 
 /*
@@ -419,7 +498,7 @@ static unsigned long hmmdev_devmem_used_pfns(struct hmmdev *hd,
  */
 void hmmdev_devmem_evict(struct hmmdev *hd)
 {
-	unsigned long npages = hd->dm_pages, n, *src, *dst;
+	unsigned long npages = hd->dm_pages, n, i, *src, *dst, *lost;
 	struct hmmdev_mirror *m;
 	u64 moved = 0;
 	int ctx;
@@ -435,11 +514,17 @@ void hmmdev_devmem_evict(struct hmmdev *hd)
 	}
 	src = kvcalloc(npages, sizeof(*src), GFP_KERNEL | __GFP_NOFAIL);
 	dst = kvcalloc(npages, sizeof(*dst), GFP_KERNEL | __GFP_NOFAIL);
+	lost = bitmap_zalloc(npages, GFP_KERNEL | __GFP_NOFAIL);
 	n = hmmdev_devmem_used_pfns(hd, src);
 	n = hmmdev_migrate_device_lock(src, n, hd->dm_first_pfn, npages);
-	hmmdev_devmem_copy_back(hd, src, dst, n, NULL, 0, NULL, NULL);
+	hmmdev_devmem_copy_back(hd, src, dst, n, NULL, 0, NULL, NULL, lost);
 	migrate_device_pages(src, dst, n);
+	for_each_set_bit(i, lost, n)
+		if (!(src[i] & MIGRATE_PFN_MIGRATE))
+			__clear_bit(i, lost);	/* it did not move after all */
 	migrate_device_finalize(src, dst, n);
+	hmmdev_devmem_hwpoison(hd, dst, lost, n);
+	bitmap_free(lost);
 	kvfree(src);
 	kvfree(dst);
 }

@@ -291,7 +291,7 @@ static long hmmdev_dmirror_ioctl(struct file *filp, unsigned int command,
 	cmd.faults = 0;
 
 	down_read(&hd->state_lock);
-	if (hd->removed || m->dead) {
+	if (hd->removed || READ_ONCE(hd->gone) || m->dead) {
 		ret = -ENODEV;
 	} else if (READ_ONCE(hd->failed)) {
 		ret = -EIO;

@@ -174,6 +174,7 @@ static int hmmdev_job_submit(struct hmmdev *hd, struct hmmdev_job_desc *desc)
 			return -ETIMEDOUT;
 		/* completions wake slot_wq; ring room is polled */
 		wait_event_timeout(jq->slot_wq, READ_ONCE(hd->failed), HZ / 100);
+		hmmdev_check_gone(hd);
 		spin_lock_irq(&jq->lock);
 	}
 	if (READ_ONCE(hd->failed)) {
@@ -272,6 +273,8 @@ static bool hmmdev_job_wait_record(struct hmmdev *hd, int index)
 		}
 		if (time_after(jiffies, deadline))
 			return false;
+		if (hmmdev_check_gone(hd))
+			continue;	/* declared failed: the slot is signalled */
 		/* a fault whose interrupt was lost stalls the job: look */
 		queue_work(hd->fault_wq, &hd->fault_work);
 	}

@@ -239,6 +239,14 @@ static int hmmdev_counters_show(struct seq_file *m, void *unused)
 	seq_printf(m, "driver.stale_translations %lld\n",
 		   atomic64_read(&hd->stale_translations));
 	seq_printf(m, "driver.failed %d\n", READ_ONCE(hd->failed));
+	seq_printf(m, "driver.gone %d\n", READ_ONCE(hd->gone));
+	seq_printf(m, "driver.aer_correctable %lld\n",
+		   atomic64_read(&hd->aer_correctable));
+	seq_printf(m, "driver.aer_nonfatal %lld\n",
+		   atomic64_read(&hd->aer_nonfatal));
+	seq_printf(m, "driver.aer_fatal %lld\n", atomic64_read(&hd->aer_fatal));
+	seq_printf(m, "driver.function_resets %lld\n",
+		   atomic64_read(&hd->function_resets));
 	seq_printf(m, "driver.invalidations %lld\n",
 		   atomic64_read(&hd->invalidations));
 	seq_printf(m, "driver.notifier_calls %lld\n",
@@ -280,6 +288,12 @@ static int hmmdev_counters_show(struct seq_file *m, void *unused)
 		   atomic64_read(&hd->pages_rescued));
 	seq_printf(m, "driver.pages_lost %lld\n",
 		   atomic64_read(&hd->pages_lost));
+	seq_printf(m, "driver.pages_poisoned %lld\n",
+		   atomic64_read(&hd->pages_poisoned));
+	seq_printf(m, "driver.pages_retired %lld\n",
+		   atomic64_read(&hd->pages_retired));
+	seq_printf(m, "driver.pages_hwpoisoned %lld\n",
+		   atomic64_read(&hd->pages_hwpoisoned));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(hmmdev_counters);
@@ -373,6 +387,7 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	INIT_LIST_HEAD(&hd->files);
 	hmmdev_recover_init(hd);
 	init_waitqueue_head(&hd->irq_wq);
+	init_waitqueue_head(&hd->bar_wq);
 	hd->pdev = pci_dev_get(pdev);
 	ret = ida_alloc(&hmmdev_ida, GFP_KERNEL);
 	if (ret < 0) {
@@ -450,6 +465,8 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = hmmdev_selftest(hd);
 	if (ret)
 		goto err_stop;
+	/* restored after the link reset of a fatal error (hmmdev_recover.c) */
+	pci_save_state(pdev);
 
 	hd->debugfs = debugfs_create_dir(pci_name(pdev), hmmdev_debugfs_root);
 	debugfs_create_file("counters", 0444, hd->debugfs, hd,
@@ -483,6 +500,8 @@ static void hmmdev_remove(struct pci_dev *pdev)
 {
 	struct hmmdev *hd = pci_get_drvdata(pdev);
 
+	/* a surprise removal (pciehp): nothing waits for the device below */
+	hmmdev_check_gone(hd);
 	hmmdev_dmirror_unregister(hd);
 	hmmdev_chardev_unregister(hd);		/* sets hd->removed */
 	/* nothing may stay in VRAM: the engines copy it back first */
@@ -517,6 +536,7 @@ static struct pci_driver hmmdev_driver = {
 	.id_table = hmmdev_ids,
 	.probe = hmmdev_probe,
 	.remove = hmmdev_remove,
+	.err_handler = &hmmdev_err_handlers,
 };
 
 static int __init hmmdev_init(void)

@@ -148,6 +148,23 @@ static bool hmmdev_devmem_zero(struct hmmdev *hd, struct page *dev,
 }
 
 /*
+ * A list job from VRAM ended with VRAM_POISONED after @result bytes: the
+ * entry it stopped at holds the poisoned page (the entries before it were
+ * copied, those after it were not tried).
+ */
+static void hmmdev_copy_poisoned(struct hmmdev *hd, struct page **dev,
+				 const unsigned long *item,
+				 const struct hmmdev_copy_job *job, u64 result)
+{
+	u64 entry = div64_u64(result, job->size);
+	u64 within = result - entry * job->size;
+
+	if (entry < job->count)
+		hmmdev_devmem_poisoned(hd, dev[item[job->first + entry]] +
+					   (within >> PAGE_SHIFT));
+}
+
+/*
  * hmmdev_devmem_copy_batch() - copy pages between system memory and VRAM
  * @hd: the device
  * @sys: system pages (heads of 2^@order); NULL entries (to VRAM only) zero
@@ -179,6 +196,7 @@ static int hmmdev_devmem_copy_batch(struct hmmdev *hd, struct page **sys,
 	unsigned long i, small = 0, mapped = 0, listed, *item;
 	int jobs, j, pass, per_class, ret = 0;
 	bool list_ok, map_failed = false;
+	u32 status;
 	u64 result;
 
 	memset(copied, 0, n * sizeof(*copied));
@@ -189,7 +207,11 @@ static int hmmdev_devmem_copy_batch(struct hmmdev *hd, struct page **sys,
 	 * asked for this migration.  The CPU copies through BAR2 instead.
 	 */
 	if (hd->engines < 2) {
+		hmmdev_bar_wait(hd);
 		for (i = 0; i < n; i++) {
+			if (!to_vram &&
+			    hmmdev_devmem_is_poisoned(hd, dev[i], order[i]))
+				continue;
 			hmmdev_devmem_cpu_copy(hd, dev[i], sys[i], order[i],
 					       to_vram);
 			copied[i] = true;
@@ -253,9 +275,12 @@ static int hmmdev_devmem_copy_batch(struct hmmdev *hd, struct page **sys,
 		if (job[j].tag < 0)
 			continue;
 		result = 0;
+		status = HMMDEV_JOB_OK;
 		if (hmmdev_job_wait(hd, job[j].tag, &job[j].desc, &result,
-				    NULL) == -ETIMEDOUT)
+				    &status) == -ETIMEDOUT)
 			ret = -ETIMEDOUT;
+		if (status == HMMDEV_JOB_VRAM_POISONED && !to_vram)
+			hmmdev_copy_poisoned(hd, dev, item, &job[j], result);
 		result = min_t(u64, div64_u64(result, job[j].size), job[j].count);
 		for (i = job[j].first; i < job[j].first + result; i++)
 			copied[item[i]] = true;
@@ -326,21 +351,25 @@ static struct page *hmmdev_sys_alloc(struct vm_area_struct *vma, u64 addr,
  * @watch: a page whose loss the caller must know of (the CPU's fault
  *	page), or NULL
  * @m: the mirror whose HMM_DMIRROR_FLAG_FAIL_ALLOC applies, or NULL
+ * @lost: out (eviction; may be NULL): a bit per entry whose page was lost
  *
  * A 2 MiB device folio comes back into a system THP when one can be had,
  * else (with a VMA: the core then splits the device folio) into 4 KiB
  * pages.  A page the engines cannot copy (a failed device) is copied by the
  * CPU through BAR2 (hmmdev_devmem_rescue()).  A page that cannot be read at
- * all is lost: it stays a device page for migrate_to_ram (whose fault then
- * gets SIGBUS), and comes back zeroed at eviction, where it has to go; the
- * kernel log says so either way.
+ * all (poisoned VRAM, a device gone) is lost: it stays a device page for
+ * migrate_to_ram (whose fault then gets SIGBUS; a page known to be poisoned
+ * is not tried again), and comes back zeroed at eviction, where it has to
+ * go, marked in @lost (hmmdev_devmem_evict() makes it hwpoison); the kernel
+ * log says so either way.
  *
  * Return: 0, or -EIO when @watch was lost.
  */
 int hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
 			    unsigned long *dst, unsigned long n,
 			    struct vm_area_struct *vma, u64 start,
-			    struct page *watch, struct hmmdev_mirror *m)
+			    struct page *watch, struct hmmdev_mirror *m,
+			    unsigned long *lost)
 {
 	struct hmmdev_back_items *b = kvmalloc(sizeof(*b),
 						GFP_KERNEL | __GFP_NOFAIL);
@@ -363,6 +392,14 @@ int hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
 			cnt += nr;
 			if (!dpage || !(src[j] & MIGRATE_PFN_MIGRATE))
 				continue;
+			if (vma && hmmdev_devmem_is_poisoned(hd, dpage,
+							     huge ? HMMDEV_DEVICE_THP_ORDER : 0)) {
+				/* lost already: it stays, the fault gets SIGBUS */
+				if (watch && page_to_pfn(watch) -
+					     page_to_pfn(dpage) < nr)
+					ret = -EIO;
+				continue;
+			}
 			if (huge && !hmmdev_mirror_fail_alloc(m))
 				spage = hmmdev_sys_alloc(vma,
 							 start + (j << PAGE_SHIFT),
@@ -415,6 +452,8 @@ int hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
 			if (!vma) {
 				for (p = 0; p < 1UL << b->order[i]; p++)
 					clear_highpage(b->sys[i] + p);
+				if (lost)
+					__set_bit(b->idx[i], lost);
 				continue;
 			}
 			if (b->dev[i] == watch)
@@ -626,7 +665,7 @@ int hmmdev_migrate_vma_back(struct hmmdev *hd, struct migrate_vma *args,
 	hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_SETUP, &t0);
 	lost = hmmdev_devmem_copy_back(hd, args->src, args->dst, args->npages,
 				       args->vma, args->start, args->fault_page,
-				       m);
+				       m, NULL);
 	for (i = 0; i < args->npages; i++)
 		if (args->dst[i])
 			*moved += args->dst[i] & MIGRATE_PFN_COMPOUND ?

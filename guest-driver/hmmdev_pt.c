@@ -78,6 +78,30 @@ static u64 __iomem *hmmdev_pte(struct hmmdev *hd, u64 table, unsigned int i)
 	return hd->pt_virt + (table - hd->pt_base) + i * 8;
 }
 
+/*
+ * An entry as read from VRAM, which a device can break: all-ones (a device
+ * that fell off the bus reads so) is no entry, and a table entry must name
+ * one of our table pages -- anything else is ignored (and said once), not
+ * followed out of the pool.
+ */
+static u64 hmmdev_pt_read(struct hmmdev *hd, u64 __iomem *slot, int level)
+{
+	u64 pte = readq(slot), table = PTE_ADDR(pte);
+	bool leaf = level == 1 || (level == 2 && (pte & HMMDEV_PTE_HUGE));
+
+	if (pte == ~0ull)
+		return 0;
+	if (leaf || !(pte & HMMDEV_PTE_VALID))
+		return pte;
+	if (table >= hd->pt_base && table < hd->pt_base + hd->pt_size &&
+	    !((table - hd->pt_base) % PT_PAGE) &&
+	    test_bit((table - hd->pt_base) / PT_PAGE, hd->pt_bitmap))
+		return pte;
+	dev_err_once(&hd->pdev->dev, "page-table entry %#llx (level %d) names no table page of ours: ignored\n",
+		     pte, level);
+	return 0;
+}
+
 static unsigned int hmmdev_pt_index(u64 va, int level)
 {
 	return (va >> (12 + 9 * (level - 1))) & 511;
@@ -105,8 +129,11 @@ u64 hmmdev_pt_lookup(struct hmmdev_mirror *m, u64 va)
 	lockdep_assert_held(&m->lock);
 	if (va >= HMMDEV_VA_LIMIT)
 		return 0;
+	hmmdev_bar_wait(hd);
 	for (level = 4; level >= 1; level--) {
-		pte = readq(hmmdev_pte(hd, table, hmmdev_pt_index(va, level)));
+		pte = hmmdev_pt_read(hd, hmmdev_pte(hd, table,
+						    hmmdev_pt_index(va, level)),
+				     level);
 		if (!(pte & HMMDEV_PTE_VALID) || level == 1 ||
 		    (level == 2 && (pte & HMMDEV_PTE_HUGE)))
 			break;
@@ -128,7 +155,7 @@ static bool hmmdev_pt_retire(struct hmmdev_mirror *m, u64 va, u64 __iomem *slot,
 	unsigned int i;
 
 	for (i = 0; i < 512; i++)
-		if (readq(hmmdev_pte(hd, table, i)))
+		if (hmmdev_pt_read(hd, hmmdev_pte(hd, table, i), 1))
 			return false;
 	writeq(0, slot);
 	if (hmmdev_invalidate(hd, m->ctx, ALIGN_DOWN(va, PMD_SIZE),
@@ -173,9 +200,11 @@ int hmmdev_pt_map(struct hmmdev_mirror *m, u64 va, u64 leaf, bool *replaced)
 	/* the table index would wrap: 2^48 + x is not x */
 	if (va >= HMMDEV_VA_LIMIT)
 		return -EFAULT;
+	if (!hmmdev_bar_wait(hd))
+		return -EIO;
 	for (level = 4; level > target; level--) {
 		slot = hmmdev_pte(hd, table, hmmdev_pt_index(va, level));
-		pte = readq(slot);
+		pte = hmmdev_pt_read(hd, slot, level);
 		if (pte & HMMDEV_PTE_HUGE)
 			return -EEXIST;
 		if (!(pte & HMMDEV_PTE_VALID)) {
@@ -191,7 +220,7 @@ int hmmdev_pt_map(struct hmmdev_mirror *m, u64 va, u64 leaf, bool *replaced)
 		table = PTE_ADDR(pte);
 	}
 	slot = hmmdev_pte(hd, table, hmmdev_pt_index(va, target));
-	pte = readq(slot);
+	pte = hmmdev_pt_read(hd, slot, target);
 	if (target == 2 && (pte & HMMDEV_PTE_VALID) && !(pte & HMMDEV_PTE_HUGE)) {
 		/* a table of 4 KiB leaves */
 		if (!hmmdev_pt_retire(m, va, slot, pte))
@@ -229,7 +258,7 @@ static unsigned long hmmdev_pt_walk(struct hmmdev_mirror *m, u64 table,
 		va = base + i * span;
 		if (va >= end)
 			break;
-		pte = readq(slot);
+		pte = hmmdev_pt_read(hd, slot, level);
 		leaf = level == 1 || (level == 2 && (pte & HMMDEV_PTE_HUGE));
 		if (!leaf) {
 			if (pte & HMMDEV_PTE_VALID)
@@ -268,6 +297,11 @@ static unsigned long hmmdev_pt_range(struct hmmdev_mirror *m, u64 start,
 {
 	if (start >= HMMDEV_VA_LIMIT || start >= end)
 		return 0;
+	/* a reset's window: "any" may not sleep -- say yes, ask again */
+	if ((op == PT_ANY || op == PT_ANY_ATOMIC) && READ_ONCE(m->hd->bar_off))
+		return 1;
+	if (op != PT_ANY && op != PT_ANY_ATOMIC)
+		hmmdev_bar_wait(m->hd);
 	return hmmdev_pt_walk(m, m->root, 4, 0, start,
 			      min(end, HMMDEV_VA_LIMIT), op);
 }
@@ -304,7 +338,7 @@ static void hmmdev_pt_free_tree(struct hmmdev *hd, u64 table, int level)
 	u64 pte;
 
 	for (i = 0; level > 1 && i < 512; i++) {
-		pte = readq(hmmdev_pte(hd, table, i));
+		pte = hmmdev_pt_read(hd, hmmdev_pte(hd, table, i), level);
 		if ((pte & HMMDEV_PTE_VALID) && !(pte & HMMDEV_PTE_HUGE))
 			hmmdev_pt_free_tree(hd, PTE_ADDR(pte), level - 1);
 	}
@@ -314,6 +348,7 @@ static void hmmdev_pt_free_tree(struct hmmdev *hd, u64 table, int level)
 /* The context is disabled, invalidated and reaped: free its tables. */
 void hmmdev_pt_destroy(struct hmmdev_mirror *m)
 {
+	hmmdev_bar_wait(m->hd);
 	hmmdev_pt_free_tree(m->hd, m->root, 4);
 	m->pt_pages = 0;
 	m->root = 0;

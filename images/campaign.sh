@@ -23,16 +23,32 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/images/lib.sh"
 
-# name | qom-set properties (p=v,...) | seconds after the workload started
-# | expect | the workload of --short (default quick) -- expect clean: the
-# workload passes, no recovery; recover: the device fails and comes back
-# (recoveries >= 1); errors: the workload may see errors (EIO), nothing is
-# lost.  (hmm-tests counts device faults exactly: spurious faults make it
-# fail, so their --short cell runs the fuzzer.  dma-errors-holes: huge
-# zero pages moving as 4 KiB device pages (HMM_DMIRROR_FLAG_FAIL_ALLOC)
+# name | actions | seconds after the workload started | expect | the
+# workload of --short (default quick; "=W": W is this injection's only
+# workload, also in the full matrix) | counters (a+b) that must end >= 1
+# (they show the driver saw it; without one, device.injected must) |
+# "full": not in the --short matrix.
+# Actions, comma-separated: PROP=VAL (qom-set on hmmdev0, set back to 0 once
+# the workload is done), !PROP=VAL (never set back), DEV/PROP=VAL (another
+# device), hmp:COMMAND (QMP human-monitor-command: QEMU's AER injection),
+# guest:NAME (images/campaign/cell.sh does it in the guest: flr),
+# unplug:DEV (device_del once the workload is done; it must complete),
+# native-hotplug (run-vm.sh --native-hotplug: pciehp owns the slots, so a
+# device that falls off the bus takes pciehp's surprise-removal path;
+# without it, q35's ACPI hot-plug tells the guest nothing and the driver
+# notices by itself).
+# Expect clean: the workload passes, no recovery; recover: the device fails
+# and comes back (recoveries >= 1); errors: the workload may see errors
+# (EIO), nothing is lost; lost: data is really gone -- the workload
+# (hmmdev-lose) checks that exactly those pages give SIGBUS and every other
+# page is intact.  (hmm-tests counts device faults exactly: spurious faults
+# make it fail, so their --short cell runs the fuzzer.  dma-errors-holes:
+# huge zero pages moving as 4 KiB device pages (HMM_DMIRROR_FLAG_FAIL_ALLOC)
 # while every other engine access fails -- the kernel oopsed in
 # migrate_vma_pages() on such a half-copied block before
-# hmmdev_migrate_fail_blocks().)
+# hmmdev_migrate_fail_blocks().  vram-poison: 4 pages of the first MiB of
+# device memory, where hmmdev-lose's 256 pages land in a fresh VM.)
+POISON=$(for p in 5 77 128 250; do printf '!x-inject-poison-vram=%d,' $(((64 << 20) + p * 4096)); done)
 INJECTIONS=(
 	"none||0|clean"
 	"sync-delay|x-inject-sync-delay-us=2000|1|clean"
@@ -45,6 +61,14 @@ INJECTIONS=(
 	"fault-queue-full|x-inject-fq-full=10|1|clean"
 	"engine-hang|x-inject-engine-hang=1|1|recover"
 	"dma-errors-holes|x-inject-dma-error-every=2|0|errors|holes"
+	"aer-correctable|hmp:pcie_aer_inject_error hmmdev0 RCVR|1|clean||driver.aer_correctable|full"
+	"aer-nonfatal|hmp:pcie_aer_inject_error hmmdev0 POISON_TLP|1|clean||driver.aer_nonfatal|full"
+	"aer-fatal|hmp:pcie_aer_inject_error hmmdev0 DLP|1|recover||driver.aer_fatal|full"
+	"aer|hmp:pcie_aer_inject_error hmmdev0 RCVR,hmp:pcie_aer_inject_error hmmdev0 POISON_TLP,hmp:pcie_aer_inject_error hmmdev0 DLP|1|recover||driver.aer_correctable+driver.aer_nonfatal+driver.aer_fatal"
+	"flr|guest:flr|1|errors||driver.function_resets"
+	"vram-poison|${POISON%,}|0|lost|=poison|driver.pages_retired"
+	"surprise-removal|!hmmdev1/x-inject-surprise-removal=true,unplug:hmmdev1|1|lost|=removal|lose_removal_sigbus"
+	"surprise-removal-pciehp|!hmmdev1/x-inject-surprise-removal=true,unplug:hmmdev1,native-hotplug|1|lost|=removal|lose_removal_sigbus|full"
 )
 WORKLOADS=(racer hmm-tests pingpong fuzz)   # (and quick, holes: --short)
 
@@ -56,18 +80,54 @@ injection() { # NAME: its table line
 	return 1
 }
 
+# act SOCK ACTION [clear]: one action of the table (see above) over QMP
+act() {
+	local sock=$1 a=$2 clear=${3:-} dev=hmmdev0 prop val
+	case "$a" in
+	hmp:*) [ -n "$clear" ] ||
+		qmp "$sock" '{"execute":"human-monitor-command","arguments":{"command-line":"'"${a#hmp:}"'"}}' ;;
+	guest:* | unplug:* | native-hotplug) ;;
+	*)
+		[ "${a#!}" = "$a" ] || { [ -z "$clear" ] || return 0; a=${a#!}; }
+		prop=${a%%=*} val=${a#*=}
+		[ "${prop#*/}" = "$prop" ] || { dev=${prop%%/*}; prop=${prop#*/}; }
+		[ -z "$clear" ] || val=0
+		qmp "$sock" '{"execute":"qom-set","arguments":{"path":"/machine/peripheral/'"$dev"'","property":"'"$prop"'","value":'"$val"'}}' ;;
+	esac
+}
+
+# unplug SOCK DEV: device_del; prints how long until QEMU had removed it
+unplug() {
+	local sock=$1 dev=$2 t0=$EPOCHREALTIME i
+	qmp "$sock" '{"execute":"device_del","arguments":{"id":"'"$dev"'"}}' >/dev/null
+	for ((i = 0; i < 100; i++)); do
+		qmp "$sock" '{"execute":"qom-get","arguments":{"path":"/machine/peripheral/'"$dev"'","property":"type"}}' |
+			grep -q '"error"' && break
+		sleep 0.1
+	done
+	[ $i -lt 100 ] && printf 'CAMPAIGN host_device_del_s %.1f\n' "$(echo "$EPOCHREALTIME - $t0" | bc)"
+}
+
 # run_cell DIR KERNEL INJECTION WORKLOAD: one VM; writes DIR/CELL/result.*
 run_cell() {
-	local dir=$1 kernel=$2 inj=$3 wl=$4 name props at expect
-	IFS='|' read -r name props at expect _ <<<"$(injection "$inj")"
+	local dir=$1 kernel=$2 inj=$3 wl=$4 name props at expect counter
+	IFS="|" read -r name props at expect _ counter _ <<<"$(injection "$inj")"
 	local cell=$kernel-$name-$wl
-	local cdir=$dir/$cell sock t0 rc vm p i
+	local cdir=$dir/$cell sock t0 rc vm p=() a i guest= vmopts=()
 	mkdir -p "$cdir"
+	: >"$cdir/host"
 	sock=$cdir/qmp.sock
 	t0=$EPOCHREALTIME
+	[ -z "$props" ] || IFS=, read -ra p <<<"$props"
+	for a in "${p[@]}"; do
+		case "$a" in
+		guest:*) guest="${a#guest:} $at" ;;
+		native-hotplug) vmopts=(--native-hotplug) ;;
+		esac
+	done
 	"$top/run-vm.sh" --no-build --kernel "$kernel" --qmp "$sock" \
-		--log-dir "$cdir/vm" --timeout 400 \
-		--add "$top/images/campaign/cell.sh" --run "sh cell.sh $wl" \
+		--log-dir "$cdir/vm" --timeout 400 "${vmopts[@]}" \
+		--add "$top/images/campaign/cell.sh" --run "sh cell.sh $wl $guest" \
 		>"$cdir/out" 2>"$cdir/err" &
 	vm=$!
 	# inject once the workload runs (its first console line) + AT s
@@ -76,52 +136,59 @@ run_cell() {
 		kill -0 $vm 2>/dev/null || break
 		sleep 0.1
 	done
-	if [ -n "$props" ]; then
-		sleep "$at"
-		IFS=, read -ra p <<<"$props"
-		for i in "${p[@]}"; do
-			qmp "$sock" '{"execute":"qom-set","arguments":{"path":"/machine/peripheral/hmmdev0","property":"'"${i%%=*}"'","value":'"${i#*=}"'}}' \
-				>>"$cdir/qmp.log"
-		done
-	fi
+	sleep "$at"
+	for a in "${p[@]}"; do act "$sock" "$a" >>"$cdir/qmp.log"; done
 	# the workload is done: the injection ends before the probe
 	for ((i = 0; i < 4000; i++)); do
 		grep -q '^CAMPAIGN-DONE' "$cdir/vm/console.log" 2>/dev/null && break
 		kill -0 $vm 2>/dev/null || break
 		sleep 0.1
 	done
-	if [ -n "$props" ]; then
-		for i in "${p[@]}"; do
-			qmp "$sock" '{"execute":"qom-set","arguments":{"path":"/machine/peripheral/hmmdev0","property":"'"${i%%=*}"'","value":0}}' \
-				>>"$cdir/qmp.log"
-		done
-	fi
+	for a in "${p[@]}"; do
+		act "$sock" "$a" clear >>"$cdir/qmp.log"
+		[ "${a#unplug:}" = "$a" ] || unplug "$sock" "${a#unplug:}" >>"$cdir/host"
+	done
 	wait $vm
 	rc=$?
-	verdict "$cell" "$name" "$wl" "$kernel" "$expect" "$rc" "$t0" "$cdir"
+	verdict "$cell" "$name" "$wl" "$kernel" "$expect" "$rc" "$t0" "$cdir" "$counter" "$props"
 }
 
-# verdict CELL INJECTION WORKLOAD KERNEL EXPECT RC T0 CDIR
+# verdict CELL INJECTION WORKLOAD KERNEL EXPECT RC T0 CDIR COUNTER ACTIONS
 verdict() {
 	local cell=$1 inj=$2 wl=$3 kernel=$4 expect=$5 rc=$6 t0=$7 cdir=$8
+	local counter=$9 actions=${10}
 	local -A v=()
-	local k val problems=() secs
-	while read -r _ k val; do v[$k]=$val; done < <(grep '^CAMPAIGN ' "$cdir/out")
+	local k val problems=() secs data
+	while read -r _ k val; do v[$k]=$val; done < <(grep -h '^CAMPAIGN ' "$cdir/out" "$cdir/host")
 	secs=$(echo "$EPOCHREALTIME - $t0" | bc)
 	get() { echo "${v[$1]:-}"; }
 	[ -n "$(get probe_rc)" ] || problems+=("the VM did not finish (run-vm.sh status $rc)")
 	! grep -q 'has a report\|did not finish' "$cdir/err" ||
 		problems+=("$(grep -m1 'has a report\|did not finish' "$cdir/err")")
+	# a report of Linux's own, named as such (the verdict stays FAIL)
+	if grep -q 'possible circular locking dependency' "$cdir/vm/console.log" 2>/dev/null &&
+		grep -A3 'possible circular locking' "$cdir/vm/console.log" | grep -q 'reset_lock.*pciehp_unconfigure_device' &&
+		! grep -A60 'possible circular locking' "$cdir/vm/console.log" | grep -q '\[hmmdev\]'; then
+		problems+=("it is Linux pciehp's own lockdep report: pci_rescan_remove_lock, then ctrl->reset_lock again in pciehp_unconfigure_device(), no hmmdev frame")
+	fi
 	[ "$(get probe_rc)" = 0 ] || problems+=("the probe failed: new jobs do not work")
 	[ "$(get driver.failed)" = 0 ] || problems+=("a device stayed failed")
 	[ "$(get device.oracle-violations)" = 0 ] || problems+=("oracle violations")
 	[ "$(get driver.stale_translations)" = 0 ] || problems+=("stale translations")
-	[ "$(get driver.pages_lost)" = 0 ] || problems+=("pages lost")
+	[ "$expect" = lost ] || [ "$(get driver.pages_lost)" = 0 ] ||
+		problems+=("pages lost")
 	[ "$(get driver.devmem_used)" = 0 ] && [ "$(get driver.pt_pages)" = 0 ] ||
 		problems+=("device pages or page tables left in use")
-	if [ "$inj" != none ] && [ "$(get device.injected)" = 0 ]; then
+	if [ -n "$counter" ]; then
+		for k in ${counter//+/ }; do
+			[ "${v[$k]:-0}" -ge 1 ] 2>/dev/null ||
+				problems+=("$k stayed 0: the driver did not see it")
+		done
+	elif [ "$inj" != none ] && [ "$(get device.injected)" = 0 ]; then
 		problems+=("nothing was injected")
 	fi
+	[[ ",$actions" != *,unplug:* ]] || [ -n "$(get host_device_del_s)" ] ||
+		problems+=("device_del did not complete")
 	case "$expect" in
 	clean)
 		[ "$(get workload_rc)" = 0 ] || problems+=("the workload failed")
@@ -129,20 +196,30 @@ verdict() {
 	recover)
 		[ "${v[driver.recoveries]:-0}" -ge 1 ] 2>/dev/null ||
 			problems+=("no recovery") ;;
+	lost)
+		[ "$(get workload_rc)" = 0 ] ||
+			problems+=("SIGBUS pages, intact pages or corrupt pages not as expected") ;;
 	esac
+	# data: what the workload verified (the lost cells count pages)
+	data="workload $( [ "$(get workload_rc)" = 0 ] && echo verified || echo "rc $(get workload_rc)")"
+	for k in poison removal; do
+		[ -n "$(get lose_${k}_sigbus)" ] || continue
+		data="SIGBUS $(get lose_${k}_sigbus)/$(get lose_${k}_expected), intact $(get lose_${k}_intact), corrupt $(get lose_${k}_corrupt)"
+	done
 	local ok=OK
 	[ ${#problems[@]} -eq 0 ] || ok=FAIL
 	local why
 	why=$(IFS=';'; echo "${problems[*]}")
 	cat >"$cdir/result.json" <<JSON
-{"cell": "$cell", "kernel": "$kernel", "injection": "$inj", "workload": "$wl", "expect": "$expect", "verdict": "$ok", "problems": "$why", "workload_rc": ${v[workload_rc]:-null}, "workload_s": ${v[workload_s]:-null}, "probe_rc": ${v[probe_rc]:-null}, "recoveries": ${v[driver.recoveries]:-null}, "recovery_wait_s": ${v[recovery_wait_s]:-null}, "irqs_missed": ${v[driver.irqs_missed]:-null}, "faults_lost": ${v[driver.faults_lost]:-null}, "job_errors": ${v[driver.job_errors]:-null}, "timeouts": ${v[driver.timeouts]:-null}, "pages_lost": ${v[driver.pages_lost]:-null}, "pages_rescued": ${v[driver.pages_rescued]:-null}, "injected": ${v[device.injected]:-null}, "oracle_violations": ${v[device.oracle-violations]:-null}, "cell_s": $secs}
+{"cell": "$cell", "kernel": "$kernel", "injection": "$inj", "workload": "$wl", "expect": "$expect", "verdict": "$ok", "problems": "$why", "workload_rc": ${v[workload_rc]:-null}, "workload_s": ${v[workload_s]:-null}, "probe_rc": ${v[probe_rc]:-null}, "recoveries": ${v[driver.recoveries]:-null}, "recovery_wait_s": ${v[recovery_wait_s]:-null}, "irqs_missed": ${v[driver.irqs_missed]:-null}, "faults_lost": ${v[driver.faults_lost]:-null}, "job_errors": ${v[driver.job_errors]:-null}, "timeouts": ${v[driver.timeouts]:-null}, "pages_lost": ${v[driver.pages_lost]:-null}, "pages_rescued": ${v[driver.pages_rescued]:-null}, "injected": ${v[device.injected]:-null}, "oracle_violations": ${v[device.oracle-violations]:-null}, "aer_correctable": ${v[driver.aer_correctable]:-null}, "aer_nonfatal": ${v[driver.aer_nonfatal]:-null}, "aer_fatal": ${v[driver.aer_fatal]:-null}, "function_resets": ${v[driver.function_resets]:-null}, "pages_poisoned": ${v[driver.pages_poisoned]:-null}, "pages_retired": ${v[driver.pages_retired]:-null}, "pages_hwpoisoned": ${v[driver.pages_hwpoisoned]:-null}, "device_del_s": ${v[host_device_del_s]:-null}, "data": "$data", "cell_s": $secs}
 JSON
-	printf '| %s | %s | %s | %s | **%s** | wl %s (%ss) | probe %s | rec %s (%ss) | irq-missed %s | flt-lost %s | job-err %s | lost %s | rescued %s | inj %s | oracle %s | %.0fs | %s |\n' \
+	printf '| %s | %s | %s | %s | **%s** | wl %s (%ss) | probe %s | rec %s (%ss) | irq-missed %s | flt-lost %s | job-err %s | lost %s | rescued %s | %s | %s | inj %s | oracle %s | %.0fs | %s |\n' \
 		"$kernel" "$inj" "$wl" "$expect" "$ok" "$(get workload_rc)" \
 		"$(get workload_s)" "$(get probe_rc)" "$(get driver.recoveries)" \
 		"$(get recovery_wait_s)" "$(get driver.irqs_missed)" \
 		"$(get driver.faults_lost)" "$(get driver.job_errors)" \
 		"$(get driver.pages_lost)" "$(get driver.pages_rescued)" \
+		"$data" "$(for k in ${counter//+/ }; do printf '%s %s ' "$k" "$(get "$k")"; done)" \
 		"$(get device.injected)" "$(get device.oracle-violations)" \
 		"$secs" "${why:-}" >"$cdir/result.md"
 }
@@ -171,6 +248,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 wl_given=${#only_wl[@]}
+inj_given=${only_inj[*]}
 if [ $short -eq 1 ]; then
 	[ ${#kernels[@]} -gt 0 ] || kernels=("$DEFAULT_KERNEL")
 fi
@@ -185,8 +263,16 @@ mkdir -p "$out"
 cells=()
 for k in "${kernels[@]}"; do
 	for i in "${only_inj[@]}"; do
+		w=$(injection "$i" | cut -d'|' -f5)
+		if [ $short -eq 1 ] && [ ${#only_inj[@]} -gt 0 ] && [ -z "$inj_given" ] &&
+			[ "$(injection "$i" | cut -d'|' -f7)" = full ]; then
+			continue
+		fi
+		if [ "${w#=}" != "$w" ]; then
+			cells+=("$k $i ${w#=}")	# its only workload
+			continue
+		fi
 		if [ $short -eq 1 ] && [ $wl_given -eq 0 ]; then
-			w=$(injection "$i" | cut -d'|' -f5)
 			cells+=("$k $i ${w:-quick}")
 			continue
 		fi
@@ -209,12 +295,12 @@ secs=$(echo "$EPOCHREALTIME - $t0" | bc)
 {
 	echo "# Fault-injection campaign ($(date -u +%Y-%m-%d), ${#cells[@]} cells, $(printf '%.0f' "$secs") s)"
 	echo
-	echo "| kernel | injection | workload | expect | verdict | workload (rc, time) | probe | recoveries (wait) | IRQs missed | faults lost | job errors | pages lost | rescued | injected | oracle | cell | problems |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	echo "| kernel | injection | workload | expect | verdict | workload (rc, time) | probe | recoveries (wait) | IRQs missed | faults lost | job errors | pages lost | rescued | data | seen | injected | oracle | cell | problems |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	for c in "${cells[@]}"; do
 		read -r k i w <<<"$c"
 		cat "$out/$k-$i-$w/result.md" 2>/dev/null ||
-			echo "| $k | $i | $w | | **FAIL** | | | | | | | | | | | | no result |"
+			echo "| $k | $i | $w | | **FAIL** | | | | | | | | | | | | | | no result |"
 	done
 } >"$out/results.md"
 {
@@ -239,7 +325,7 @@ for c in "${cells[@]}"; do
 	why=$(sed -n 's/.*"problems": "\([^"]*\)".*/\1/p' "$out/$k-$i-$w/result.json" 2>/dev/null)
 	[ "$r" = OK ] || bad=1
 	if [ $tap -eq 1 ]; then
-		echo "$([ "$r" = OK ] || echo "not ")ok $n campaign $k $i x $w: ${r:-no result}${why:+: $why} ($(cut -d'|' -f6-17 "$out/$k-$i-$w/result.md" 2>/dev/null | tr -s ' '))"
+		echo "$([ "$r" = OK ] || echo "not ")ok $n campaign $k $i x $w: ${r:-no result}${why:+: $why} ($(cut -d'|' -f6-19 "$out/$k-$i-$w/result.md" 2>/dev/null | tr -s ' '))"
 	fi
 done
 [ $tap -eq 1 ] || cat "$out/results.md"

@@ -48,12 +48,16 @@ static bool hmmdev_gate_gone(HmmdevState *s, uint32_t gen)
     return s->generation != gen || s->quit;
 }
 
+/*
+ * A function that fell off the bus (hmmdev-link.c) keeps its threads
+ * waiting here until it is unplugged: it makes no progress, ever.
+ */
 bool hmmdev_gate_enter(HmmdevState *s, uint32_t gen)
 {
     bool ok;
 
     qemu_mutex_lock(&s->gate_lock);
-    while ((s->gate_paused || s->gate_draining) &&
+    while ((s->gate_paused || s->gate_draining || hmmdev_gone(s)) &&
            !hmmdev_gate_gone(s, gen)) {
         qemu_cond_wait(&s->gate_cond, &s->gate_lock);
     }
@@ -86,7 +90,7 @@ bool hmmdev_gate_sleep(HmmdevState *s, uint32_t gen, uint32_t us)
     qemu_mutex_lock(&s->gate_lock);
     for (;;) {
         ok = !hmmdev_gate_gone(s, gen) && !s->gate_paused &&
-             !s->gate_draining;
+             !s->gate_draining && !hmmdev_gone(s);
         left = end - qemu_clock_get_us(QEMU_CLOCK_REALTIME);
         if (!ok || left <= 0) {
             break;

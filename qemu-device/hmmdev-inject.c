@@ -138,20 +138,21 @@ void hmmdev_inject_hang(HmmdevEngine *e)
 
 /* ---- VRAM poison: CPU reads of a poisoned BAR2 page return all-ones ---- */
 
-static uint64_t hmmdev_poison_read(void *opaque, hwaddr addr, unsigned size)
+static uint64_t hmmdev_all_ones_read(void *opaque, hwaddr addr, unsigned size)
 {
     return ~0ull;
 }
 
-static void hmmdev_poison_write(void *opaque, hwaddr addr, uint64_t val,
-                                unsigned size)
+static void hmmdev_all_ones_write(void *opaque, hwaddr addr, uint64_t val,
+                                  unsigned size)
 {
-    /* dropped: the page is broken */
+    /* dropped: the page (or the function) is broken */
 }
 
-static const MemoryRegionOps hmmdev_poison_ops = {
-    .read = hmmdev_poison_read,
-    .write = hmmdev_poison_write,
+/* A broken region: reads all-ones, writes dropped (poison, removal) */
+const MemoryRegionOps hmmdev_all_ones_ops = {
+    .read = hmmdev_all_ones_read,
+    .write = hmmdev_all_ones_write,
     .endianness = DEVICE_LITTLE_ENDIAN,
     .valid = { .min_access_size = 1, .max_access_size = 8 },
     .impl = { .min_access_size = 1, .max_access_size = 8 },
@@ -177,7 +178,7 @@ static bool hmmdev_poison_page(HmmdevState *s, uint64_t off, Error **errp)
         return false;
     }
     mr = &s->poison_mr[s->poisoned];
-    memory_region_init_io(mr, OBJECT(s), &hmmdev_poison_ops, s,
+    memory_region_init_io(mr, OBJECT(s), &hmmdev_all_ones_ops, s,
                           "hmmdev-vram-poison", 4096);
     memory_region_add_subregion_overlap(s->vram, page << 12, mr, 1);
     set_bit_atomic(page, s->poison);

@@ -5,7 +5,8 @@
  * work happens in the engine threads (hmmdev-engine.c).  Interrupts raised
  * by engine threads are forwarded to the main loop through irq_bh, so no
  * engine thread ever takes the BQL.  Reset, VM stop and bus mastering
- * turned off quiesce the engines (the gate, hmmdev-engine.c).
+ * turned off quiesce the engines (the gate, hmmdev-engine.c).  The PCIe
+ * link (AER, FLR, falling off the bus) is hmmdev-link.c's.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -73,6 +74,10 @@ static void hmmdev_irq_bh(void *opaque)
 
     if (!runstate_is_running()) {
         return;                     /* hmmdev_vm_state_change() re-runs us */
+    }
+    if (hmmdev_gone(s)) {
+        qatomic_set(&s->irq_pending, 0);    /* off the bus: no messages */
+        return;
     }
     pending = qatomic_xchg(&s->irq_pending, 0);
     for (v = 0; v < HMMDEV_MSIX_VECTORS; v++) {
@@ -220,6 +225,9 @@ static uint64_t hmmdev_mmio_read(void *opaque, hwaddr addr, unsigned size)
     HmmdevState *s = opaque;
     uint64_t val;
 
+    if (hmmdev_gone(s)) {
+        return size == 8 ? ~0ull : 0xffffffffull;   /* off the bus */
+    }
     if (hmmdev_reg64(s, addr & ~7ull, &val)) {
         if (size == 4) {
             val = (addr & 4) ? val >> 32 : (uint32_t)val;
@@ -284,6 +292,9 @@ static void hmmdev_mmio_write(void *opaque, hwaddr addr, uint64_t val,
     HmmdevState *s = opaque;
 
     trace_hmmdev_mmio_write(addr, size, val);
+    if (hmmdev_gone(s)) {
+        return;                     /* off the bus: the write is lost */
+    }
     if (hmmdev_is_oracle_reg(addr)) {
         if (!hmmdev_oracle_reg_write(s, addr, val, size)) {
             hmmdev_device_error(s, HMMDEV_ERR_BAD_REGISTER);
@@ -328,21 +339,6 @@ static void hmmdev_vm_state_change(void *opaque, bool running,
     hmmdev_gate_pause(s, !running);
     if (running && qatomic_read(&s->irq_pending)) {
         qemu_bh_schedule(s->irq_bh);
-    }
-}
-
-/*
- * Bus mastering turned off: once the write is done, no engine access
- * started before it reaches memory (later ones fail as DMA errors).
- */
-static void hmmdev_config_write(PCIDevice *pdev, uint32_t addr, uint32_t val,
-                                int len)
-{
-    bool was_master = pdev->config[PCI_COMMAND] & PCI_COMMAND_MASTER;
-
-    pci_default_write_config(pdev, addr, val, len);
-    if (was_master && !(pdev->config[PCI_COMMAND] & PCI_COMMAND_MASTER)) {
-        hmmdev_quiesce(HMMDEV(pdev));
     }
 }
 
@@ -428,9 +424,12 @@ static void hmmdev_realize(PCIDevice *pdev, Error **errp)
         error_setg(errp, "hmmdev: cannot add the PCIe capability");
         goto fail_vram;
     }
+    if (!hmmdev_link_realize(s, errp)) {
+        goto fail_vram;
+    }
     if (msix_init_exclusive_bar(pdev, HMMDEV_MSIX_VECTORS,
                                 HMMDEV_BAR_MSIX, errp)) {
-        goto fail_vram;
+        goto fail_link;
     }
     for (v = 0; v < HMMDEV_MSIX_VECTORS; v++) {
         msix_vector_use(pdev, v);
@@ -447,6 +446,8 @@ static void hmmdev_realize(PCIDevice *pdev, Error **errp)
     hmmdev_engines_start(s);
     return;
 
+fail_link:
+    hmmdev_link_exit(s);
 fail_vram:
     if (s->memdev) {
         host_memory_backend_set_mapped(s->memdev, false);
@@ -466,6 +467,7 @@ static void hmmdev_exit(PCIDevice *pdev)
     hmmdev_inject_free(s);
     qemu_bh_delete(s->irq_bh);
     msix_uninit_exclusive_bar(pdev);
+    hmmdev_link_exit(s);
     if (s->memdev) {
         host_memory_backend_set_mapped(s->memdev, false);
     }
@@ -490,9 +492,11 @@ void hmmdev_reset_state(HmmdevState *s)
     hmmdev_count(s, HMMDEV_CNT_RESETS, 1);
 }
 
+/* The function's reset (FLR, bus reset, system reset), BQL held. */
 static void hmmdev_reset_hold(Object *obj, ResetType type)
 {
     hmmdev_reset_state(HMMDEV(obj));
+    hmmdev_link_reset(HMMDEV(obj));
 }
 
 /* QOM accessor of the counters (opaque: the index) */
@@ -551,7 +555,6 @@ static void hmmdev_class_init(ObjectClass *klass, const void *data)
 
     k->realize = hmmdev_realize;
     k->exit = hmmdev_exit;
-    k->config_write = hmmdev_config_write;
     k->vendor_id = HMMDEV_VENDOR_ID;
     k->device_id = HMMDEV_DEVICE_ID;
     k->revision = 1;
@@ -568,6 +571,7 @@ static void hmmdev_class_init(ObjectClass *klass, const void *data)
     }
     hmmdev_inject_class_init(klass);
     hmmdev_oracle_class_init(klass);
+    hmmdev_link_class_init(klass);
 }
 
 static const TypeInfo hmmdev_info = {

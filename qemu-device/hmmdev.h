@@ -84,6 +84,7 @@ typedef enum HmmdevOracleMode {
 
 #define HMMDEV_ORACLE_LOG           16      /* violations kept for QOM */
 #define HMMDEV_MAX_POISON           64      /* poisoned VRAM pages */
+#define HMMDEV_AER_OFFSET           0x100   /* extended config space */
 
 /* One violation, as oracle-log shows it. */
 typedef struct HmmdevOracleRecord {
@@ -149,6 +150,8 @@ struct HmmdevState {
     unsigned long *poison;          /* poisoned VRAM pages; BQL sets */
     uint32_t poisoned;              /* how many */
     MemoryRegion poison_mr[HMMDEV_MAX_POISON]; /* their all-ones pages */
+    bool gone;                      /* fell off the bus (hmmdev-link.c) */
+    MemoryRegion gone_mr;           /* then: all-ones over all of BAR2 */
 
     /* coherence oracle (hmmdev-oracle.c): engines read these atomically */
     uint32_t oracle_mode;           /* HmmdevOracleMode, QOM "oracle" */
@@ -306,6 +309,14 @@ bool hmmdev_inject_dma_error(HmmdevState *s, uint64_t addr, uint64_t *max);
 bool hmmdev_inject_vram_poisoned(HmmdevState *s, uint64_t off, uint64_t *max);
 bool hmmdev_inject_spurious_fault(HmmdevState *s);
 void hmmdev_inject_hang(HmmdevEngine *e);
+extern const MemoryRegionOps hmmdev_all_ones_ops;
+
+/* hmmdev-link.c */
+bool hmmdev_gone(HmmdevState *s);
+bool hmmdev_link_realize(HmmdevState *s, Error **errp);
+void hmmdev_link_reset(HmmdevState *s);
+void hmmdev_link_exit(HmmdevState *s);
+void hmmdev_link_class_init(ObjectClass *klass);
 
 /* hmmdev-cpu-pt.c */
 const char *hmmdev_cpu_kind_name(unsigned kind);

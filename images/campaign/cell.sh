@@ -1,14 +1,23 @@
 #!/bin/sh
 # One cell of a fault-injection campaign, in the VM (images/campaign.sh
 # ships it with run-vm.sh --add and injects over QMP while it runs):
-#   sh cell.sh WORKLOAD
+#   sh cell.sh WORKLOAD [GUEST-INJECTION AT]
 # Runs the workload, waits for a failed device to come back, runs a probe
 # (do new jobs work?), and prints "CAMPAIGN key value" lines for the host.
-w=$1
+# A guest-side injection (flr: a Function Level Reset of hmmdev0 through
+# sysfs) runs AT seconds into the workload.
+w=$1 ginj=${2:-} gat=${3:-0}
 # a hung engine is noticed after 12 s, not 30 (the job timeout; longer
 # than the 10 s SYNC timeout, so a lost SYNC is what a lost SYNC trips)
 echo 12 >/sys/module/hmmdev/parameters/job_timeout_s
-echo "CAMPAIGN-GO"
+# poison and removal say GO themselves, once their pages are in VRAM
+case "$w" in poison | removal) ;; *) echo "CAMPAIGN-GO" ;; esac
+case "$ginj" in
+'') ;;
+flr) (sleep "$gat"; echo 1 >/sys/class/misc/hmmdev0/device/reset &&
+	echo "CAMPAIGN guest_injected flr") & ;;
+*) echo "CAMPAIGN error unknown guest injection $ginj"; exit 2 ;;
+esac
 t0=$(cut -d' ' -f1 /proc/uptime)
 case "$w" in
 racer) hmmdev-racer 15 >/tmp/w.out 2>&1 ;;
@@ -39,11 +48,16 @@ holes)
 	*) t="-r hmm.hmm_device_private.migrate_anon_huge_zero_err -r hmm.hmm_device_private.migrate_anon_huge_err" ;;
 	esac
 	(cd / && hmm-tests $t) >/tmp/w.out 2>&1 ;;
+# these print to the console: their CAMPAIGN-GO and lose_* lines
+poison) hmmdev-lose poison 4 ;;
+removal) hmmdev-lose removal ;;
 *) echo "CAMPAIGN error unknown workload $w"; exit 2 ;;
 esac
 echo "CAMPAIGN workload_rc $?"
 echo "CAMPAIGN workload_s $(awk -v t0="$t0" '{ printf "%.1f", $1 - t0 }' /proc/uptime)"
-grep -E '^(not ok|# FAIL)' /tmp/w.out | head -3 | sed 's/^/CAMPAIGN workload_says /'
+wait	# the guest-side injection
+cat /tmp/lose.out 2>/dev/null	# hmmdev-lose's lines again, whole
+grep -E '^(not ok|# FAIL)' /tmp/w.out 2>/dev/null | head -3 | sed 's/^/CAMPAIGN workload_says /'
 # the host ends the injection now (a persistent one would fail the probe)
 echo "CAMPAIGN-DONE"
 sleep 1
@@ -62,9 +76,11 @@ for k in driver.recoveries driver.failed driver.irqs_missed driver.faults_lost \
 	driver.pages_lost driver.pages_rescued driver.job_errors driver.timeouts \
 	driver.sync_timeouts driver.devmem_used driver.pt_pages \
 	driver.stale_translations device.injected device.oracle-violations \
-	device.dma-errors; do
+	device.dma-errors driver.aer_correctable driver.aer_nonfatal \
+	driver.aer_fatal driver.function_resets driver.pages_poisoned \
+	driver.pages_retired driver.pages_hwpoisoned; do
 	echo "CAMPAIGN $k $(awk -v k="$k" '$1 == k { n += $2 } END { print n + 0 }' /sys/kernel/debug/hmmdev/*/counters)"
 done
-dmesg | grep -E 'recovered|declared failed|not recovering|page lost' | head -4 |
+dmesg | grep -E 'recovered|declared failed|not recovering|page lost|poisoned|fell off|PCIe error|restarted' | head -6 |
 	sed 's/^/CAMPAIGN dmesg /'
 exit 0
