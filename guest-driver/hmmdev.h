@@ -330,8 +330,11 @@ struct hmmdev_vector {
  *	(they stay set in @dm_bitmap, out of @dm_used)
  * @pages_poisoned: bits set in @dm_poison
  * @pages_retired: bits set in @dm_retired
+ * @pages_tombstoned: lost device pages moved at remove to tombstones
+ *	(hmmdev_tombstone.c: SIGBUS on access)
  * @pages_hwpoisoned: lost device pages that came back at remove as
- *	hwpoison system pages (memory_failure(): SIGBUS on access)
+ *	hwpoison system pages instead (2 MiB ones, or no tombstone free:
+ *	memory_failure(), SIGBUS on access)
  * @pages_lost: device pages that could not be read back at all
  * @pages_rescued: device pages copied back by the CPU (failed engines)
  * @migrations_to_dev: pages migrated to VRAM
@@ -445,6 +448,7 @@ struct hmmdev {
 	unsigned long *dm_retired;
 	atomic64_t pages_poisoned;
 	atomic64_t pages_retired;
+	atomic64_t pages_tombstoned;
 	atomic64_t pages_hwpoisoned;
 	atomic64_t pages_lost;
 	atomic64_t pages_rescued;
@@ -583,6 +587,11 @@ void hmmdev_recover_debugfs(struct hmmdev *hd);
 bool hmmdev_check_gone(struct hmmdev *hd);
 bool hmmdev_bar_wait(struct hmmdev *hd);
 extern const struct pci_error_handlers hmmdev_err_handlers;
+
+/* hmmdev_tombstone.c */
+struct page *hmmdev_tombstone_alloc(void);
+void hmmdev_tombstone_init(void);
+void hmmdev_tombstone_exit(void);
 
 /* hmmdev_oracle.c */
 void hmmdev_oracle_init(struct hmmdev *hd);

@@ -12,6 +12,7 @@
  *
  *   7.x                                   6.12
  *   dev_pagemap_ops.folio_free(folio)     .page_free(page)
+ *     (HMMDEV_DEFINE_FREE_OP, HMMDEV_FREE_OP for a 4 KiB-page pgmap)
  *   page_pgmap(page)                      page->pgmap
  *   zone_device_page_init(page, pgmap, 0) zone_device_page_init(page)
  *   make_device_exclusive(mm, addr, ...)  make_device_exclusive_range(mm,
@@ -75,6 +76,11 @@
 void hmmdev_devmem_page_free(struct page *page, unsigned int order);
 
 #if HMMDEV_FOLIO_PGMAP
+
+/* a dev_pagemap free callback @name calling fn(page) for 4 KiB pages */
+#define HMMDEV_DEFINE_FREE_OP(name, fn) \
+	static void name(struct folio *folio) { fn(&folio->page); }
+#define HMMDEV_FREE_OP(name)	.folio_free = name
 
 static inline void hmmdev_devmem_folio_free(struct folio *folio)
 {
@@ -140,6 +146,10 @@ static inline swp_entry_t hmmdev_exclusive_entry(unsigned long pfn)
 }
 
 #else /* Linux 6.12 */
+
+#define HMMDEV_DEFINE_FREE_OP(name, fn) \
+	static void name(struct page *page) { fn(page); }
+#define HMMDEV_FREE_OP(name)	.page_free = name
 
 static inline void hmmdev_devmem_page_free_612(struct page *page)
 {

@@ -499,6 +499,7 @@ static void hmmdev_devmem_hwpoison(struct hmmdev *hd, unsigned long *dst,
 void hmmdev_devmem_evict(struct hmmdev *hd)
 {
 	unsigned long npages = hd->dm_pages, n, i, *src, *dst, *lost;
+	s64 tombs;
 	struct hmmdev_mirror *m;
 	u64 moved = 0;
 	int ctx;
@@ -515,6 +516,7 @@ void hmmdev_devmem_evict(struct hmmdev *hd)
 	src = kvcalloc(npages, sizeof(*src), GFP_KERNEL | __GFP_NOFAIL);
 	dst = kvcalloc(npages, sizeof(*dst), GFP_KERNEL | __GFP_NOFAIL);
 	lost = bitmap_zalloc(npages, GFP_KERNEL | __GFP_NOFAIL);
+	tombs = atomic64_read(&hd->pages_tombstoned);
 	n = hmmdev_devmem_used_pfns(hd, src);
 	n = hmmdev_migrate_device_lock(src, n, hd->dm_first_pfn, npages);
 	hmmdev_devmem_copy_back(hd, src, dst, n, NULL, 0, NULL, NULL, lost);
@@ -524,6 +526,10 @@ void hmmdev_devmem_evict(struct hmmdev *hd)
 			__clear_bit(i, lost);	/* it did not move after all */
 	migrate_device_finalize(src, dst, n);
 	hmmdev_devmem_hwpoison(hd, dst, lost, n);
+	tombs = atomic64_read(&hd->pages_tombstoned) - tombs;
+	if (tombs)
+		dev_warn(&hd->pdev->dev, "remove: %lld lost pages moved to tombstones (SIGBUS on access)\n",
+			 tombs);
 	bitmap_free(lost);
 	kvfree(src);
 	kvfree(dst);

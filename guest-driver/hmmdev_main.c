@@ -292,6 +292,8 @@ static int hmmdev_counters_show(struct seq_file *m, void *unused)
 		   atomic64_read(&hd->pages_poisoned));
 	seq_printf(m, "driver.pages_retired %lld\n",
 		   atomic64_read(&hd->pages_retired));
+	seq_printf(m, "driver.pages_tombstoned %lld\n",
+		   atomic64_read(&hd->pages_tombstoned));
 	seq_printf(m, "driver.pages_hwpoisoned %lld\n",
 		   atomic64_read(&hd->pages_hwpoisoned));
 	return 0;
@@ -544,15 +546,19 @@ static int __init hmmdev_init(void)
 	int ret;
 
 	hmmdev_debugfs_root = debugfs_create_dir("hmmdev", NULL);
+	hmmdev_tombstone_init();
 	ret = pci_register_driver(&hmmdev_driver);
-	if (ret)
+	if (ret) {
+		hmmdev_tombstone_exit();
 		debugfs_remove_recursive(hmmdev_debugfs_root);
+	}
 	return ret;
 }
 
 static void __exit hmmdev_exit(void)
 {
 	pci_unregister_driver(&hmmdev_driver);
+	hmmdev_tombstone_exit();
 	debugfs_remove_recursive(hmmdev_debugfs_root);
 }
 

@@ -359,9 +359,11 @@ static struct page *hmmdev_sys_alloc(struct vm_area_struct *vma, u64 addr,
  * CPU through BAR2 (hmmdev_devmem_rescue()).  A page that cannot be read at
  * all (poisoned VRAM, a device gone) is lost: it stays a device page for
  * migrate_to_ram (whose fault then gets SIGBUS; a page known to be poisoned
- * is not tried again), and comes back zeroed at eviction, where it has to
- * go, marked in @lost (hmmdev_devmem_evict() makes it hwpoison); the kernel
- * log says so either way.
+ * is not tried again); at eviction, where it has to go, it moves to a
+ * tombstone (hmmdev_tombstone.c: SIGBUS on access), or, a 2 MiB page or
+ * with no tombstone free, comes back zeroed and marked in @lost
+ * (hmmdev_devmem_evict() makes it hwpoison); the kernel log says so either
+ * way.
  *
  * Return: 0, or -EIO when @watch was lost.
  */
@@ -450,6 +452,18 @@ int hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
 					    "device page lost: neither the engines nor the CPU could read it back\n");
 			atomic64_add(1UL << b->order[i], &hd->pages_lost);
 			if (!vma) {
+				/* it has to go: to a tombstone, else hwpoison */
+				struct page *tomb = b->order[i] ? NULL :
+					hmmdev_tombstone_alloc();
+
+				if (tomb) {
+					unlock_page(b->sys[i]);
+					put_page(b->sys[i]);
+					dst[b->idx[i]] =
+						migrate_pfn(page_to_pfn(tomb));
+					atomic64_inc(&hd->pages_tombstoned);
+					continue;
+				}
 				for (p = 0; p < 1UL << b->order[i]; p++)
 					clear_highpage(b->sys[i] + p);
 				if (lost)

@@ -14,9 +14,10 @@
  *	prints CAMPAIGN-GO and waits for the function to fall off the bus:
  *	pciehp removes it (native hot-plug), or the driver notices by itself
  *	(ACPI hot-plug: nothing tells the guest; a job on it finds all-ones)
- *	and calls on the old file fail with -ENODEV.  The 64 must give SIGBUS
- *	(device pages whose VRAM is gone; hwpoison after the eviction), the
- *	other 192 must be intact.
+ *	and calls on the old file fail with -ENODEV; then it waits for the
+ *	function to be removed (the host's device_del).  The 64 must give
+ *	SIGBUS (device pages whose VRAM is gone, tombstones after the
+ *	eviction), the other 192 must be intact.
  *
  * Prints "CAMPAIGN lose_* N" lines for the host, to the console and again
  * to /tmp/lose.out (images/campaign/cell.sh prints it once the kernel log
@@ -181,7 +182,7 @@ static uint8_t mirror_page[PG];
 
 static int lose_removal(void)
 {
-	int fd = open("/dev/hmm_dmirror1", O_RDWR), i, ok, enodev;
+	int fd = open("/dev/hmm_dmirror1", O_RDWR), i, j, ok, enodev;
 	uint8_t *buf = small_pages(PAGES, 53);
 	struct hmm_dmirror_cmd cmd = { 0 };
 	struct tally t;
@@ -208,6 +209,10 @@ static int lose_removal(void)
 		usleep(100000);
 	}
 	say("gone_after_s", "%.1f", i / 10.0);
+	/* the host's device_del: the pages leave the device (tombstones) */
+	for (j = 0; j < 300 && access("/dev/hmm_dmirror1", F_OK) == 0; j++)
+		usleep(100000);
+	say("removed", "%.0f", j < 300);
 	t = check_pages(buf, PAGES, 53);
 	report("removal", 64, t);
 	enodev = ioctl(fd, HMM_DMIRROR_READ, &cmd) < 0 && errno == ENODEV;

@@ -32,7 +32,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 # the workload is done), !PROP=VAL (never set back), DEV/PROP=VAL (another
 # device), hmp:COMMAND (QMP human-monitor-command: QEMU's AER injection),
 # guest:NAME (images/campaign/cell.sh does it in the guest: flr),
-# unplug:DEV (device_del once the workload is done; it must complete),
+# unplug:DEV (device_del right after the other actions; it must complete),
 # native-hotplug (run-vm.sh --native-hotplug: pciehp owns the slots, so a
 # device that falls off the bus takes pciehp's surprise-removal path;
 # without it, q35's ACPI hot-plug tells the guest nothing and the driver
@@ -67,8 +67,8 @@ INJECTIONS=(
 	"aer|hmp:pcie_aer_inject_error hmmdev0 RCVR,hmp:pcie_aer_inject_error hmmdev0 POISON_TLP,hmp:pcie_aer_inject_error hmmdev0 DLP|1|recover||driver.aer_correctable+driver.aer_nonfatal+driver.aer_fatal"
 	"flr|guest:flr|1|errors||driver.function_resets"
 	"vram-poison|${POISON%,}|0|lost|=poison|driver.pages_retired"
-	"surprise-removal|!hmmdev1/x-inject-surprise-removal=true,unplug:hmmdev1|1|lost|=removal|lose_removal_sigbus"
-	"surprise-removal-pciehp|!hmmdev1/x-inject-surprise-removal=true,unplug:hmmdev1,native-hotplug|1|lost|=removal|lose_removal_sigbus|full"
+	"surprise-removal|!hmmdev1/x-inject-surprise-removal=true,unplug:hmmdev1|1|lost|=removal|lose_removal_sigbus+lose_removed+tombstones"
+	"surprise-removal-pciehp|!hmmdev1/x-inject-surprise-removal=true,unplug:hmmdev1,native-hotplug|1|lost|=removal|lose_removal_sigbus+tombstones|full"
 )
 WORKLOADS=(racer hmm-tests pingpong fuzz)   # (and quick, holes: --short)
 
@@ -96,16 +96,27 @@ act() {
 	esac
 }
 
-# unplug SOCK DEV: device_del; prints how long until QEMU had removed it
+# unplug SOCK DEV [CONSOLE]: device_del; prints how long until QEMU had
+# removed it.  With CONSOLE (native hot-plug): first wait until the guest
+# says pciehp removed the function (hmmdev-lose's "lose_removed"), as an
+# administrator would -- a request while pciehp handles the surprise
+# removal would wait for an attention button nobody presses -- and then
+# the slot is off and the unplug is at once.
 unplug() {
-	local sock=$1 dev=$2 t0=$EPOCHREALTIME i
-	qmp "$sock" '{"execute":"device_del","arguments":{"id":"'"$dev"'"}}' >/dev/null
-	for ((i = 0; i < 100; i++)); do
+	local sock=$1 dev=$2 console=${3:-} t0 i
+	for ((i = 0; i < 300 && ${#console}; i++)); do
+		grep -q '^CAMPAIGN lose_removed' "$console" 2>/dev/null && break
+		sleep 0.1
+	done
+	t0=$EPOCHREALTIME
+	for ((i = 0; i < 160; i++)); do
+		[ $((i % 60)) -ne 0 ] ||
+			qmp "$sock" '{"execute":"device_del","arguments":{"id":"'"$dev"'"}}' >/dev/null
 		qmp "$sock" '{"execute":"qom-get","arguments":{"path":"/machine/peripheral/'"$dev"'","property":"type"}}' |
 			grep -q '"error"' && break
 		sleep 0.1
 	done
-	[ $i -lt 100 ] && printf 'CAMPAIGN host_device_del_s %.1f\n' "$(echo "$EPOCHREALTIME - $t0" | bc)"
+	[ $i -lt 160 ] && printf 'CAMPAIGN host_device_del_s %.1f\n' "$(echo "$EPOCHREALTIME - $t0" | bc)"
 }
 
 # run_cell DIR KERNEL INJECTION WORKLOAD: one VM; writes DIR/CELL/result.*
@@ -114,6 +125,7 @@ run_cell() {
 	IFS="|" read -r name props at expect _ counter _ <<<"$(injection "$inj")"
 	local cell=$kernel-$name-$wl
 	local cdir=$dir/$cell sock t0 rc vm p=() a i guest= vmopts=()
+	rm -rf "$cdir"	# an old run's console must not say GO
 	mkdir -p "$cdir"
 	: >"$cdir/host"
 	sock=$cdir/qmp.sock
@@ -126,7 +138,7 @@ run_cell() {
 		esac
 	done
 	"$top/run-vm.sh" --no-build --kernel "$kernel" --qmp "$sock" \
-		--log-dir "$cdir/vm" --timeout 400 "${vmopts[@]}" \
+		--log-dir "$cdir/vm" --timeout 400 --vram-prefault off "${vmopts[@]}" \
 		--add "$top/images/campaign/cell.sh" --run "sh cell.sh $wl $guest" \
 		>"$cdir/out" 2>"$cdir/err" &
 	vm=$!
@@ -138,16 +150,22 @@ run_cell() {
 	done
 	sleep "$at"
 	for a in "${p[@]}"; do act "$sock" "$a" >>"$cdir/qmp.log"; done
+	# device_del right after the injection, waited for in the background
+	local unplugs=()
+	for a in "${p[@]}"; do
+		[ "${a#unplug:}" = "$a" ] || {
+			unplug "$sock" "${a#unplug:}" ${vmopts:+"$cdir/vm/console.log"} >>"$cdir/host" &
+			unplugs+=($!)
+		}
+	done
 	# the workload is done: the injection ends before the probe
 	for ((i = 0; i < 4000; i++)); do
 		grep -q '^CAMPAIGN-DONE' "$cdir/vm/console.log" 2>/dev/null && break
 		kill -0 $vm 2>/dev/null || break
 		sleep 0.1
 	done
-	for a in "${p[@]}"; do
-		act "$sock" "$a" clear >>"$cdir/qmp.log"
-		[ "${a#unplug:}" = "$a" ] || unplug "$sock" "${a#unplug:}" >>"$cdir/host"
-	done
+	for a in "${p[@]}"; do act "$sock" "$a" clear >>"$cdir/qmp.log"; done
+	[ ${#unplugs[@]} -eq 0 ] || wait "${unplugs[@]}"
 	wait $vm
 	rc=$?
 	verdict "$cell" "$name" "$wl" "$kernel" "$expect" "$rc" "$t0" "$cdir" "$counter" "$props"
@@ -167,7 +185,7 @@ verdict() {
 		problems+=("$(grep -m1 'has a report\|did not finish' "$cdir/err")")
 	# a report of Linux's own, named as such (the verdict stays FAIL)
 	if grep -q 'possible circular locking dependency' "$cdir/vm/console.log" 2>/dev/null &&
-		grep -A3 'possible circular locking' "$cdir/vm/console.log" | grep -q 'reset_lock.*pciehp_unconfigure_device' &&
+		grep -A6 'possible circular locking' "$cdir/vm/console.log" | grep -q 'reset_lock.*pciehp_unconfigure_device' &&
 		! grep -A60 'possible circular locking' "$cdir/vm/console.log" | grep -q '\[hmmdev\]'; then
 		problems+=("it is Linux pciehp's own lockdep report: pci_rescan_remove_lock, then ctrl->reset_lock again in pciehp_unconfigure_device(), no hmmdev frame")
 	fi

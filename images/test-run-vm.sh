@@ -4,7 +4,7 @@
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/images/lib.sh"
-run_vm=("$top/run-vm.sh" --no-build --timeout 300)
+run_vm=("$top/run-vm.sh" --no-build --timeout 300 --vram-prefault off)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 n=0 bad=0

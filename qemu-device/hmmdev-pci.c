@@ -375,9 +375,12 @@ static bool hmmdev_vram_init(HmmdevState *s, Error **errp)
          * would distort every first-use measurement (about 8x on a
          * migration copy).  This runs at realize, under the BQL; for large
          * VRAM use memdev= with a backend (prealloc=on does the same work
-         * with threads, or leave it off).
+         * with threads, or leave it off).  prefault=off skips it (tests
+         * that measure nothing boot faster).
          */
-        memset(memory_region_get_ram_ptr(s->vram), 0, s->vram_size);
+        if (s->prefault) {
+            memset(memory_region_get_ram_ptr(s->vram), 0, s->vram_size);
+        }
     }
     s->vram_ptr = memory_region_get_ram_ptr(s->vram);
     hmmdev_inject_init(s);
@@ -543,6 +546,7 @@ static const Property hmmdev_properties[] = {
     DEFINE_PROP_UINT32("atc-sets", HmmdevState, atc_sets, 64),
     DEFINE_PROP_UINT32("atc-ways", HmmdevState, atc_ways, 8),
     DEFINE_PROP_BOOL("coherent", HmmdevState, coherent, false),
+    DEFINE_PROP_BOOL("prefault", HmmdevState, prefault, true),
 };
 
 static void hmmdev_class_init(ObjectClass *klass, const void *data)

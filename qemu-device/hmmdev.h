@@ -128,6 +128,7 @@ struct HmmdevState {
     uint32_t atc_sets;
     uint32_t atc_ways;
     bool coherent;
+    bool prefault;                  /* commit VRAM at realize */
     /* fault injection (hmmdev-inject.c; QOM, settable while running) */
     uint32_t inject_xlate_delay_us; /* between a translation and its use */
     uint32_t inject_drop_syncs;     /* SYNCs that never complete */

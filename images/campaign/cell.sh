@@ -81,6 +81,7 @@ for k in driver.recoveries driver.failed driver.irqs_missed driver.faults_lost \
 	driver.pages_retired driver.pages_hwpoisoned; do
 	echo "CAMPAIGN $k $(awk -v k="$k" '$1 == k { n += $2 } END { print n + 0 }' /sys/kernel/debug/hmmdev/*/counters)"
 done
+echo "CAMPAIGN tombstones $(dmesg | sed -n 's/.* \([0-9]*\) lost pages moved to tombstones.*/\1/p' | awk '{ n += $1 } END { print n + 0 }')"
 dmesg | grep -E 'recovered|declared failed|not recovering|page lost|poisoned|fell off|PCIe error|restarted' | head -6 |
 	sed 's/^/CAMPAIGN dmesg /'
 exit 0
