@@ -68,6 +68,17 @@ quits QEMU; leaving the shell powers off).
                       hmm-tests wants /dev/hmm_dmirror0..3)
   --trace PATTERN     enable QEMU trace events (e.g. 'hmmdev_*'), written to
                       the log directory
+  --timeline FILE     with --run or --test: the protocol timeline of the
+                      run, both sides on one time axis, as Chrome/Perfetto
+                      trace JSON (open it in ui.perfetto.dev): the driver's
+                      tracepoints (guest-driver/hmmdev_trace.h, the guest's
+                      trace buffer, written out at the end) and the device's
+                      protocol trace events, aligned by the driver's clock
+                      pairs (images/timeline/); tracks per guest task, per
+                      engine, command and fault queue; flows from a fault
+                      record to the engine's resume, from a notifier to its
+                      SYNC, from a job's submission to its completion
+  --timeline-text FILE  the same timeline as text (implies the tracing)
   --oracle MODE       the devices' coherence oracle (SPEC.rst): off, count,
                       fail (default: a job that uses a translation the CPU
                       no longer has fails with ESTALE) or stop (the VM
@@ -116,6 +127,8 @@ ndev=4
 trace=
 oracle=fail
 gdb=0
+timeline=
+timeline_text=
 timeout_s=1500
 logdir=
 build=1
@@ -137,6 +150,8 @@ while [ $# -gt 0 ]; do
 	--vram-prefault) prefault=${2:?--vram-prefault needs on or off}; shift ;;
 	--devices) ndev=${2:?--devices needs a number}; shift ;;
 	--trace) trace=${2:?--trace needs a pattern}; shift ;;
+	--timeline) timeline=${2:?--timeline needs a file}; shift ;;
+	--timeline-text) timeline_text=${2:?--timeline-text needs a file}; shift ;;
 	--oracle) oracle=${2:?--oracle needs a mode}; shift ;;
 	--gdb) gdb=1 ;;
 	--fuzz-args) fuzz_args=${2:?--fuzz-args needs arguments}; shift ;;
@@ -162,6 +177,8 @@ for s in "${suites[@]}"; do
 	esac
 done
 [ ${#adds[@]} -eq 0 ] || [ "$mode" = run ] || die "--add goes with --run"
+[ -z "$timeline$timeline_text" ] || [ "$mode" != shell ] ||
+	die "--timeline goes with --run or --test"
 
 if [ $build -eq 1 ]; then
 	"$top/images/build.sh" --kernel "$kernel" ${flavour:+--$flavour} || die "build failed"
@@ -191,6 +208,7 @@ append="console=ttyS0 panic=-1"
 append+=" hmmdev.mode=$mode hmmdev.ndev=$ndev hmmdev.hugepages=64"
 append+=" hmmdev.suites=$(IFS=,; echo "${suites[*]}")"
 [ -z "$fuzz_args" ] || append+=" hmmdev.fuzz=$(echo "$fuzz_args" | tr ' ' ,)"
+[ -z "$timeline$timeline_text" ] || append+=" hmmdev.timeline=1"
 # --test/--run: an oops or a warning ends the VM at once (panic=-1); the
 # console shows warnings and worse (loglevel=5), so a report that ends the
 # VM is on it
@@ -227,10 +245,16 @@ done
 		-set device.hmmdev3.engines=1)
 # device errors and oracle violations (LOG_GUEST_ERROR), and the trace
 args+=(-d guest_errors)
-if [ -n "$trace" ]; then
-	args+=(-trace "$trace" -D "$logdir/trace.log")
-else
-	args+=(-D "$logdir/qemu.log")
+qlog=$logdir/qemu.log
+[ -z "$trace" ] || { qlog=$logdir/trace.log; args+=(-trace "$trace"); }
+args+=(-D "$qlog")
+# the timeline: the device's protocol events, and a second serial port
+# for the guest's trace (images/init writes it there at the end)
+serial2=()
+if [ -n "$timeline$timeline_text" ]; then
+	timeline_device_events >"$logdir/timeline-events"
+	args+=(-trace "events=$logdir/timeline-events")
+	serial2=(-serial "file:$logdir/guest-trace.txt")
 fi
 [ $gdb -eq 0 ] || args+=(-gdb tcp::1234)
 
@@ -271,7 +295,7 @@ for attempt in 1 2; do
 	boot_watch &
 	watcher=$!
 	t_start=$EPOCHREALTIME
-	timeout -k 10 "$timeout_s" "$qemu" "${args[@]}" -serial stdio "${extra[@]}" \
+	timeout -k 10 "$timeout_s" "$qemu" "${args[@]}" -serial stdio "${serial2[@]}" "${extra[@]}" \
 		</dev/null 2>"$logdir/qemu.stderr" |
 		while IFS= read -r line; do
 			line=${line%$'\r'}
@@ -291,15 +315,32 @@ for attempt in 1 2; do
 done
 set -e
 
+# The timeline: both sides merged (images/timeline/)
+timeline_rc=0
+if [ -n "$timeline$timeline_text" ]; then
+	targs=(--guest "$logdir/guest-trace.txt" --device "$qlog")
+	[ -z "$timeline" ] || targs+=(--json "$timeline")
+	[ -z "$timeline_text" ] || targs+=(--text "$timeline_text")
+	"$(timeline_tool)" "${targs[@]}" >&2 || {
+		timeline_rc=1
+		echo "run-vm.sh: the timeline could not be made (guest trace $logdir/guest-trace.txt, device trace $qlog)" >&2
+	}
+fi
+
 if [ "$mode" = run ]; then
 	sed -n '/^HMMDEV-INIT/,/^HMMDEV-EXIT/{/^HMMDEV-/!p}' "$log"
 	status=$(sed -n 's/^HMMDEV-EXIT //p' "$log")
 	"$top/images/tap-report.sh" --kernel-log-only "$log" >&2 ||
 		echo "run-vm.sh: guest kernel log has a report, see $log" >&2
 	[ -n "$status" ] || { echo "run-vm.sh: the command did not finish (QEMU status $qemu_rc, log $log)" >&2; exit 1; }
+	[ "$status" != 0 ] || exit $timeline_rc
 	exit "$status"
 fi
 report_args=(--qemu-status "$qemu_rc" --timeout "$timeout_s"
 	--kernel "$kernel${flavour:+-$flavour}$([ $iommu -eq 0 ] || echo -iommu)")
 [ $tap_summary -eq 0 ] || report_args+=(--tap-summary)
-exec "$top/images/tap-report.sh" "${report_args[@]}" "$log"
+set +e
+"$top/images/tap-report.sh" "${report_args[@]}" "$log"
+rc=$?
+[ $rc -ne 0 ] || rc=$timeline_rc
+exit $rc

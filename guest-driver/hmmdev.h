@@ -376,6 +376,7 @@ struct hmmdev_vector {
  * @timeouts: jobs that did not complete in HMMDEV_JOB_TIMEOUT
  * @device_errors: error interrupts
  * @recover_work: brings a failed device back (hmmdev_recover.c)
+ * @clock_work: traces clock pairs for the timeline (hmmdev_trace.c)
  * @recover_times: when the last recoveries ran (jiffies), for the limit
  * @recoveries: failures the device was brought back from
  * @aer_correctable: correctable PCIe errors reported to us (AER)
@@ -485,6 +486,7 @@ struct hmmdev {
 	atomic64_t timeouts;
 	atomic64_t device_errors;
 	struct work_struct recover_work;
+	struct delayed_work clock_work;
 	unsigned long recover_times[HMMDEV_RECOVER_BURST];
 	atomic64_t recoveries;
 	atomic64_t aer_correctable;
@@ -587,6 +589,11 @@ void hmmdev_recover_debugfs(struct hmmdev *hd);
 bool hmmdev_check_gone(struct hmmdev *hd);
 bool hmmdev_bar_wait(struct hmmdev *hd);
 extern const struct pci_error_handlers hmmdev_err_handlers;
+
+/* hmmdev_trace.c */
+void hmmdev_clock_pair(struct hmmdev *hd);
+void hmmdev_clock_start(struct hmmdev *hd);
+void hmmdev_clock_stop(struct hmmdev *hd);
 
 /* hmmdev_tombstone.c */
 struct page *hmmdev_tombstone_alloc(void);

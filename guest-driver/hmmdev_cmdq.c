@@ -22,6 +22,7 @@
 #include <linux/interrupt.h>
 
 #include "hmmdev.h"
+#include "hmmdev_trace.h"
 
 #define HMMDEV_SYNC_TIMEOUT	(10 * HZ)
 #define HMMDEV_FAIL_QUIESCE_MS	100
@@ -89,6 +90,7 @@ static int hmmdev_cmdq_put(struct hmmdev *hd, u8 op, u8 flags, u16 ctx,
 		.opcode = op, .flags = flags, .context = ctx,
 		.arg0 = arg0, .arg1 = arg1,
 	};
+	trace_hmmdev_cmd_submit(hd->id, cq->tail, op, ctx, arg0, arg1);
 	cq->tail = (cq->tail + 1) % HMMDEV_CQ_ENTRIES;
 	return 0;
 }
@@ -110,6 +112,7 @@ void hmmdev_declare_failed(struct hmmdev *hd, const char *why)
 {
 	if (xchg(&hd->failed, true))
 		return;
+	trace_hmmdev_device_failed(hd->id, why);
 	if (READ_ONCE(hd->gone))
 		dev_err(&hd->pdev->dev, "%s: device declared failed\n", why);
 	else
@@ -166,7 +169,9 @@ static int hmmdev_cmdq_sync_locked(struct hmmdev *hd)
 		atomic64_inc(&hd->sync_timeouts);
 		hmmdev_declare_failed(hd, "SYNC did not complete in 10 s");
 	}
-	return READ_ONCE(*cq->fence) >= seq ? 0 : -EIO;
+	ret = READ_ONCE(*cq->fence) >= seq ? 0 : -EIO;
+	trace_hmmdev_sync_done(hd->id, seq, ret);
+	return ret;
 }
 
 /**

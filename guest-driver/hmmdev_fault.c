@@ -32,6 +32,7 @@
 #include <linux/userfaultfd_k.h>
 
 #include "hmmdev.h"
+#include "hmmdev_trace.h"
 
 #define HMMDEV_FAULT_CHUNK	512	/* pages per hmm_range_fault() call */
 #define PMD_PAGES		(PMD_SIZE >> PAGE_SHIFT)
@@ -420,6 +421,8 @@ static int hmmdev_fault_resolve(struct hmmdev_mirror *m,
 		ret = hmmdev_fault_chunk(m, rec->va & PAGE_MASK,
 					 (rec->va & PAGE_MASK) + PAGE_SIZE, write,
 					 unlocked);
+	trace_hmmdev_fault_resolve(m->hd->id, rec->id, start, end, ret,
+				   unlocked);
 	if (ret)
 		WRITE_ONCE(m->fault_error, ret);
 	else if (hmmdev_fault_counted(m, rec->va))
@@ -539,7 +542,11 @@ void hmmdev_fault_work(struct work_struct *work)
 			continue;
 		}
 		hd->fault_last_id[rec.engine % HMMDEV_MAX_ENGINES] = rec.id;
+		trace_hmmdev_fault_read(hd->id, rec.id, rec.engine, rec.context,
+					rec.va, rec.access, rec.timestamp);
+		trace_hmmdev_fault_service_start(hd->id, rec.id, 0);
 		err = hmmdev_fault_service(hd, &rec);
+		trace_hmmdev_fault_service_end(hd->id, rec.id, err);
 		hmmdev_respond(hd, rec.id, err ? HMMDEV_RESPONSE_ABORT :
 			       HMMDEV_RESPONSE_RETRY);
 		/* round trip on the device's clock: record to answer */

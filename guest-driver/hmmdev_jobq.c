@@ -29,6 +29,7 @@
 #include <linux/sched.h>
 
 #include "hmmdev.h"
+#include "hmmdev_trace.h"
 
 /* HMMDEV_JOB_TIMEOUT; fault-injection campaigns shorten it (engine hang) */
 unsigned int hmmdev_job_timeout_s = 30;
@@ -192,6 +193,9 @@ static int hmmdev_job_submit(struct hmmdev *hd, struct hmmdev_job_desc *desc)
 	desc->fence = atomic64_inc_return(&hd->jobs);
 	desc->flags |= HMMDEV_JOB_IRQ;
 	jq->ring[jq->tail] = *desc;
+	trace_hmmdev_job_submit(hd->id, tag, jq->tail, desc->fence,
+				desc->opcode, desc->flags, desc->src, desc->dst,
+				desc->length);
 	jq->tail = (jq->tail + 1) % HMMDEV_JQ_ENTRIES;
 	/* writel orders the descriptor stores before the doorbell */
 	hmmdev_wr32(hd, HMMDEV_REG_JQ_TAIL, jq->tail);
@@ -320,6 +324,8 @@ int hmmdev_job_wait(struct hmmdev *hd, int tag, struct hmmdev_job_desc *desc,
 			desc->fence, index, READ_ONCE(hmmdev_job_timeout_s));
 		hmmdev_declare_failed(hd, "job timeout");
 		hmmdev_slot_abandon(hd, index);
+		trace_hmmdev_job_complete(hd->id, tag, desc->fence,
+					  HMMDEV_STATUS_PENDING, 0, -ETIMEDOUT);
 		return -ETIMEDOUT;
 	}
 	dma_rmb();
@@ -327,6 +333,8 @@ int hmmdev_job_wait(struct hmmdev *hd, int tag, struct hmmdev_job_desc *desc,
 	if (status == HMMDEV_STATUS_PENDING) {
 		/* woken by hmmdev_jobq_fail(): the record will never come */
 		hmmdev_slot_abandon(hd, index);
+		trace_hmmdev_job_complete(hd->id, tag, desc->fence, status, 0,
+					  -ETIMEDOUT);
 		return -ETIMEDOUT;
 	}
 	if (result)
@@ -339,6 +347,11 @@ int hmmdev_job_wait(struct hmmdev *hd, int tag, struct hmmdev_job_desc *desc,
 	hmmdev_slot_release(hd, index);
 	if (status_out)
 		*status_out = status;
+	trace_hmmdev_job_complete(hd->id, tag, desc->fence, status,
+				  READ_ONCE(rec->result),
+				  status == HMMDEV_JOB_OK ? 0 :
+				  status == HMMDEV_JOB_STALE_TRANSLATION ?
+				  -ESTALE : -EIO);
 	if (status != HMMDEV_JOB_OK) {
 		atomic64_inc(&hd->job_errors);
 		dev_dbg(&hd->pdev->dev, "job %llu failed: status %u\n",

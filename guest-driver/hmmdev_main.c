@@ -487,6 +487,7 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		hmmdev_chardev_unregister(hd);
 		goto err_debugfs;
 	}
+	hmmdev_clock_start(hd);
 	dev_info(dev, "/dev/%s: %llu MiB VRAM, %u engines, %d MSI-X vectors\n",
 		 hd->name, hd->vram_size >> 20, hd->engines, HMMDEV_MSIX_VECTORS);
 	return 0;
@@ -504,6 +505,7 @@ static void hmmdev_remove(struct pci_dev *pdev)
 
 	/* a surprise removal (pciehp): nothing waits for the device below */
 	hmmdev_check_gone(hd);
+	hmmdev_clock_stop(hd);
 	hmmdev_dmirror_unregister(hd);
 	hmmdev_chardev_unregister(hd);		/* sets hd->removed */
 	/* nothing may stay in VRAM: the engines copy it back first */

@@ -44,6 +44,7 @@
 #include <linux/slab.h>
 
 #include "hmmdev.h"
+#include "hmmdev_trace.h"
 
 #define MIGRATE_CHUNK	2048	/* pages per migrate_vma_setup(): 8 MiB */
 #define COPY_BATCH	512	/* items per copy table */
@@ -62,6 +63,7 @@ void hmmdev_mig_time(struct hmmdev *hd, enum hmmdev_mig_dir dir,
 	u64 now = ktime_get_ns();
 
 	atomic64_add(now - *t0, &hd->mig_ns[dir][phase]);
+	trace_hmmdev_migrate_phase(hd->id, dir, phase, *t0, now);
 	*t0 = now;
 }
 
@@ -607,7 +609,7 @@ static int hmmdev_migrate_chunk(struct hmmdev_mirror *m,
 			 hmmdev_devmem_select_huge(hd),
 	};
 	unsigned long i, k, nr, seq;
-	u64 t0 = ktime_get_ns();
+	u64 t0 = ktime_get_ns(), begin = t0, before = *cpages;
 	int ret;
 
 	memset(b->src, 0, sizeof(b->src));
@@ -651,6 +653,8 @@ static int hmmdev_migrate_chunk(struct hmmdev_mirror *m,
 	hmmdev_mig_time(hd, HMMDEV_MIG_TO_DEV, HMMDEV_MIG_FINALIZE, &t0);
 	hmmdev_map_migrated(m, &args, seq);
 	hmmdev_mig_time(hd, HMMDEV_MIG_TO_DEV, HMMDEV_MIG_MAP, &t0);
+	trace_hmmdev_migrate(hd->id, HMMDEV_MIG_TO_DEV, start, end, args.cpages,
+			     *cpages - before, false, begin);
 	return ret;
 }
 
@@ -668,7 +672,7 @@ static int hmmdev_migrate_chunk(struct hmmdev_mirror *m,
 int hmmdev_migrate_vma_back(struct hmmdev *hd, struct migrate_vma *args,
 			    struct hmmdev_mirror *m, unsigned long *moved)
 {
-	u64 t0 = ktime_get_ns();
+	u64 t0 = ktime_get_ns(), begin = t0;
 	unsigned long i;
 	int ret, lost;
 
@@ -689,6 +693,8 @@ int hmmdev_migrate_vma_back(struct hmmdev *hd, struct migrate_vma *args,
 	hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_PAGES, &t0);
 	migrate_vma_finalize(args);
 	hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_FINALIZE, &t0);
+	trace_hmmdev_migrate(hd->id, HMMDEV_MIG_TO_RAM, args->start, args->end,
+			     args->cpages, *moved, args->fault_page, begin);
 	return lost;
 }
 

@@ -41,6 +41,7 @@
 #include <linux/slab.h>
 
 #include "hmmdev.h"
+#include "hmmdev_trace.h"
 
 /* Enable @ctx for @mm's mirror with page tables at @root, or disable it. */
 static void hmmdev_ctx_program(struct hmmdev *hd, u16 ctx, u64 root,
@@ -70,13 +71,11 @@ static void hmmdev_mirror_unmap(struct hmmdev_mirror *m, u64 start, u64 end)
 	hmmdev_pt_reap(m, start, end);
 }
 
-static bool hmmdev_mirror_invalidate(struct mmu_interval_notifier *mni,
-				     const struct mmu_notifier_range *range,
-				     unsigned long cur_seq)
+static bool hmmdev_mirror_invalidate_range(struct hmmdev_mirror *m,
+					   struct mmu_interval_notifier *mni,
+					   const struct mmu_notifier_range *range,
+					   unsigned long cur_seq)
 {
-	struct hmmdev_mirror *m = container_of(mni, struct hmmdev_mirror,
-					       notifier);
-
 	/*
 	 * No MMU_NOTIFY_MIGRATE filtering, not even for our own migrations:
 	 * this callback is what makes the device stop using a page before a
@@ -120,6 +119,23 @@ static bool hmmdev_mirror_invalidate(struct mmu_interval_notifier *mni,
 	atomic64_inc(&m->hd->notifier_calls);
 	mutex_unlock(&m->lock);
 	return true;
+}
+
+static bool hmmdev_mirror_invalidate(struct mmu_interval_notifier *mni,
+				     const struct mmu_notifier_range *range,
+				     unsigned long cur_seq)
+{
+	struct hmmdev_mirror *m = container_of(mni, struct hmmdev_mirror,
+					       notifier);
+	bool ret;
+
+	trace_hmmdev_notifier_start(m->hd->id, m->ctx, range->event,
+				    range->start, range->end,
+				    range->owner == m->hd->pgmap_owner,
+				    mmu_notifier_range_blockable(range));
+	ret = hmmdev_mirror_invalidate_range(m, mni, range, cur_seq);
+	trace_hmmdev_notifier_end(m->hd->id, m->ctx, ret);
+	return ret;
 }
 
 static const struct mmu_interval_notifier_ops hmmdev_mirror_ops = {

@@ -67,6 +67,7 @@
 #include <linux/workqueue.h>
 
 #include "hmmdev.h"
+#include "hmmdev_trace.h"
 
 static bool recover = true;
 module_param(recover, bool, 0644);
@@ -80,6 +81,7 @@ MODULE_PARM_DESC(recover,
 static bool hmmdev_restart_locked(struct hmmdev *hd, const char *why)
 {
 	unsigned long t0 = jiffies;
+	u64 begin = ktime_get_ns();
 
 	mutex_lock(&hd->cq.lock);
 	hmmdev_wr32(hd, HMMDEV_REG_CTRL, HMMDEV_CTRL_RESET);
@@ -88,6 +90,7 @@ static bool hmmdev_restart_locked(struct hmmdev *hd, const char *why)
 		dev_err(&hd->pdev->dev, "%s: the device does not answer; it stays failed\n",
 			why);
 		hmmdev_check_gone(hd);
+		trace_hmmdev_recovery(hd->id, false, begin);
 		return false;
 	}
 	pci_set_master(hd->pdev);
@@ -102,6 +105,8 @@ static bool hmmdev_restart_locked(struct hmmdev *hd, const char *why)
 		    HMMDEV_CTRL_CQ_ENABLE | HMMDEV_CTRL_FQ_ENABLE);
 	dev_info(&hd->pdev->dev, "%s: device reset, queues and contexts restarted in %u ms\n",
 		 why, jiffies_to_msecs(jiffies - t0));
+	trace_hmmdev_recovery(hd->id, true, begin);
+	hmmdev_clock_pair(hd);
 	return true;
 }
 

@@ -39,6 +39,14 @@ fi
 
 t0=$SECONDS
 "$here/bootstrap.sh" >&2
+# the timeline merge tool: seconds to build
+tool=$(timeline_tool)
+if [ ! -x "$tool" ] || [ -n "$(find "$here/timeline" -newer "$tool")" ]; then
+	log "building $(basename "$tool")"
+	mkdir -p "$(dirname "$tool")"
+	gcc -O2 -Wall -Wextra -Werror -o "$tool.tmp" "$here"/timeline/*.c
+	mv "$tool.tmp" "$tool"
+fi
 "$here/build-qemu.sh"
 [ $asan -eq 0 ] || "$here/build-qemu.sh" --asan
 for b in "${builds[@]}"; do

@@ -130,6 +130,14 @@ qemu_tree() { # [asan|tsan]
 	echo "$HMMDEV_CACHE/qemu-$QEMU_VERSION${1:+-$1}-$(short_hash "$flags" wiring-v3 $(qemu_qtests))"
 }
 qemu_binary() { echo "$HMMDEV_CACHE/qemu-current/build/qemu-system-x86_64"; }
+# The timeline merge tool (images/timeline/, built by images/build.sh).
+timeline_tool() { echo "$HMMDEV_CACHE/bin/hmmdev-timeline"; }
+# The device's protocol trace events (those with the device's clock): the
+# ones run-vm.sh --timeline enables.
+timeline_device_events() {
+	sed -n 's/^\(hmmdev_[a-z_]*\)(const char \*dev, uint64_t ts.*/\1/p' \
+		"$HMMDEV_TOP/qemu-device/trace-events"
+}
 
 # Kernel sources: images/fetch-sources.sh records the version it fetched
 # and checked, and unpacks the package's tarball here.

@@ -180,10 +180,11 @@ static void hmmdev_complete(HmmdevEngine *e, const HmmdevJobDesc *d,
         .status = cpu_to_le32(status),
         .engine = cpu_to_le32(e->id),
         .result = cpu_to_le64(result),
-        .timestamp = cpu_to_le64(qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL)),
+        .timestamp = cpu_to_le64(hmmdev_now()),
     };
 
-    trace_hmmdev_job_end(e->id, index, status, d->fence, result);
+    trace_hmmdev_job_end(s->trace_name, le64_to_cpu(c.timestamp), e->id, index,
+                         status, d->fence, result);
     if (hmmdev_status_is_guest_error(status)) {
         qemu_log_mask(LOG_GUEST_ERROR, "hmmdev: job %u (opcode %u) failed "
                       "its checks: status %u\n", index, d->opcode, status);
@@ -223,8 +224,8 @@ static void hmmdev_run_job(HmmdevEngine *e, HmmdevJobDesc *d, uint32_t index)
 
     hmmdev_desc_to_cpu(d);
     e->job_index = index;
-    trace_hmmdev_job_start(e->id, index, d->opcode, d->src, d->dst,
-                           d->length);
+    trace_hmmdev_job_start(s->trace_name, hmmdev_now(), e->id, index, d->fence,
+                           d->opcode, d->src, d->dst, d->length);
     status = hmmdev_job_check(s, d);
     if (status == HMMDEV_JOB_OK) {
         status = hmmdev_job_execute(e, d, &done);
@@ -233,7 +234,7 @@ static void hmmdev_run_job(HmmdevEngine *e, HmmdevJobDesc *d, uint32_t index)
         hmmdev_complete(e, d, index, status, done);
         hmmdev_gate_exit(s);
     } else {
-        trace_hmmdev_job_dropped(e->id, index);
+        trace_hmmdev_job_dropped(s->trace_name, hmmdev_now(), e->id, index);
     }
 }
 
@@ -443,7 +444,8 @@ void hmmdev_jq_write(HmmdevState *s, hwaddr addr, uint64_t val, unsigned size)
         }
         s->jq_tail = val;
         hmmdev_count(s, HMMDEV_CNT_DOORBELLS, 1);
-        trace_hmmdev_jq_doorbell(s->jq_tail, s->jq_head);
+        trace_hmmdev_jq_doorbell(s->trace_name, hmmdev_now(), s->jq_tail,
+                                 s->jq_head);
         qemu_cond_broadcast(&s->jq_cond);
         break;
     }

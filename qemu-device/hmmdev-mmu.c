@@ -270,7 +270,8 @@ void hmmdev_atc_invalidate(HmmdevState *s, bool all_ctx, unsigned ctx,
     qatomic_set(&s->atc_epoch, hmmdev_epoch_next(s->atc_epoch));
     qemu_mutex_unlock(&s->atc_lock);
     hmmdev_count(s, HMMDEV_CNT_ATC_INVALIDATED, dropped);
-    trace_hmmdev_atc_invalidate(all_ctx, ctx, all_va, va, len, dropped);
+    trace_hmmdev_atc_invalidate(s->trace_name, hmmdev_now(), all_ctx, ctx,
+                                all_va, va, len, dropped);
 }
 
 static bool hmmdev_leaf_permits(uint64_t pte, unsigned access)

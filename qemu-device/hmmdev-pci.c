@@ -84,7 +84,7 @@ static void hmmdev_irq_bh(void *opaque)
         if (!(pending & (1u << v))) {
             continue;
         }
-        trace_hmmdev_irq(v, msix_enabled(pdev));
+        trace_hmmdev_irq(s->trace_name, hmmdev_now(), v, msix_enabled(pdev));
         if (hmmdev_inject_irq_lost(s, v)) {
             continue;
         }
@@ -129,7 +129,7 @@ static const char *hmmdev_error_name(uint32_t code)
  */
 void hmmdev_device_error(HmmdevState *s, uint32_t code)
 {
-    trace_hmmdev_device_error(code);
+    trace_hmmdev_device_error(s->trace_name, hmmdev_now(), code);
     qemu_log_mask(LOG_GUEST_ERROR, "hmmdev: device error %u (%s)\n", code,
                   hmmdev_error_name(code));
     qatomic_set(&s->err_code, code);
@@ -143,7 +143,9 @@ static bool hmmdev_reg64(HmmdevState *s, hwaddr addr, uint64_t *val)
 {
     switch (addr) {
     case HMMDEV_REG_TIMESTAMP:
-        *val = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+        *val = hmmdev_now();
+        /* the driver's clock pairs name this value (hmmdev_trace.h) */
+        trace_hmmdev_timestamp(s->trace_name, *val);
         return true;
     case HMMDEV_REG_VRAM_SIZE:
         *val = s->vram_size;
@@ -392,6 +394,7 @@ static void hmmdev_realize(PCIDevice *pdev, Error **errp)
     HmmdevState *s = HMMDEV(pdev);
     unsigned v;
 
+    s->trace_name = DEVICE(pdev)->id ? DEVICE(pdev)->id : "hmmdev";
     if (s->num_engines < 1 || s->num_engines > HMMDEV_MAX_ENGINES) {
         error_setg(errp, "hmmdev: engines must be 1..%d (got %u)",
                    HMMDEV_MAX_ENGINES, s->num_engines);
@@ -483,7 +486,7 @@ static void hmmdev_exit(PCIDevice *pdev)
  */
 void hmmdev_reset_state(HmmdevState *s)
 {
-    trace_hmmdev_reset();
+    trace_hmmdev_reset(s->trace_name, hmmdev_now());
     hmmdev_jq_reset(s);
     hmmdev_queues_reset(s);
     hmmdev_mmu_reset(s);

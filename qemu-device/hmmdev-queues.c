@@ -130,10 +130,11 @@ int hmmdev_fault_stall(HmmdevEngine *e, unsigned ctx, uint64_t va,
         .access = access,
         .engine = e->id,
         .id = cpu_to_le32(e->fault_id),
-        .timestamp = cpu_to_le64(qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL)),
+        .timestamp = cpu_to_le64(hmmdev_now()),
         .reason = cpu_to_le32(reason),
     };
-    trace_hmmdev_fault(e->id, e->fault_id, ctx, va, access, reason);
+    trace_hmmdev_fault(s->trace_name, le64_to_cpu(rec.timestamp), e->id,
+                       e->fault_id, ctx, va, access, reason);
     if (!hmmdev_fault_report(e, &rec, &err, &dropped)) {
         if (dropped) {
             return -1;
@@ -153,7 +154,8 @@ int hmmdev_fault_stall(HmmdevEngine *e, unsigned ctx, uint64_t va,
     response = e->fault_response ? e->fault_response : -1;
     e->fault_pending = false;
     qemu_mutex_unlock(&s->fq_lock);
-    trace_hmmdev_fault_answered(e->id, e->fault_id, response);
+    trace_hmmdev_fault_answered(s->trace_name, hmmdev_now(), e->id, e->fault_id,
+                                response);
     hmmdev_count(s, response == HMMDEV_RESPONSE_RETRY ?
                  HMMDEV_CNT_FAULT_RETRIES : HMMDEV_CNT_FAULT_ABORTS,
                  response > 0);
@@ -228,7 +230,7 @@ static bool hmmdev_run_command(HmmdevState *s, HmmdevCommand *c, uint32_t gen)
         }
         if (hmmdev_inject_take(s, &s->inject_drop_syncs)) {
             /* fault injection: this completion is lost */
-            trace_hmmdev_sync_dropped(va);
+            trace_hmmdev_sync_dropped(s->trace_name, hmmdev_now(), va);
             return true;
         }
         delay = qatomic_read(&s->inject_sync_delay_us);
@@ -243,11 +245,11 @@ static bool hmmdev_run_command(HmmdevState *s, HmmdevCommand *c, uint32_t gen)
         }
         hmmdev_count(s, HMMDEV_CNT_SYNCS, 1);
         fence = c->arg1;            /* already little endian */
+        trace_hmmdev_sync(s->trace_name, hmmdev_now(), va, le64_to_cpu(fence));
         if (va && hmmdev_sysmem_rw(s, va, &fence, sizeof(fence),
                                    DMA_DIRECTION_FROM_DEVICE)) {
             hmmdev_device_error(s, HMMDEV_ERR_SYNC_WRITE);
         }
-        trace_hmmdev_sync(va, le64_to_cpu(c->arg1));
         if (c->flags & HMMDEV_SYNC_IRQ) {
             hmmdev_raise(s, HMMDEV_VEC_CMDQ);
         }
@@ -313,8 +315,9 @@ static void *hmmdev_cq_thread(void *opaque)
         }
         qemu_mutex_unlock(&s->cq_lock);
 
-        trace_hmmdev_command(index, c.opcode, le16_to_cpu(c.context),
-                             le64_to_cpu(c.arg0), le64_to_cpu(c.arg1));
+        trace_hmmdev_command(s->trace_name, hmmdev_now(), index, c.opcode,
+                             le16_to_cpu(c.context), le64_to_cpu(c.arg0),
+                             le64_to_cpu(c.arg1));
         hmmdev_count(s, HMMDEV_CNT_COMMANDS, 1);
         if (!hmmdev_run_command(s, &c, gen)) {
             hmmdev_device_error(s, HMMDEV_ERR_BAD_COMMAND);

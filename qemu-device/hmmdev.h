@@ -10,6 +10,7 @@
 
 #include "hw/pci/pci_device.h"
 #include "qemu/thread.h"
+#include "qemu/timer.h"
 #include "qemu/stats64.h"
 #include "qemu/tsan.h"
 #include "system/dma.h"
@@ -120,6 +121,7 @@ struct HmmdevState {
     uint8_t *vram_ptr;
     Error *migration_blocker;
     VMChangeStateEntry *vmstate_entry;
+    const char *trace_name;         /* "dev=" of the trace events: QOM id */
 
     /* properties */
     HostMemoryBackend *memdev;
@@ -256,6 +258,15 @@ static inline void hmmdev_guest_access_end(void)
 {
     QEMU_TSAN_ANNOTATE_IGNORE_WRITES_END();
     QEMU_TSAN_ANNOTATE_IGNORE_READS_END();
+}
+
+/*
+ * The device's clock (the TIMESTAMP register): the VM's virtual clock, in
+ * ns.  Every protocol trace event carries it as "ts".
+ */
+static inline uint64_t hmmdev_now(void)
+{
+    return qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
 }
 
 /* hmmdev-pci.c */
