@@ -254,7 +254,7 @@ serial2=()
 if [ -n "$timeline$timeline_text" ]; then
 	timeline_device_events >"$logdir/timeline-events"
 	args+=(-trace "events=$logdir/timeline-events")
-	serial2=(-serial "file:$logdir/guest-trace.txt")
+	serial2=(-serial "file:$logdir/guest-trace.txt.gz")
 fi
 [ $gdb -eq 0 ] || args+=(-gdb tcp::1234)
 
@@ -318,6 +318,8 @@ set -e
 # The timeline: both sides merged (images/timeline/)
 timeline_rc=0
 if [ -n "$timeline$timeline_text" ]; then
+	gunzip -f "$logdir/guest-trace.txt.gz" ||
+		echo "run-vm.sh: the guest's trace did not arrive whole ($logdir/guest-trace.txt.gz)" >&2
 	targs=(--guest "$logdir/guest-trace.txt" --device "$qlog")
 	[ -z "$timeline" ] || targs+=(--json "$timeline")
 	[ -z "$timeline_text" ] || targs+=(--text "$timeline_text")

@@ -326,12 +326,13 @@ static int hmmdev_u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Fault round trips (record to RETRY, device clock): p50/p99 in us. */
+/* Fault round trips (record to RETRY, device clock): p50/p99/CDF in us. */
 static int hmmdev_fault_latency_show(struct seq_file *m, void *unused)
 {
 	struct hmmdev *hd = m->private;
 	int n = min(atomic_read(&hd->fault_lat_count), HMMDEV_FAULT_LAT_SAMPLES);
 	u32 *v;
+	int i;
 
 	seq_printf(m, "samples %d\n", n);
 	if (!n)
@@ -342,6 +343,9 @@ static int hmmdev_fault_latency_show(struct seq_file *m, void *unused)
 	sort(v, n, sizeof(*v), hmmdev_u32_cmp, NULL);
 	seq_printf(m, "p50_us %u\np99_us %u\nmax_us %u\n", v[n / 2],
 		   v[(n * 99) / 100], v[n - 1]);
+	/* the distribution, for a plot: every 5th percentile */
+	for (i = 0; i <= 100; i += 5)
+		seq_printf(m, "cdf_%d %u\n", i, v[min(n - 1, n * i / 100)]);
 	kfree(v);
 	return 0;
 }

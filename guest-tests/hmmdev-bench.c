@@ -73,6 +73,27 @@ static void reset_latency(const char *bdf)
 	}
 }
 
+/* A row of a CSV file for images/plot.sh (which knows the columns). */
+#define csv(file, fmt, ...) ksft_print_msg("HMMDEV-CSV %s " fmt "\n", file, __VA_ARGS__)
+
+/* The fault round trips' distribution (debugfs cdf_N lines). */
+static void csv_latency_cdf(const char *bdf, unsigned int around)
+{
+	char path[512], name[32];
+	long val;
+	int pct;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/hmmdev/%s/fault_latency",
+		 bdf);
+	f = fopen(path, "r");
+	while (f && fscanf(f, "%31s %ld", name, &val) == 2)
+		if (sscanf(name, "cdf_%d", &pct) == 1)
+			csv("fault-latency.csv", "%u,%d,%ld", around, pct, val);
+	if (f)
+		fclose(f);
+}
+
 /* A copy job over untouched memory: every fault is a device round trip. */
 static bool bench_faults(struct hmmdev_fn *fn, unsigned int around,
 			 long *fault_p50)
@@ -99,6 +120,7 @@ static bool bench_faults(struct hmmdev_fn *fn, unsigned int around,
 	read_latency(fn->bdf, &p50, &p99, &n);
 	ksft_print_msg("bench: hmmdev fault round trip, fault-around %u page(s): p50 %ld us, p99 %ld us over %ld faults; 16 MiB copy in %.1f ms\n",
 		       around, p50, p99, n, j.device_ns / 1e6);
+	csv_latency_cdf(fn->bdf, around);
 	*fault_p50 = p50;
 	close(fd);
 	munmap(src, JOB_SIZE);
@@ -290,6 +312,11 @@ static bool bench_migrations(int fd, const char *label, const char *bdf,
 		       mibs(median3(t[0].to_dev, t[1].to_dev, t[2].to_dev)),
 		       mibs(median3(t[0].to_sys, t[1].to_sys, t[2].to_sys)),
 		       mibs(median3(t[0].by_cpu, t[1].by_cpu, t[2].by_cpu)));
+	csv("migration-64m.csv", "%s,%s,%.0f,%.0f,%.0f", label,
+	    thp ? "THP" : "4KiB",
+	    mibs(median3(t[0].to_dev, t[1].to_dev, t[2].to_dev)),
+	    mibs(median3(t[0].to_sys, t[1].to_sys, t[2].to_sys)),
+	    mibs(median3(t[0].by_cpu, t[1].by_cpu, t[2].by_cpu)));
 	if (!bdf) {
 		free(out);
 		return ok;

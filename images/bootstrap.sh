@@ -26,6 +26,12 @@ PKGS=(
 )
 # meson >= 1.5 and pycotap (QEMU's configure): from backports on bookworm
 MESON_PKGS=(meson python3-pycotap)
+# --plots (images/plot.sh): gnuplot too
+case "${1:-}" in
+--plots) PKGS+=(gnuplot-nox) ;;
+"") ;;
+*) die "unknown option $1 (--plots)" ;;
+esac
 
 [ "$(id -u)" -eq 0 ] || die "run as root (installs Debian packages)"
 # shellcheck disable=SC1091

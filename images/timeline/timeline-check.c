@@ -153,8 +153,15 @@ int build_chains(const struct timeline *tl, struct chain **out)
 }
 
 /*
+ * The alignment's own error (ns): a cause that lands after its effect on
+ * the other side by less than this is within what the clocks can tell.
+ */
+static int64_t tolerance;
+
+/*
  * Are the chain's events in order on the merged axis?  @margin: the
- * smallest gap between a cause and its effect on the other side (ns).
+ * smallest gap between a cause and its effect on the other side (ns;
+ * negative: an inversion within the tolerance).
  */
 static bool in_order(const struct chain *c, int64_t *margin, int *bad)
 {
@@ -163,10 +170,11 @@ static bool in_order(const struct chain *c, int64_t *margin, int *bad)
 	*margin = INT64_MAX;
 	for (i = 0; i + 1 < c->n; i++) {
 		int64_t gap = c->e[i + 1]->t - c->e[i]->t;
+		bool across = c->e[i]->side != c->e[i + 1]->side;
 
-		if (c->e[i]->side != c->e[i + 1]->side && gap < *margin)
+		if (across && gap < *margin)
 			*margin = gap;
-		if (gap < 0 || (gap == 0 && c->e[i]->side != c->e[i + 1]->side)) {
+		if (across ? gap < -tolerance : gap < 0) {
 			*bad = i;
 			return false;
 		}
@@ -370,10 +378,11 @@ int check_scenarios(const struct timeline *tl, FILE *out, double max_err_us)
 {
 	struct chain *c;
 	int n = build_chains(tl, &c), i, failed = 0, count[CHAIN_KINDS] = { 0 };
-	int incomplete = 0, disorder = 0, bad;
+	int incomplete = 0, disorder = 0, close = 0, bad;
 	int64_t margin, closest = INT64_MAX;
 	char d[1024] = "";
 
+	tolerance = tl->err_us * 1000;
 	fprintf(out, "1..5\n");
 	snprintf(d, sizeof(d), "%.1f us (goal < %.0f): %d clock pairs, half read window %.1f us, leave-one-out residual %.1f us%s",
 		 tl->err_us, max_err_us, tl->npairs, tl->err_half_us,
@@ -393,16 +402,18 @@ int check_scenarios(const struct timeline *tl, FILE *out, double max_err_us)
 		if (!in_order(&c[i], &margin, &bad)) {
 			if (!disorder++)
 				describe(&c[i], d, sizeof(d));
-		} else if (margin < closest) {
-			closest = margin;
+		} else {
+			close += margin <= 0;
+			if (margin < closest)
+				closest = margin;
 		}
 	}
 	{
 		char all[1400];
 
-		snprintf(all, sizeof(all), "%d fault, %d job, %d invalidation chains; %d incomplete (their other end outside the trace); %d out of order; closest cause-to-effect across the boundary %.1f us%s%s",
+		snprintf(all, sizeof(all), "%d fault, %d job, %d invalidation chains; %d incomplete (their other end outside the trace); %d out of order by more than the alignment error (%.1f us), %d within it; closest cause-to-effect across the boundary %.1f us%s%s",
 			 count[CHAIN_FAULT], count[CHAIN_JOB], count[CHAIN_NOTIFIER],
-			 incomplete, disorder,
+			 incomplete, disorder, tolerance / 1000.0, close,
 			 closest == INT64_MAX ? 0 : closest / 1000.0,
 			 disorder ? "; first: " : "", d);
 		failed += result(out, !disorder && count[CHAIN_JOB],

@@ -619,9 +619,12 @@ static void bench_copy(uint64_t page, uint64_t len, const char *extra)
     }
     pt_flush(&h, &pt);
     ctx_enable(&h, CTX, pt.root);
+    /*
+     * Host time around submission and completion: under -accel qtest the
+     * device's TIMESTAMP (the virtual clock) does not move by itself.
+     */
     for (i = 0; i < 6; i++) {
-        uint64_t t0 = rd64(&h, HMMDEV_REG_TIMESTAMP), comp;
-        HmmdevCompletion c;
+        uint64_t t0 = g_get_monotonic_time() * 1000, comp;
 
         if (i == 1) {   /* the first run warms the ATC */
             hits = counter(&h, HMMDEV_CNT_ATC_HITS);
@@ -631,9 +634,8 @@ static void bench_copy(uint64_t page, uint64_t len, const char *extra)
                           HMMDEV_JOB_SRC_VA | HMMDEV_JOB_DST_VA, CTX, VA,
                           VA + (1ull << 36), len, 0);
         g_assert_cmpuint(wait_job(&h, comp), ==, HMMDEV_JOB_OK);
-        qtest_memread(h.qts, comp, &c, sizeof(c));
         if (i > 0) {
-            best_ns = MIN(best_ns, le64_to_cpu(c.timestamp) - t0);
+            best_ns = MIN(best_ns, g_get_monotonic_time() * 1000 - t0);
         }
     }
     g_assert_cmpuint(qtest_readb(h.qts, dst + len - 1), ==, 0x3c);
@@ -641,6 +643,7 @@ static void bench_copy(uint64_t page, uint64_t len, const char *extra)
     misses = counter(&h, HMMDEV_CNT_ATC_MISSES) - misses;
     engine = len / 1048576.0 / (best_ns / 1e9);
     host = best_memcpy_mibs(len, 5);
+    g_assert_cmpuint(best_ns, >, 0);
     g_test_message("bench copy VA->VA %" PRIu64 " MiB, %s pages: engine %.0f "
                    "MiB/s, host memcpy %.0f MiB/s, ratio %.2f; ATC hit rate "
                    "%.4f (%" PRIu64 " hits, %" PRIu64 " misses)",
