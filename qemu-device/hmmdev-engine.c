@@ -12,8 +12,11 @@
  * the ones inside have left: after a reset, a VM stop or bus mastering
  * turned off, no access from before reaches memory.  Nothing inside the
  * gate waits for the BQL or for another thread's progress (system memory
- * is reached only where it is RAM, interrupts go through the main loop),
- * so a quiesce is bounded by one piece of work: at most HMMDEV_CHUNK bytes.
+ * is reached only where it is RAM; an interrupt is latched inside and sent
+ * after the gate is left, hmmdev-pci.c), so a quiesce is bounded by one
+ * piece of work: at most HMMDEV_CHUNK bytes.  A thread takes the BQL only
+ * to send interrupts, outside the gate, holding no lock and not counted
+ * busy.
  *
  * Locking: jq_lock protects the ring registers, enable and busy.  One
  * engine at a time reads the head slot (jq_fetching), outside jq_lock;
@@ -198,7 +201,7 @@ static void hmmdev_complete(HmmdevEngine *e, const HmmdevJobDesc *d,
         hmmdev_device_error(s, HMMDEV_ERR_COMPLETION);
     }
     if (d->flags & HMMDEV_JOB_IRQ) {
-        hmmdev_raise(s, HMMDEV_VEC_JOB);
+        hmmdev_raise_deferred(s, HMMDEV_VEC_JOB);
     }
 }
 
@@ -213,6 +216,31 @@ static void hmmdev_desc_to_cpu(HmmdevJobDesc *d)
     le64_to_cpus(&d->completion);
     le64_to_cpus(&d->fence);
     le64_to_cpus(&d->rsvd1);
+}
+
+/*
+ * An engine in the middle of a job (counted in busy), out of the gate and
+ * holding no lock: send its interrupts now (hmmdev_irq_flush()).  While it
+ * waits for the BQL it does not count as busy: a reset holds the BQL and
+ * waits for busy engines.  Whatever the job does next goes through the gate
+ * of its generation, which such a reset has ended.
+ */
+void hmmdev_engine_irq_flush(HmmdevEngine *e)
+{
+    HmmdevState *s = e->s;
+
+    if (!s->irq_direct || !qatomic_read(&s->irq_pending)) {
+        return;
+    }
+    qemu_mutex_lock(&s->jq_lock);
+    if (--s->busy == 0) {
+        qemu_cond_broadcast(&s->jq_cond);
+    }
+    qemu_mutex_unlock(&s->jq_lock);
+    hmmdev_irq_flush(s);
+    qemu_mutex_lock(&s->jq_lock);
+    s->busy++;
+    qemu_mutex_unlock(&s->jq_lock);
 }
 
 /* Run the job fetched from slot @index, then complete it. */
@@ -301,6 +329,12 @@ static void *hmmdev_engine_thread(void *opaque)
         qemu_mutex_lock(&s->jq_lock);
         if (--s->busy == 0) {
             qemu_cond_broadcast(&s->jq_cond);   /* a reset may wait */
+        }
+        /* the completion's interrupt: not busy, out of the gate, no lock */
+        if (qatomic_read(&s->irq_pending)) {
+            qemu_mutex_unlock(&s->jq_lock);
+            hmmdev_irq_flush(s);
+            qemu_mutex_lock(&s->jq_lock);
         }
     }
     qemu_mutex_unlock(&s->jq_lock);

@@ -2,11 +2,21 @@
  * hmmdev: PCI glue -- QOM type, BARs, MSI-X, registers, reset.
  *
  * The vCPU's MMIO handler only latches registers and rings doorbells; the
- * work happens in the engine threads (hmmdev-engine.c).  Interrupts raised
- * by engine threads are forwarded to the main loop through irq_bh, so no
- * engine thread ever takes the BQL.  Reset, VM stop and bus mastering
- * turned off quiesce the engines (the gate, hmmdev-engine.c).  The PCIe
- * link (AER, FLR, falling off the bus) is hmmdev-link.c's.
+ * work happens in the engine threads (hmmdev-engine.c).  Reset, VM stop
+ * and bus mastering turned off quiesce the engines (the gate,
+ * hmmdev-engine.c).  The PCIe link (AER, FLR, falling off the bus) is
+ * hmmdev-link.c's.
+ *
+ * Interrupts.  Raising one latches its vector in irq_pending; the MSI-X
+ * message goes out under the BQL, from the main loop (irq_bh) or, with
+ * irq-direct (the default), from the thread that raised it: an engine or
+ * the command thread calls hmmdev_irq_flush() once it has left the gate
+ * and holds no device lock -- a vCPU's MMIO handler may hold the BQL and
+ * wait for those -- and nothing that holds the BQL waits for a thread
+ * outside the gate, except the joins at unplug, which first stop direct
+ * sends (hmmdev_irq_direct_stop()).  The device's reentrancy guard is
+ * engaged while a message is sent either way: a message aimed at the
+ * device's own BAR is dropped, as QEMU drops any reentrant access.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -62,6 +72,72 @@ void hmmdev_raise(HmmdevState *s, unsigned vector)
 {
     qatomic_or(&s->irq_pending, 1u << vector);
     qemu_bh_schedule(s->irq_bh);
+}
+
+/*
+ * An engine or the command thread, inside the gate: raise @vector; the
+ * caller calls hmmdev_irq_flush() once it is out of the gate and its locks.
+ */
+void hmmdev_raise_deferred(HmmdevState *s, unsigned vector)
+{
+    qatomic_or(&s->irq_pending, 1u << vector);
+    if (!s->irq_direct) {
+        qemu_bh_schedule(s->irq_bh);
+    }
+}
+
+static void hmmdev_irq_bh(void *opaque);
+
+/* BQL held: send what is pending, with the reentrancy guard engaged. */
+static void hmmdev_irq_send(HmmdevState *s)
+{
+    MemReentrancyGuard *guard = &DEVICE(s)->mem_reentrancy_guard;
+    bool engaged = guard->engaged_in_io;
+
+    guard->engaged_in_io = true;
+    hmmdev_irq_bh(s);
+    guard->engaged_in_io = engaged;
+}
+
+/*
+ * An engine or the command thread, outside the gate, holding no device
+ * lock: send the interrupts it raised now, under the BQL, instead of
+ * through the main loop (under TCG the main loop can take milliseconds to
+ * get a host CPU).  At unplug the main loop sends them.
+ */
+void hmmdev_irq_flush(HmmdevState *s)
+{
+    if (!s->irq_direct || !qatomic_read(&s->irq_pending)) {
+        return;
+    }
+    qatomic_inc(&s->irq_direct_busy);
+    smp_mb();   /* pairs with hmmdev_irq_direct_stop(): busy, or we stop */
+    if (qatomic_read(&s->irq_direct_stop)) {
+        qatomic_dec(&s->irq_direct_busy);
+        qemu_bh_schedule(s->irq_bh);
+        return;
+    }
+    bql_lock();
+    hmmdev_irq_send(s);
+    bql_unlock();
+    qatomic_dec(&s->irq_direct_busy);
+}
+
+/*
+ * BQL held, before the threads are joined: no thread may be waiting for
+ * the BQL then.  One that is already in hmmdev_irq_flush() gets it for
+ * the moment it needs (the device's BARs are gone by now: no vCPU reaches
+ * its registers meanwhile).
+ */
+static void hmmdev_irq_direct_stop(HmmdevState *s)
+{
+    qatomic_set(&s->irq_direct_stop, true);
+    smp_mb();   /* pairs with hmmdev_irq_flush(): it stops, or we see busy */
+    while (qatomic_read(&s->irq_direct_busy)) {
+        bql_unlock();
+        g_usleep(100);
+        bql_lock();
+    }
 }
 
 /* Main loop.  A stopped VM gets its interrupts when it runs again. */
@@ -255,7 +331,13 @@ static void hmmdev_reg_write32(HmmdevState *s, hwaddr addr, uint32_t val)
             hmmdev_device_error(s, HMMDEV_ERR_BAD_VECTOR);
             return;
         }
-        hmmdev_raise(s, val);
+        /* a vCPU in our MMIO handler: the BQL is held already */
+        if (s->irq_direct) {
+            qatomic_or(&s->irq_pending, 1u << val);
+            hmmdev_irq_send(s);
+        } else {
+            hmmdev_raise(s, val);
+        }
         return;
     case HMMDEV_REG_ERR_CODE:
         /* write the current code back to clear it */
@@ -466,6 +548,7 @@ static void hmmdev_exit(PCIDevice *pdev)
 {
     HmmdevState *s = HMMDEV(pdev);
 
+    hmmdev_irq_direct_stop(s);
     hmmdev_engines_stop(s);
     hmmdev_queues_stop(s);
     qemu_del_vm_change_state_handler(s->vmstate_entry);
@@ -550,6 +633,7 @@ static const Property hmmdev_properties[] = {
     DEFINE_PROP_UINT32("atc-ways", HmmdevState, atc_ways, 8),
     DEFINE_PROP_BOOL("coherent", HmmdevState, coherent, false),
     DEFINE_PROP_BOOL("prefault", HmmdevState, prefault, true),
+    DEFINE_PROP_BOOL("irq-direct", HmmdevState, irq_direct, true),
 };
 
 static void hmmdev_class_init(ObjectClass *klass, const void *data)

@@ -96,7 +96,7 @@ static bool hmmdev_fault_report(HmmdevEngine *e, HmmdevFault *rec,
         e->fault_pending = true;
         e->fault_response = 0;
         hmmdev_count(s, HMMDEV_CNT_FAULTS, 1);
-        hmmdev_raise(s, HMMDEV_VEC_FAULT);
+        hmmdev_raise_deferred(s, HMMDEV_VEC_FAULT);
         ok = true;
     }   /* else the ring was turned off or moved: the fault is lost */
 out:
@@ -118,7 +118,7 @@ int hmmdev_fault_stall(HmmdevEngine *e, unsigned ctx, uint64_t va,
     HmmdevState *s = e->s;
     HmmdevFault rec;
     uint32_t err = HMMDEV_ERR_NONE;
-    bool dropped = false;
+    bool dropped = false, reported;
     int response;
 
     qemu_mutex_lock(&s->fq_lock);
@@ -135,7 +135,9 @@ int hmmdev_fault_stall(HmmdevEngine *e, unsigned ctx, uint64_t va,
     };
     trace_hmmdev_fault(s->trace_name, le64_to_cpu(rec.timestamp), e->id,
                        e->fault_id, ctx, va, access, reason);
-    if (!hmmdev_fault_report(e, &rec, &err, &dropped)) {
+    reported = hmmdev_fault_report(e, &rec, &err, &dropped);
+    hmmdev_engine_irq_flush(e);
+    if (!reported) {
         if (dropped) {
             return -1;
         }
@@ -251,7 +253,7 @@ static bool hmmdev_run_command(HmmdevState *s, HmmdevCommand *c, uint32_t gen)
             hmmdev_device_error(s, HMMDEV_ERR_SYNC_WRITE);
         }
         if (c->flags & HMMDEV_SYNC_IRQ) {
-            hmmdev_raise(s, HMMDEV_VEC_CMDQ);
+            hmmdev_raise_deferred(s, HMMDEV_VEC_CMDQ);
         }
         hmmdev_gate_exit(s);
         return true;
@@ -322,6 +324,7 @@ static void *hmmdev_cq_thread(void *opaque)
         if (!hmmdev_run_command(s, &c, gen)) {
             hmmdev_device_error(s, HMMDEV_ERR_BAD_COMMAND);
         }
+        hmmdev_irq_flush(s);
 
         qemu_mutex_lock(&s->cq_lock);
         /* a reset or a new ring while the command ran: leave CQ_HEAD */

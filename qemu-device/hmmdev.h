@@ -131,6 +131,7 @@ struct HmmdevState {
     uint32_t atc_ways;
     bool coherent;
     bool prefault;                  /* commit VRAM at realize */
+    bool irq_direct;                /* threads send MSI-X themselves */
     /* fault injection (hmmdev-inject.c; QOM, settable while running) */
     uint32_t inject_xlate_delay_us; /* between a translation and its use */
     uint32_t inject_drop_syncs;     /* SYNCs that never complete */
@@ -171,7 +172,9 @@ struct HmmdevState {
     /* written by any thread, atomically */
     uint32_t err_code;
     uint32_t err_count;
-    uint32_t irq_pending;           /* vectors for irq_bh to raise */
+    uint32_t irq_pending;           /* vectors raised, not yet sent */
+    uint32_t irq_direct_busy;       /* threads in hmmdev_irq_flush() */
+    bool irq_direct_stop;           /* unplug: hmmdev_irq_flush() defers */
     Stat64 counters[HMMDEV_CNT_MAX];
 
     /*
@@ -272,6 +275,9 @@ static inline uint64_t hmmdev_now(void)
 /* hmmdev-pci.c */
 void hmmdev_count(HmmdevState *s, HmmdevCounter c, uint64_t n);
 void hmmdev_raise(HmmdevState *s, unsigned vector);
+void hmmdev_raise_deferred(HmmdevState *s, unsigned vector);
+void hmmdev_irq_flush(HmmdevState *s);
+void hmmdev_engine_irq_flush(HmmdevEngine *e);
 void hmmdev_device_error(HmmdevState *s, uint32_t code);
 
 /* hmmdev-dma.c */
