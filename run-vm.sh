@@ -243,6 +243,10 @@ done
 		-set device.hmmdev1.x-inject-bad-fq-tail=1
 		-set device.hmmdev2.x-inject-xlate-delay-us=200000
 		-set device.hmmdev3.engines=1)
+# the bench suite: hmmdev1 has four engines -- three jobs at once on
+# virtual addresses: its concurrent faults row (hmmdev-bench)
+[[ " ${suites[*]} " != *" bench "* ]] || [ "$ndev" -lt 2 ] ||
+	args+=(-set device.hmmdev1.engines=4)
 # device errors and oracle violations (LOG_GUEST_ERROR), and the trace
 args+=(-d guest_errors)
 qlog=$logdir/qemu.log

@@ -365,6 +365,8 @@ struct hmmdev_vector {
  * @notifier_calls: invalidation callbacks that reached the device side
  * @sync_timeouts: SYNCs that did not complete
  * @fault_retries: faults answered RETRY
+ * @fault_passes: runs of the fault work that served at least one record
+ *	(records served / passes: how many faults one pass batches)
  * @fault_aborts: faults answered ABORT
  * @range_fault_retries: hmm_range_fault() rounds repeated (range changed)
  * @range_fault_timeouts: faults and snapshots given up after fault_busy_ms
@@ -475,6 +477,7 @@ struct hmmdev {
 	atomic64_t notifier_calls;
 	atomic64_t sync_timeouts;
 	atomic64_t fault_retries;
+	atomic64_t fault_passes;
 	atomic64_t fault_aborts;
 	atomic64_t range_fault_retries;
 	atomic64_t range_fault_timeouts;
@@ -611,6 +614,7 @@ void hmmdev_cmdq_start(struct hmmdev *hd);
 irqreturn_t hmmdev_cmdq_irq(int irq, void *data);
 void hmmdev_declare_failed(struct hmmdev *hd, const char *why);
 int hmmdev_invalidate(struct hmmdev *hd, u16 ctx, u64 start, u64 end);
+int hmmdev_sync_round_trip(struct hmmdev *hd, u64 *ns);
 int hmmdev_respond(struct hmmdev *hd, u32 id, u32 action);
 
 /* hmmdev_pt.c */

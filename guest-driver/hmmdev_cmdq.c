@@ -204,6 +204,27 @@ int hmmdev_invalidate(struct hmmdev *hd, u16 ctx, u64 start, u64 end)
 }
 
 /**
+ * hmmdev_sync_round_trip() - one empty SYNC, with its interrupt, timed
+ * @hd: the device
+ * @ns: out: from the command's doorbell to the waiter seeing its fence
+ *
+ * The floor of every invalidation (debugfs sync_latency).
+ * Return: 0 or -EIO.
+ */
+int hmmdev_sync_round_trip(struct hmmdev *hd, u64 *ns)
+{
+	u64 t0;
+	int ret;
+
+	mutex_lock(&hd->cq.lock);
+	t0 = ktime_get_ns();
+	ret = hmmdev_cmdq_sync_locked(hd);
+	*ns = ktime_get_ns() - t0;
+	mutex_unlock(&hd->cq.lock);
+	return ret;
+}
+
+/**
  * hmmdev_respond() - answer a fault record
  * @hd: the device
  * @id: the record's id

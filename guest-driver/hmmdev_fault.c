@@ -515,6 +515,7 @@ void hmmdev_fault_work(struct work_struct *work)
 	struct hmmdev *hd = container_of(work, struct hmmdev, fault_work);
 	unsigned int budget = HMMDEV_FAULT_BUDGET;
 	struct hmmdev_fault rec;
+	bool served = false;
 	u32 tail;
 	u64 now;
 	int err;
@@ -553,7 +554,10 @@ void hmmdev_fault_work(struct work_struct *work)
 		now = hmmdev_rd64(hd, HMMDEV_REG_TIMESTAMP);
 		hmmdev_fault_latency_record(hd, now - rec.timestamp);
 		atomic64_inc(err ? &hd->fault_aborts : &hd->fault_retries);
+		served = true;
 	}
+	if (served)
+		atomic64_inc(&hd->fault_passes);
 }
 
 void hmmdev_fault_latency_record(struct hmmdev *hd, u64 ns)

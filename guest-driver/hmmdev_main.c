@@ -255,6 +255,8 @@ static int hmmdev_counters_show(struct seq_file *m, void *unused)
 		   atomic64_read(&hd->sync_timeouts));
 	seq_printf(m, "driver.fault_retries %lld\n",
 		   atomic64_read(&hd->fault_retries));
+	seq_printf(m, "driver.fault_passes %lld\n",
+		   atomic64_read(&hd->fault_passes));
 	seq_printf(m, "driver.fault_aborts %lld\n",
 		   atomic64_read(&hd->fault_aborts));
 	seq_printf(m, "driver.range_fault_retries %lld\n",
@@ -365,6 +367,36 @@ static ssize_t hmmdev_fault_latency_write(struct file *file,
 	atomic_set(&hd->fault_lat_count, 0);
 	return len;
 }
+
+#define HMMDEV_SYNC_SAMPLES	200
+
+/* Reading it runs HMMDEV_SYNC_SAMPLES empty SYNCs: p50/p99 in us. */
+static int hmmdev_sync_latency_show(struct seq_file *m, void *unused)
+{
+	struct hmmdev *hd = m->private;
+	u32 *v = kcalloc(HMMDEV_SYNC_SAMPLES, sizeof(*v), GFP_KERNEL);
+	int i, ret = 0;
+	u64 ns = 0;
+
+	if (!v)
+		return -ENOMEM;
+	down_read(&hd->state_lock);
+	for (i = 0; i < HMMDEV_SYNC_SAMPLES && !ret; i++) {
+		ret = hd->removed ? -ENODEV : hmmdev_sync_round_trip(hd, &ns);
+		v[i] = min_t(u64, ns / 1000, U32_MAX);
+	}
+	up_read(&hd->state_lock);
+	if (!ret) {
+		sort(v, HMMDEV_SYNC_SAMPLES, sizeof(*v), hmmdev_u32_cmp, NULL);
+		seq_printf(m, "samples %d\np50_us %u\np99_us %u\nmax_us %u\n",
+			   HMMDEV_SYNC_SAMPLES, v[HMMDEV_SYNC_SAMPLES / 2],
+			   v[HMMDEV_SYNC_SAMPLES * 99 / 100],
+			   v[HMMDEV_SYNC_SAMPLES - 1]);
+	}
+	kfree(v);
+	return ret;
+}
+DEFINE_SHOW_ATTRIBUTE(hmmdev_sync_latency);
 
 static const struct file_operations hmmdev_fault_latency_fops = {
 	.owner = THIS_MODULE,
@@ -481,6 +513,8 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 			    &hmmdev_fault_latency_fops);
 	debugfs_create_file("migrate_time", 0444, hd->debugfs, hd,
 			    &hmmdev_migrate_time_fops);
+	debugfs_create_file("sync_latency", 0400, hd->debugfs, hd,
+			    &hmmdev_sync_latency_fops);
 	hmmdev_oracle_debugfs(hd);
 	hmmdev_recover_debugfs(hd);
 	ret = hmmdev_chardev_register(hd);
