@@ -71,6 +71,9 @@ static void slice(FILE *out, const struct ev *e, const char *name,
 	fprintf(out, ",\"cat\":\"%s\",\"args\":{\"fields\":",
 		e->side == GUEST ? "driver" : "device");
 	jstr(out, e->text ? e->text : "");
+	/* which vCPU ran it */
+	if (e->side == GUEST)
+		fprintf(out, ",\"cpu\":%d", e->cpu);
 	fputs("}}", out);
 }
 
@@ -300,7 +303,7 @@ void write_text(const struct timeline *tl, FILE *out)
 			continue;
 		}
 		if (e->side == GUEST)
-			snprintf(track, sizeof(track), "%s", e->task);
+			snprintf(track, sizeof(track), "%s cpu%d", e->task, e->cpu);
 		else if (e->pid < TRACK_CMDQ)
 			snprintf(track, sizeof(track), "%s engine %d", e->task, e->pid);
 		else
