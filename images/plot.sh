@@ -8,7 +8,8 @@
 #   fault-latency.png      the device fault round trip's distribution (CDF),
 #                          with fault-around 16 and 1
 #   copy-bandwidth.png     the engines' VA->VA copy against host memcpy
-# and the CSV files they are drawn from.
+# and the CSV files they are drawn from; and the bench's results as one
+# table, each ratio against its goal (bench-summary.md, printed).
 #
 #   images/plot.sh [--bench-log CONSOLE_LOG] [--copy-log QTEST_OUTPUT]
 #                  [--kernel SERIES] [--out DIR]
@@ -77,6 +78,9 @@ awk '
 	echo "pages,engine_mibs,memcpy_mibs"
 	sed -n 's/.*bench copy VA->VA [0-9]* MiB, \(.*\) pages: engine \([0-9]*\) MiB\/s, host memcpy \([0-9]*\) MiB\/s.*/\1,\2,\3/p' "$copy_log"
 } >"$out/copy-bandwidth.csv"
+# the table: every ratio against its goal
+awk -f "$here/bench-table.awk" "$bench_log" >"$out/bench-summary.md"
+cat "$out/bench-summary.md"
 for f in migration-64m fault-latency migration-by-size copy-bandwidth; do
 	[ "$(wc -l <"$out/$f.csv")" -gt 1 ] || die "$out/$f.csv: no rows in the logs"
 done

@@ -1,0 +1,90 @@
+# The bench suite's results as one table (markdown), hmmdev against
+# test_hmm from the same VM, each ratio against its goal.  Input: the
+# console log of ./run-vm.sh --test --suite bench (images/plot.sh runs it).
+#   awk -f images/bench-table.awk console.log
+function num(s) { gsub(/[^0-9.]/, "", s); return s + 0 }
+# the number after @label in @s ("p50 147 us" -> 147)
+function val(s, label) {
+	if (!match(s, label " [0-9.]+")) return 0
+	return substr(s, RSTART + length(label) + 1, RLENGTH - length(label) - 1) + 0
+}
+function row(what, h, t, ratio, goal, ok) {
+	printf "| %s | %s | %s | %s | %s | %s |\n", what, h, t, ratio, goal, ok ? "met" : "**not met**"
+}
+{ sub(/^# (note: )?/, "") }
+/^HMMDEV-NOTE bench: hmm-tests benchmark_thp_migration on/ { drv = $NF }
+/^bench: [a-z_]+ cold process [0-9]+ of [0-9]+:/ {
+	d = $2; n = split($0, f, ",")
+	v[1] = num(substr(f[1], index(f[1], "READ")))
+	for (i = 2; i <= 4; i++) v[i] = num(f[i])
+	for (i = 1; i <= 4; i++) {
+		if (!((d, i) in best) || v[i] > best[d, i]) best[d, i] = v[i]
+		if (!((d, i) in worst) || v[i] < worst[d, i]) worst[d, i] = v[i]
+	}
+}
+/^bench: [a-z_]+ migration 64 MiB of .*, median of/ {
+	d = $2; kind = ($0 ~ /of THPs/) ? "THP" : "4 KiB"
+	split($0, f, ":"); split(f[3], g, ",")
+	for (i = 1; i <= 3; i++) mig[d, kind, i] = num(g[i])
+	kinds[kind] = 1
+}
+/^bench: hmmdev fault round trip, fault-around 1 page/ {
+	fp50 = val($0, "p50"); fp99 = val($0, "p99")
+}
+/^bench: hmmdev floor: interrupt round trip/ {
+	ip50 = val($0, "p50")
+}
+/^bench: hmmdev floor: empty command-queue round trip/ {
+	sp50 = val($0, "p50")
+}
+/^bench: hmmdev concurrent faults, [0-9]+ context/ {
+	c = num($5); match($0, /\([0-9.]+ per pass\)/)
+	pass[c] = num(substr($0, RSTART, RLENGTH)); match($0, /[0-9]+ faults\/s/)
+	rate[c] = num(substr($0, RSTART, RLENGTH)); if (c > cmax) cmax = c
+}
+/=== .*\(256\.0 MB\) ===/ { big = 1; next }
+/^=== / { big = 0 }
+big && /S->D Throughput/ { split($0, f, "|"); s2d[drv] = num(f[2]) }
+big && /D->S Throughput/ { split($0, f, "|"); d2s[drv] = num(f[2]) }
+END {
+	print "| measurement | hmmdev | test_hmm | ratio | goal | |"
+	print "|---|---|---|---|---|---|"
+	split("READ,READ again,MIGRATE_TO_DEV,MIGRATE_TO_SYS", step, ",")
+	for (i = 1; i <= 4; i++) {
+		if (!(("hmmdev", i) in best)) continue
+		w = worst["hmmdev", i] / best["hmmdev", i]
+		row("cold processes after a module load, " step[i] ": worst / best",
+		    sprintf("%.0f / %.0f MiB/s (%.0f%%)", worst["hmmdev", i], best["hmmdev", i], 100 * w),
+		    sprintf("%.0f / %.0f MiB/s", worst["test_hmm", i], best["test_hmm", i]),
+		    sprintf("%.0f%%", 100 * w), "within 20% of the best", w >= 0.8)
+		r = best["test_hmm", i] ? worst["hmmdev", i] / best["test_hmm", i] : 0
+		row("cold processes, " step[i] ": hmmdev's worst against test_hmm's best",
+		    sprintf("%.0f MiB/s", worst["hmmdev", i]), sprintf("%.0f MiB/s", best["test_hmm", i]),
+		    sprintf("%.1fx", r), ">= 1.5x", r >= 1.5)
+	}
+	split("to the device,back by ioctl,back by CPU faults", dir, ",")
+	split("THP,4 KiB", kindlist, ",")
+	for (j = 1; j <= 2; j++)
+		for (i = 1; i <= 3 && ((k = kindlist[j]) in kinds); i++) {
+			h = mig["hmmdev", k, i]; t = mig["test_hmm", k, i]
+			r = t ? h / t : 0
+			row("migration 64 MiB of " k ", " dir[i] " (median of 3)",
+			    h " MiB/s", t " MiB/s", sprintf("%.1fx", r), ">= 2x", r >= 2)
+		}
+	if (s2d["test_hmm"]) {
+		r = s2d["hmmdev"] / s2d["test_hmm"]
+		row("hmm-tests benchmark_thp_migration 256 MiB THP, sys->dev", s2d["hmmdev"] " GB/s", s2d["test_hmm"] " GB/s", sprintf("%.1fx", r), ">= 2x", r >= 2)
+		r = d2s["hmmdev"] / d2s["test_hmm"]
+		row("hmm-tests benchmark_thp_migration 256 MiB THP, dev->sys", d2s["hmmdev"] " GB/s", d2s["test_hmm"] " GB/s", sprintf("%.1fx", r), ">= 2x", r >= 2)
+	}
+	if (ip50 + sp50 > 0) {
+		r = fp50 / (ip50 + sp50)
+		row("device fault round trip, one page: p50 (p99) against the floor: IRQ_TEST p50 + SYNC p50",
+		    sprintf("%d us (%d us) vs %d + %d us", fp50, fp99, ip50, sp50), "-",
+		    sprintf("%.2fx", r), "<= 2x", r <= 2)
+	}
+	if (cmax > 1)
+		row(sprintf("concurrent faults: %d contexts at once against 1 (faults per pass of the fault work; faults/s)", cmax),
+		    sprintf("%.1f vs %.1f per pass; %d vs %d faults/s", pass[cmax], pass[1], rate[cmax], rate[1]), "-",
+		    sprintf("%.1fx", rate[1] ? rate[cmax] / rate[1] : 0), "batched (> 1 per pass)", pass[cmax] > 1)
+}
