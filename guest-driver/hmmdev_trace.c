@@ -6,10 +6,12 @@
  * A pair is the guest's CLOCK_MONOTONIC just before and just after one
  * read of the device's TIMESTAMP register, with interrupts off: the device
  * took its time between the two, so the offset between the clocks is known
- * to within half that window.  Pairs are taken at probe and, while the
- * hmmdev_clock_pair event is enabled, every HMMDEV_CLOCK_PERIOD; between
- * two pairs the merge tool interpolates (the clocks may drift apart a
- * little: the guest's is calibrated against the VM's timers).
+ * to within half that window.  While the hmmdev_clock_pair event is
+ * enabled, pairs are taken at probe, after a recovery and every
+ * HMMDEV_CLOCK_PERIOD (the work notices the event turned on within
+ * HMMDEV_CLOCK_IDLE); between two pairs the merge tool interpolates (the
+ * clocks may drift apart a little: the guest's is calibrated against the
+ * VM's timers).
  */
 #include <linux/pci.h>
 #include <linux/timekeeping.h>

@@ -10,11 +10,12 @@
  * Interrupts.  Raising one latches its vector in irq_pending; the MSI-X
  * message goes out under the BQL, from the main loop (irq_bh) or, with
  * irq-direct (the default), from the thread that raised it: an engine or
- * the command thread calls hmmdev_irq_flush() once it has left the gate
- * and holds no device lock -- a vCPU's MMIO handler may hold the BQL and
- * wait for those -- and nothing that holds the BQL waits for a thread
- * outside the gate, except the joins at unplug, which first stop direct
- * sends (hmmdev_irq_direct_stop()).  The device's reentrancy guard is
+ * the command thread calls hmmdev_irq_flush() once it has left the gate,
+ * holds no device lock -- a vCPU's MMIO handler may hold the BQL and wait
+ * for those -- and is not counted busy (a reset holds the BQL and waits
+ * for busy engines: hmmdev_engine_irq_flush()).  Nothing else that holds
+ * the BQL waits for such a thread, except the joins at unplug, which
+ * first stop direct sends (hmmdev_irq_direct_stop()).  The device's reentrancy guard is
  * engaged while a message is sent either way: a message aimed at the
  * device's own BAR is dropped, as QEMU drops any reentrant access.
  *
