@@ -15,9 +15,10 @@
  * for those -- and is not counted busy (a reset holds the BQL and waits
  * for busy engines: hmmdev_engine_irq_flush()).  Nothing else that holds
  * the BQL waits for such a thread, except the joins at unplug, which
- * first stop direct sends (hmmdev_irq_direct_stop()).  The device's reentrancy guard is
- * engaged while a message is sent either way: a message aimed at the
- * device's own BAR is dropped, as QEMU drops any reentrant access.
+ * first stop direct sends (hmmdev_irq_direct_stop()).  The device's
+ * reentrancy guard is engaged while a message is sent either way: a
+ * message aimed at the device's own BAR is dropped, as QEMU drops any
+ * reentrant access.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
