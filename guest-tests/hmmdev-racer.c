@@ -19,13 +19,16 @@
  *  - migrate slices into VRAM: the workers' next CPU writes fault them
  *    back, their device copies read them from VRAM or from RAM;
  *  - huge-page churn on a buffer of its own: two THPs moved to VRAM (2 MiB
- *    device pages where the kernel has them), then fork() (COW), half of
- *    one made read-only, a 4 KiB hole punched in the other and its tail
- *    moved by mremap; the device copies and the CPU checks every page.
+ *    device pages where the kernel has them), half of one made read-only,
+ *    a 4 KiB hole punched in the other and its tail moved by mremap; the
+ *    device copies and the CPU checks every page.  With --fork-thp a
+ *    fork() child exits right after the move: on Linux 7.3 that reaches a
+ *    kernel BUG now and then (README, "Known problems"), so the default
+ *    run leaves it out; the other disruptors' forks stay.
  * Any page that differs from what was written is a mismatch; the test
  * passes with every round done and 0 mismatches.
  *
- *   hmmdev-racer [SECONDS]       (default 15)
+ *   hmmdev-racer [SECONDS] [--fork-thp]       (default 15 s)
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -47,6 +50,7 @@
 static int stop;
 static uint8_t *shared;
 static long page_size;
+static bool fork_thp;	/* --fork-thp: fork() right after the THP move */
 
 struct worker {
 	const char *node;
@@ -235,10 +239,12 @@ static void huge_round(int fd, int dmirror, struct stats *st)
 	if (ioctl(dmirror, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd) && errno != ENOENT &&
 	    errno != EBUSY)
 		bad = true;
-	pid = fork();
-	if (pid == 0)
-		_exit(0);
-	waitpid(pid, NULL, 0);
+	if (fork_thp) {
+		pid = fork();
+		if (pid == 0)
+			_exit(0);
+		waitpid(pid, NULL, 0);
+	}
 	bad |= mprotect(p + SLICE / 2, SLICE / 2, PROT_READ) != 0;
 	bad |= munmap(p + hole, page_size) != 0;
 	q = mremap(p + SLICE + SLICE / 2, SLICE / 2, SLICE / 2, MREMAP_MAYMOVE);
@@ -354,6 +360,7 @@ int main(int argc, char **argv)
 	size_t shared_len;
 
 	seconds = argc > 1 ? atoi(argv[1]) : 15;
+	fork_thp = argc > 2 && !strcmp(argv[2], "--fork-thp");
 	page_size = sysconf(_SC_PAGESIZE);
 	ksft_print_header();
 	ksft_set_plan(4);
