@@ -422,7 +422,8 @@ int main(int argc, char **argv)
 	/* with huge device pages, THPs must have moved whole and been split */
 	ksft_test_result(st.huge > 0 && !st.huge_bad &&
 			 (!kernel_has_device_thp() || (thps > 0 && splits > 0)),
-			 "racer-huge: %lu rounds of THPs in VRAM forked, half read-only, holed and moved: %lu bad; %lld 2 MiB device pages, %lld split by the kernel\n",
-			 st.huge, st.huge_bad, thps, splits);
+			 "racer-huge: %lu rounds of THPs in VRAM%s, half read-only, holed and moved: %lu bad; %lld 2 MiB device pages, %lld split by the kernel\n",
+			 st.huge, fork_thp ? " forked" : "", st.huge_bad, thps,
+			 splits);
 	ksft_finished();
 }
