@@ -37,15 +37,20 @@ static double mirror_read(int fd, void *buf, void *out, uint64_t *faults,
 	return t;
 }
 
-/* p50/p99 of the last measurement, from debugfs. */
-static void read_latency(const char *bdf, long *p50, long *p99, long *n)
+/*
+ * p50/p99 (and the sample count) of debugfs @file of device @bdf:
+ * fault_latency (the last measurement) or sync_latency (200 SYNCs run as
+ * it is read).  -1 for what the file does not say.
+ */
+static void read_latency(const char *bdf, const char *file, long *p50,
+			 long *p99, long *n)
 {
 	char path[512], name[32];
 	long val;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/hmmdev/%s/fault_latency",
-		 bdf);
+	snprintf(path, sizeof(path), "/sys/kernel/debug/hmmdev/%s/%s", bdf,
+		 file);
 	*p50 = *p99 = *n = -1;
 	f = fopen(path, "r");
 	while (f && fscanf(f, "%31s %ld", name, &val) == 2) {
@@ -118,7 +123,7 @@ static bool bench_faults(struct hmmdev_fn *fn, unsigned int around,
 	ok = fd >= 0 && !ioctl(fd, HMMDEV_IOC_SET_POLICY, &p);
 	reset_latency(fn->bdf);
 	ok = ok && !ioctl(fd, HMMDEV_IOC_JOB, &j) && dst[JOB_SIZE - 1] == 0x3c;
-	read_latency(fn->bdf, &p50, &p99, &n);
+	read_latency(fn->bdf, "fault_latency", &p50, &p99, &n);
 	ksft_print_msg("bench: hmmdev fault round trip, fault-around %u page(s): p50 %ld us, p99 %ld us over %ld faults; 16 MiB copy in %.1f ms\n",
 		       around, p50, p99, n, j.device_ns / 1e6);
 	csv_latency_cdf(fn->bdf, around);
@@ -232,34 +237,14 @@ static int cmp_double(const void *a, const void *b)
  * The machine's floor for a device round trip, in the same run: an MSI-X
  * vector raised on request (HMMDEV_IOC_IRQ_TEST: doorbell write to the
  * handler) and the smallest job (an 8-byte COPY on warm, mirrored memory:
- * submit, run, completion, ioctl return).  p50/p99 in us; false on error.
+ * submit, run, completion, ioctl return); and an empty command-queue
+ * round trip (debugfs sync_latency: SYNCs with their interrupt).  p50/p99
+ * in us; false on error.
  */
-/* debugfs sync_latency: 200 empty SYNCs with their interrupt, p50/p99. */
-static bool read_sync_latency(const char *bdf, long *p50, long *p99)
-{
-	char path[512], name[32];
-	long val;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/kernel/debug/hmmdev/%s/sync_latency",
-		 bdf);
-	*p50 = *p99 = -1;
-	f = fopen(path, "r");
-	while (f && fscanf(f, "%31s %ld", name, &val) == 2) {
-		if (!strcmp(name, "p50_us"))
-			*p50 = val;
-		else if (!strcmp(name, "p99_us"))
-			*p99 = val;
-	}
-	if (f)
-		fclose(f);
-	return *p50 >= 0;
-}
-
 static bool bench_floor(struct hmmdev_fn *fn, double *irq_p50,
 			double *job_p50, double *sync_p50)
 {
-	long s50, s99;
+	long s50, s99, sn;
 	double irq[FLOOR_SAMPLES], job[FLOOR_SAMPLES], t0;
 	uint64_t src = 1, dst = 0;
 	struct hmmdev_job j = {
@@ -289,7 +274,8 @@ static bool bench_floor(struct hmmdev_fn *fn, double *irq_p50,
 	ksft_print_msg("bench: hmmdev floor: interrupt round trip (IRQ_TEST) p50 %.0f us, p99 %.0f us; smallest job round trip p50 %.0f us, p99 %.0f us (%d samples)\n",
 		       *irq_p50, irq[FLOOR_SAMPLES * 99 / 100], *job_p50,
 		       job[FLOOR_SAMPLES * 99 / 100], FLOOR_SAMPLES);
-	if (!read_sync_latency(fn->bdf, &s50, &s99))
+	read_latency(fn->bdf, "sync_latency", &s50, &s99, &sn);
+	if (s50 < 0)
 		return false;
 	*sync_p50 = s50;
 	ksft_print_msg("bench: hmmdev floor: empty command-queue round trip (SYNC with its interrupt) p50 %ld us, p99 %ld us (200 samples)\n",
