@@ -43,6 +43,7 @@
  *		innermost)
  *   hd->files_lock (remove zaps the files' mappings under it)
  *   jq.lock (spinlock, taken in the job interrupt; innermost)
+ *   hmmdev_back_lock (spinlock, innermost, under any of the above)
  *
  * The invalidation callback may wait for a 2 MiB page moving back to RAM
  * (hmmdev_back_wait()) under mmap_lock, before it takes mirror->lock; the
@@ -232,11 +233,34 @@ unsigned long hmmdev_back_begin(struct hmmdev_mirror *m, u64 start, u64 end,
 				unsigned long *scratch,
 				struct hmmdev_back_move *mv);
 bool hmmdev_back_fault(struct hmmdev *hd, struct vm_fault *vmf,
-		       struct folio *folio, struct hmmdev_back_move *mv);
+		       struct folio *folio, struct hmmdev_back_move *mv,
+		       vm_fault_t *ret);
 void hmmdev_back_end(struct hmmdev_back_move *mv);
 bool hmmdev_back_wait(struct hmmdev_mirror *m,
 		      const struct mmu_notifier_range *range);
 void hmmdev_back_close(struct hmmdev_mirror *m);
+
+struct hmmdev_back_work;
+
+/**
+ * struct hmmdev_back_caller - a task of ours inside hmm_range_fault()
+ * @node: in hmmdev_back.c's list of callers
+ * @task: the task
+ * @wait: the move one of its faults left it to wait for (a reference),
+ *	or NULL; read and set by @task only
+ */
+struct hmmdev_back_caller {
+	struct list_head node;
+	struct task_struct *task;
+	struct hmmdev_back_work *wait;
+};
+
+void hmmdev_back_caller_begin(struct hmmdev_back_caller *c);
+bool hmmdev_back_caller_wait(struct hmmdev_back_caller *c,
+			     unsigned long timeout);
+void hmmdev_back_caller_end(struct hmmdev_back_caller *c);
+int hmmdev_back_init(void);
+void hmmdev_back_exit(void);
 
 #define HMMDEV_MIRROR_FAIL_ALLOC	0	/* bit of hmmdev_mirror.flags */
 
@@ -350,8 +374,15 @@ struct hmmdev_vector {
  *	submitter
  * @thp_zap_waits: invalidations held back by a 2 MiB page moving back
  *	(hmmdev_back.c)
- * @thp_unshares: CPU faults on a shared 2 MiB page that moved it split, on
- *	the way back to user mode (hmmdev_back.c)
+ * @thp_unshares: faults on a shared or unmirrored 2 MiB page that moved it
+ *	split, on the task's way back to user mode or on hmmdev_back_wq
+ *	(hmmdev_back.c)
+ * @thp_back_queued: such moves queued on hmmdev_back_wq (a fault from
+ *	kernel mode or another process)
+ * @thp_back_unsafe: such pages moved whole all the same (a fault from
+ *	kernel mode that may not be retried and is not ours)
+ * @back_delay_ms: fault injection (debugfs back_delay_ms): a whole move
+ *	back holds its pages unmapped this long
  * @mig_ns: time spent per direction and phase (enum hmmdev_mig_phase)
  * @pt_lock: protects @pt_bitmap
  * @pt_virt: the page-table pool in VRAM, mapped
@@ -465,6 +496,9 @@ struct hmmdev {
 	atomic64_t uffd_faults;
 	atomic64_t thp_zap_waits;
 	atomic64_t thp_unshares;
+	atomic64_t thp_back_queued;
+	atomic64_t thp_back_unsafe;
+	u32 back_delay_ms;
 	atomic64_t mig_ns[HMMDEV_MIG_DIRS][HMMDEV_MIG_PHASES];
 	spinlock_t pt_lock;		/* @pt_bitmap */
 	void __iomem *pt_virt;

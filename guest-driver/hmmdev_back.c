@@ -34,10 +34,25 @@
  *    process this device does not mirror has no callback to wait in: its
  *    pages do not move whole (a user-mode fault: task_work, as above).
  *
- * Left open: a fault from kernel mode or from another process (GUP,
- * copy_to_user()) on a shared or unmirrored 2 MiB page cannot wait for the
- * task_work and moves the page whole, as Linux's own lib/test_hmm.c always
- * does; a zap at that moment still meets the bug.
+ *  - a fault from kernel mode or from another process on a shared or
+ *    unmirrored 2 MiB page has no way back to user mode of its own to wait
+ *    on.  The move, split, is queued on hmmdev_back_wq instead (struct
+ *    hmmdev_back_work), where it holds no lock or reference of the fault,
+ *    and the fault ends without a move: a device fault of this driver
+ *    (hmm_range_fault() inside hmmdev_mirror_range_fault(), from a fault
+ *    worker or an ioctl: a registered struct hmmdev_back_caller) returns
+ *    VM_FAULT_SIGBUS, which hmm_range_fault() turns into -EFAULT, and the
+ *    caller waits for the move without mmap_lock and tries again
+ *    (hmmdev_back_caller_wait()); a fault that may be retried
+ *    (FAULT_FLAG_ALLOW_RETRY: GUP, hmm_range_fault_unlocked_timeout())
+ *    drops mmap_lock and returns VM_FAULT_RETRY.  Counter thp_back_queued.
+ *    Such a fault on another device's page is how hmmdev-racer's fork
+ *    right after a THP move met the bug.
+ *
+ * Left open: a fault from kernel mode that may not be retried and is not
+ * ours (GUP without FAULT_FLAG_ALLOW_RETRY) still moves the page whole, as
+ * Linux's own lib/test_hmm.c always does; a zap at that moment still meets
+ * the bug.  Counter thp_back_unsafe.
  *
  * The callback waits before it takes mirror->lock, and a move never waits
  * for an invalidation: between hmmdev_back_begin() and _end() the migrating
@@ -187,6 +202,41 @@ unsigned long hmmdev_back_begin(struct hmmdev_mirror *m, u64 start, u64 end,
 	return flags;
 }
 
+/*
+ * Move our pages of the 2 MiB page at @addr of @mm (a reference held) back,
+ * 4 KiB at a time: the core splits the folio first (->folio_split) in
+ * every process that maps it.  No lock or reference of a fault is held.
+ */
+static void hmmdev_back_split(struct hmmdev *hd, struct mm_struct *mm,
+			      unsigned long addr)
+{
+	struct vm_area_struct *vma;
+	unsigned long *pfns, moved;
+	struct migrate_vma args = {
+		.pgmap_owner = hd,
+		.flags = hmmdev_devmem_select(hd) & ~HMMDEV_SELECT_COMPOUND,
+	};
+
+	pfns = kcalloc(2 * HMMDEV_DM_BLOCK, sizeof(*pfns), GFP_KERNEL);
+	if (!pfns || mmap_read_lock_killable(mm)) {
+		kfree(pfns);
+		return;
+	}
+	vma = vma_lookup(mm, addr);
+	if (vma) {
+		args.vma = vma;
+		args.start = max(addr, vma->vm_start);
+		args.end = min(addr + PMD_SIZE, vma->vm_end);
+		args.src = pfns;
+		args.dst = pfns + HMMDEV_DM_BLOCK;
+		if (!hmmdev_migrate_vma_back(hd, &args, NULL, &moved))
+			atomic64_add(moved, &hd->migrations_to_ram);
+		atomic64_inc(&hd->thp_unshares);
+	}
+	mmap_read_unlock(mm);
+	kfree(pfns);
+}
+
 /* A move asked for by a CPU fault, run on the way back to user mode. */
 struct hmmdev_back_later {
 	struct callback_head cb;
@@ -197,34 +247,225 @@ struct hmmdev_back_later {
 static void hmmdev_back_later_run(struct callback_head *cb)
 {
 	struct hmmdev_back_later *bl = container_of(cb, typeof(*bl), cb);
-	struct hmmdev *hd = bl->hd;
-	struct mm_struct *mm = current->mm;
-	struct vm_area_struct *vma;
-	unsigned long *pfns, moved;
-	struct migrate_vma args = {
-		.pgmap_owner = hd,
-		.flags = hmmdev_devmem_select(hd) & ~HMMDEV_SELECT_COMPOUND,
-	};
 
-	pfns = kcalloc(2 * HMMDEV_DM_BLOCK, sizeof(*pfns), GFP_KERNEL);
-	if (pfns && mm && !mmap_read_lock_killable(mm)) {
-		vma = vma_lookup(mm, bl->addr);
-		if (vma) {
-			args.vma = vma;
-			args.start = max(bl->addr, vma->vm_start);
-			args.end = min(bl->addr + PMD_SIZE, vma->vm_end);
-			args.src = pfns;
-			args.dst = pfns + HMMDEV_DM_BLOCK;
-			if (!hmmdev_migrate_vma_back(hd, &args, NULL, &moved))
-				atomic64_add(moved, &hd->migrations_to_ram);
-			atomic64_inc(&hd->thp_unshares);
-		}
-		mmap_read_unlock(mm);
-	}
-	kfree(pfns);
-	hmmdev_put(hd);
+	if (current->mm)
+		hmmdev_back_split(bl->hd, current->mm, bl->addr);
+	hmmdev_put(bl->hd);
 	kfree(bl);
 	module_put(THIS_MODULE);
+}
+
+/* Ask for the move on the task's way back to user mode: false if not. */
+static bool hmmdev_back_later(struct hmmdev *hd, unsigned long addr)
+{
+	struct hmmdev_back_later *bl = kzalloc_obj(*bl, GFP_KERNEL);
+
+	if (!bl)
+		return false;
+	bl->hd = hd;
+	bl->addr = addr;
+	init_task_work(&bl->cb, hmmdev_back_later_run);
+	__module_get(THIS_MODULE);
+	kref_get(&hd->ref);
+	if (!task_work_add(current, &bl->cb, TWA_RESUME))
+		return true;
+	hmmdev_put(hd);
+	module_put(THIS_MODULE);
+	kfree(bl);
+	return false;
+}
+
+/**
+ * struct hmmdev_back_work - a split move queued on hmmdev_back_wq
+ * @work: on hmmdev_back_wq
+ * @node: in hmmdev_back_works while queued or running
+ * @ref: the queue's, and one per caller waiting (hmmdev_back_caller)
+ * @done: completed when the move has run
+ * @hd: the device (a reference)
+ * @mm: the process (mmgrab())
+ * @addr: the 2 MiB page
+ *
+ * One per (@mm, @addr) at a time: a fault that finds one waits for it.
+ */
+struct hmmdev_back_work {
+	struct work_struct work;
+	struct list_head node;
+	struct kref ref;
+	struct completion done;
+	struct hmmdev *hd;
+	struct mm_struct *mm;
+	unsigned long addr;
+};
+
+/*
+ * hmmdev_back_lock (a spinlock, innermost, taken under any of the driver's
+ * locks and under mmap_lock) protects the two lists: the queued works and
+ * the driver's callers of hmm_range_fault() (hmmdev_back_caller_begin()).
+ * hmmdev_back_wq is unbound and made at module load, destroyed (after
+ * every device is gone) at unload.
+ */
+static DEFINE_SPINLOCK(hmmdev_back_lock);
+static LIST_HEAD(hmmdev_back_works);
+static LIST_HEAD(hmmdev_back_callers);
+static struct workqueue_struct *hmmdev_back_wq;
+
+static void hmmdev_back_work_free(struct kref *ref)
+{
+	struct hmmdev_back_work *bw = container_of(ref, typeof(*bw), ref);
+
+	mmdrop(bw->mm);
+	hmmdev_put(bw->hd);
+	kfree(bw);
+}
+
+static void hmmdev_back_work_run(struct work_struct *work)
+{
+	struct hmmdev_back_work *bw = container_of(work, typeof(*bw), work);
+
+	if (mmget_not_zero(bw->mm)) {
+		hmmdev_back_split(bw->hd, bw->mm, bw->addr);
+		mmput(bw->mm);
+	}
+	spin_lock(&hmmdev_back_lock);
+	list_del(&bw->node);
+	spin_unlock(&hmmdev_back_lock);
+	complete_all(&bw->done);
+	kref_put(&bw->ref, hmmdev_back_work_free);
+}
+
+/*
+ * The queued move of the 2 MiB page at @addr of @mm, queued now if there
+ * is none, with a reference for the caller; NULL without memory.
+ */
+static struct hmmdev_back_work *hmmdev_back_queue(struct hmmdev *hd,
+						  struct mm_struct *mm,
+						  unsigned long addr)
+{
+	struct hmmdev_back_work *bw, *new = kzalloc_obj(*new, GFP_KERNEL);
+
+	spin_lock(&hmmdev_back_lock);
+	list_for_each_entry(bw, &hmmdev_back_works, node) {
+		if (bw->mm == mm && bw->addr == addr) {
+			kref_get(&bw->ref);
+			spin_unlock(&hmmdev_back_lock);
+			kfree(new);
+			return bw;
+		}
+	}
+	bw = new;
+	if (bw) {
+		INIT_WORK(&bw->work, hmmdev_back_work_run);
+		kref_init(&bw->ref);
+		kref_get(&bw->ref);
+		init_completion(&bw->done);
+		bw->hd = hd;
+		kref_get(&hd->ref);
+		bw->mm = mm;
+		mmgrab(mm);
+		bw->addr = addr;
+		list_add(&bw->node, &hmmdev_back_works);
+		atomic64_inc(&hd->thp_back_queued);
+		queue_work(hmmdev_back_wq, &bw->work);
+	}
+	spin_unlock(&hmmdev_back_lock);
+	return bw;
+}
+
+/**
+ * hmmdev_back_caller_begin() - the current task calls hmm_range_fault()
+ * @c: on the caller's stack until hmmdev_back_caller_end()
+ *
+ * A fault on one of our 2 MiB pages that must not move whole then ends
+ * with VM_FAULT_SIGBUS and leaves @c the move to wait for
+ * (hmmdev_back_caller_wait()).
+ */
+void hmmdev_back_caller_begin(struct hmmdev_back_caller *c)
+{
+	c->task = current;
+	c->wait = NULL;
+	spin_lock(&hmmdev_back_lock);
+	list_add(&c->node, &hmmdev_back_callers);
+	spin_unlock(&hmmdev_back_lock);
+}
+
+void hmmdev_back_caller_end(struct hmmdev_back_caller *c)
+{
+	spin_lock(&hmmdev_back_lock);
+	list_del(&c->node);
+	spin_unlock(&hmmdev_back_lock);
+	if (c->wait)
+		kref_put(&c->wait->ref, hmmdev_back_work_free);
+	c->wait = NULL;
+}
+
+/**
+ * hmmdev_back_caller_wait() - wait for the move a fault of @c queued
+ * @c: the registration; mmap_lock not held
+ * @timeout: jiffies at most
+ *
+ * Return: true if @c's hmm_range_fault() left a move (its -EFAULT is then
+ * no error: try again), false if it did not.
+ */
+bool hmmdev_back_caller_wait(struct hmmdev_back_caller *c,
+			     unsigned long timeout)
+{
+	struct hmmdev_back_work *bw = c->wait;
+
+	if (!bw)
+		return false;
+	c->wait = NULL;
+	wait_for_completion_timeout(&bw->done, timeout);
+	kref_put(&bw->ref, hmmdev_back_work_free);
+	return true;
+}
+
+/* The registration of the current task, if it has one; hmmdev_back_lock. */
+static struct hmmdev_back_caller *hmmdev_back_caller_current(void)
+{
+	struct hmmdev_back_caller *c;
+
+	list_for_each_entry(c, &hmmdev_back_callers, node)
+		if (c->task == current)
+			return c;
+	return NULL;
+}
+
+/*
+ * A fault that cannot wait for the task_work: queue the split move and say
+ * what the fault returns (see "a fault from kernel mode" above), or false
+ * to move the page whole now.
+ */
+static bool hmmdev_back_elsewhere(struct hmmdev *hd, struct vm_fault *vmf,
+				  vm_fault_t *ret)
+{
+	struct mm_struct *mm = vmf->vma->vm_mm;
+	unsigned long addr = vmf->address & PMD_MASK;
+	struct hmmdev_back_caller *c;
+	struct hmmdev_back_work *bw;
+	bool ours;
+
+	spin_lock(&hmmdev_back_lock);
+	c = hmmdev_back_caller_current();
+	ours = c && !c->wait;
+	spin_unlock(&hmmdev_back_lock);
+	if (!ours && !(vmf->flags & FAULT_FLAG_ALLOW_RETRY))
+		goto whole;
+	bw = hmmdev_back_queue(hd, mm, addr);
+	if (!bw)
+		goto whole;
+	if (ours) {
+		c->wait = bw;	/* only the task itself reads or sets it */
+		*ret = VM_FAULT_SIGBUS;
+		return true;
+	}
+	kref_put(&bw->ref, hmmdev_back_work_free);
+	if (!(vmf->flags & FAULT_FLAG_RETRY_NOWAIT))
+		release_fault_lock(vmf);
+	*ret = VM_FAULT_RETRY;
+	return true;
+whole:
+	atomic64_inc(&hd->thp_back_unsafe);
+	return false;
 }
 
 /**
@@ -233,18 +474,21 @@ static void hmmdev_back_later_run(struct callback_head *cb)
  * @vmf: the fault (mmap_lock held, @folio locked by the core)
  * @folio: the device folio the PMD maps
  * @mv: out: the registration; hmmdev_back_end() whatever the answer
+ * @ret: out, when the answer is false: what the fault returns
  *
  * Return: true to move it now, whole; false when the move was left to the
- * task's way back to user mode (the fault then returns without a move).
+ * task's way back to user mode or to hmmdev_back_wq (the fault then
+ * returns *@ret without a move).
  */
 bool hmmdev_back_fault(struct hmmdev *hd, struct vm_fault *vmf,
-		       struct folio *folio, struct hmmdev_back_move *mv)
+		       struct folio *folio, struct hmmdev_back_move *mv,
+		       vm_fault_t *ret)
 {
 	struct mm_struct *mm = vmf->vma->vm_mm;
-	struct hmmdev_back_later *bl;
 	struct hmmdev_mirror *m;
 
 	mv->m = NULL;
+	*ret = 0;
 	m = hmmdev_folio_maybe_shared(folio) ? NULL :
 	    hmmdev_mirror_of_mm(hd, mm);
 	if (m) {
@@ -257,24 +501,23 @@ bool hmmdev_back_fault(struct hmmdev *hd, struct vm_fault *vmf,
 		}
 		hmmdev_mirror_put(m);
 	}
-	if (!(vmf->flags & FAULT_FLAG_USER) || current->mm != mm ||
-	    (current->flags & PF_KTHREAD))
-		return true;	/* cannot wait: see "Left open" above */
-	bl = kzalloc_obj(*bl, GFP_KERNEL);
-	if (!bl)
-		return true;
-	bl->hd = hd;
-	bl->addr = vmf->address & PMD_MASK;
-	init_task_work(&bl->cb, hmmdev_back_later_run);
-	__module_get(THIS_MODULE);
-	kref_get(&hd->ref);
-	if (task_work_add(current, &bl->cb, TWA_RESUME)) {
-		hmmdev_put(hd);
-		module_put(THIS_MODULE);
-		kfree(bl);
-		return true;
-	}
-	return false;
+	if ((vmf->flags & FAULT_FLAG_USER) && current->mm == mm &&
+	    !(current->flags & PF_KTHREAD) &&
+	    hmmdev_back_later(hd, vmf->address & PMD_MASK))
+		return false;
+	return !hmmdev_back_elsewhere(hd, vmf, ret);
+}
+
+int hmmdev_back_init(void)
+{
+	hmmdev_back_wq = alloc_workqueue("hmmdev-back", WQ_UNBOUND, 0);
+	return hmmdev_back_wq ? 0 : -ENOMEM;
+}
+
+/* After every device is gone: the queued moves run, then it goes. */
+void hmmdev_back_exit(void)
+{
+	destroy_workqueue(hmmdev_back_wq);
 }
 
 /* The move registered by hmmdev_back_begin() is done. */

@@ -268,6 +268,7 @@ static vm_fault_t hmmdev_devmem_fault(struct vm_fault *vmf)
 	bool whole = HMMDEV_DEVICE_THP && !vmf->pte &&
 		     folio_test_large(page_folio(vmf->page));
 	struct hmmdev_back_move mv = { .m = NULL };
+	vm_fault_t later;
 	int ret;
 
 	hmmdev_assert_fault_page(vmf->page);
@@ -285,9 +286,10 @@ static vm_fault_t hmmdev_devmem_fault(struct vm_fault *vmf)
 		return VM_FAULT_OOM;	/* a PMD cannot move as one page */
 	}
 	args.flags = hmmdev_devmem_select(hd);
-	if (whole && !hmmdev_back_fault(hd, vmf, page_folio(vmf->page), &mv)) {
+	if (whole &&
+	    !hmmdev_back_fault(hd, vmf, page_folio(vmf->page), &mv, &later)) {
 		kfree(pfns);
-		return 0;	/* moved on the way back to user mode */
+		return later;	/* it moves elsewhere (hmmdev_back.c) */
 	}
 	ret = hmmdev_migrate_vma_back(hd, &args, NULL, &moved);
 	hmmdev_back_end(&mv);

@@ -286,6 +286,10 @@ static int hmmdev_counters_show(struct seq_file *m, void *unused)
 		   atomic64_read(&hd->thp_zap_waits));
 	seq_printf(m, "driver.thp_unshares %lld\n",
 		   atomic64_read(&hd->thp_unshares));
+	seq_printf(m, "driver.thp_back_queued %lld\n",
+		   atomic64_read(&hd->thp_back_queued));
+	seq_printf(m, "driver.thp_back_unsafe %lld\n",
+		   atomic64_read(&hd->thp_back_unsafe));
 	seq_printf(m, "driver.pages_rescued %lld\n",
 		   atomic64_read(&hd->pages_rescued));
 	seq_printf(m, "driver.pages_lost %lld\n",
@@ -515,6 +519,8 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 			    &hmmdev_migrate_time_fops);
 	debugfs_create_file("sync_latency", 0400, hd->debugfs, hd,
 			    &hmmdev_sync_latency_fops);
+	debugfs_create_u32("back_delay_ms", 0600, hd->debugfs,
+			   &hd->back_delay_ms);
 	hmmdev_oracle_debugfs(hd);
 	hmmdev_recover_debugfs(hd);
 	ret = hmmdev_chardev_register(hd);
@@ -585,12 +591,16 @@ static int __init hmmdev_init(void)
 {
 	int ret;
 
+	ret = hmmdev_back_init();
+	if (ret)
+		return ret;
 	hmmdev_debugfs_root = debugfs_create_dir("hmmdev", NULL);
 	hmmdev_tombstone_init();
 	ret = pci_register_driver(&hmmdev_driver);
 	if (ret) {
 		hmmdev_tombstone_exit();
 		debugfs_remove_recursive(hmmdev_debugfs_root);
+		hmmdev_back_exit();
 	}
 	return ret;
 }
@@ -598,6 +608,7 @@ static int __init hmmdev_init(void)
 static void __exit hmmdev_exit(void)
 {
 	pci_unregister_driver(&hmmdev_driver);
+	hmmdev_back_exit();
 	hmmdev_tombstone_exit();
 	debugfs_remove_recursive(hmmdev_debugfs_root);
 }

@@ -35,6 +35,7 @@
  * Back to system memory: hmmdev_devmem_copy_back() for migrate_to_ram,
  * HMM_DMIRROR_MIGRATE_TO_SYS and eviction (hmmdev_devmem.c).
  */
+#include <linux/delay.h>
 #include <linux/dma-mapping.h>
 #include <linux/hmm.h>
 #include <linux/memremap.h>
@@ -658,6 +659,24 @@ static int hmmdev_migrate_chunk(struct hmmdev_mirror *m,
 	return ret;
 }
 
+/*
+ * Fault injection (debugfs back_delay_ms): a 2 MiB page moving back whole
+ * stays unmapped -- a PMD migration entry in every process that maps it --
+ * this long, so that a test can zap it meanwhile (hmmdev-huge).
+ */
+static void hmmdev_back_delay(struct hmmdev *hd, struct migrate_vma *args)
+{
+	unsigned int ms = READ_ONCE(hd->back_delay_ms);
+	unsigned long i;
+
+	for (i = 0; ms && i < args->npages; i++)
+		if ((args->src[i] & MIGRATE_PFN_MIGRATE) &&
+		    (args->src[i] & MIGRATE_PFN_COMPOUND)) {
+			msleep(min(ms, 10000u));
+			return;
+		}
+}
+
 /**
  * hmmdev_migrate_vma_back() - our device pages of @args' range -> RAM
  * @hd: the device
@@ -681,6 +700,7 @@ int hmmdev_migrate_vma_back(struct hmmdev *hd, struct migrate_vma *args,
 	if (ret)
 		return ret;
 	hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_SETUP, &t0);
+	hmmdev_back_delay(hd, args);
 	lost = hmmdev_devmem_copy_back(hd, args->src, args->dst, args->npages,
 				       args->vma, args->start, args->fault_page,
 				       m, NULL);

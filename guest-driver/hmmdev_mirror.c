@@ -371,12 +371,15 @@ int hmmdev_mirror_range_fault(struct hmmdev_mirror *m, struct hmm_range *range,
 {
 	unsigned long busy = msecs_to_jiffies(READ_ONCE(fault_busy_ms));
 	unsigned long timeout = jiffies + busy;
+	struct hmmdev_back_caller back;
 	int ret;
 
+	hmmdev_back_caller_begin(&back);
 	for (;;) {
 		if (time_after(jiffies, timeout)) {
 			atomic64_inc(&m->hd->range_fault_timeouts);
-			return -EBUSY;
+			ret = -EBUSY;
+			break;
 		}
 		if (unlocked) {
 			/* it reads the sequence itself, and retries -EBUSY */
@@ -388,18 +391,23 @@ int hmmdev_mirror_range_fault(struct hmmdev_mirror *m, struct hmm_range *range,
 			ret = hmm_range_fault(range);
 			mmap_read_unlock(m->mm);
 		}
+		/* another device's 2 MiB page moving back (hmmdev_back.c) */
+		if (hmmdev_back_caller_wait(&back, busy))
+			continue;
 		if (ret == -EBUSY) {
 			atomic64_inc(&m->hd->range_fault_retries);
 			continue;
 		}
 		if (ret)
-			return ret;
+			break;
 		mutex_lock(&m->lock);
 		if (!mmu_interval_read_retry(&m->notifier, range->notifier_seq))
-			return 0;
+			break;
 		mutex_unlock(&m->lock);
 		atomic64_inc(&m->hd->range_fault_retries);
 	}
+	hmmdev_back_caller_end(&back);
+	return ret;
 }
 
 /* The mirror of @ctx with a reference, or NULL. */

@@ -11,9 +11,10 @@
  * every byte stays where the process put it.  On 6.12 the same steps move
  * 4 KiB pages: the data checks are the same, the THP counters stay 0.
  *
- * Two races with Linux 7.3's zap of a moving 2 MiB device page (the
- * driver's hmmdev_back.c): a fork() child exiting, and a thread of the
- * process itself doing MADV_DONTNEED, while the pages move back.
+ * Three races with Linux 7.3's zap of a moving 2 MiB device page (the
+ * driver's hmmdev_back.c): a fork() child exiting while the pages move back
+ * on a CPU fault or MIGRATE_TO_SYS, or on another device's fault, and a
+ * thread of the process itself doing MADV_DONTNEED while they move back.
  *
  * A device job reading a userfaultfd range waits for the handler (7.x) and
  * reads what it filled in; a job whose handler never answers holds up no
@@ -309,6 +310,99 @@ static void test_fork_exit(void)
 }
 
 /*
+ * A device fault on another device's THP that a fork() child shares: the
+ * fault comes from hmmdev1's fault worker (kernel mode, no way back to user
+ * mode to wait on), so hmmdev0 must not move the page whole -- its PMD would
+ * be a migration entry in the child too, and the child's exit zaps it
+ * (hmmdev_back.c).  The driver queues the move, split, and the fault waits
+ * for it (counter thp_back_queued: at least one for the first THP the
+ * device faults on while the child lives).  Debugfs back_delay_ms on hmmdev0 holds
+ * a whole move open 300 ms and the child is killed 100 ms into the job:
+ * with the page moved whole, that ends in a kernel BUG or a bad page.
+ */
+static int set_back_delay(const char *ms)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/debug/hmmdev/%.64s/back_delay_ms", bdf);
+	return sysfs_write(path, ms);
+}
+
+struct remote_copy {
+	const char *node;
+	uint8_t *src, *out;
+	int ret;
+};
+
+static void *remote_copy_thread(void *arg)
+{
+	struct remote_copy *rc = arg;
+	struct hmmdev_job job = {
+		.op = HMMDEV_JOB_COPY, .src = (uintptr_t)rc->src,
+		.dst = (uintptr_t)rc->out, .length = SIZE,
+	};
+	int fd = open(rc->node, O_RDWR);
+
+	rc->ret = fd < 0 || ioctl(fd, HMMDEV_IOC_JOB, &job) ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+static void test_fork_remote_fault(const struct hmmdev_fn *other)
+{
+	long long used = counter("driver.devmem_used");
+	long long queued = counter("driver.thp_back_queued");
+	long long unsafe = counter("driver.thp_back_unsafe");
+	struct remote_copy rc = { .node = other->node, .src = thp_buffer(6),
+				  .out = calloc(1, SIZE) };
+	int ret = rc.src && rc.out ? to_device(rc.src, SIZE, 6) : -ENOMEM;
+	pthread_t t;
+	pid_t pid = -1;
+
+	if (!ret)
+		ret = set_back_delay("300");
+	if (!ret) {
+		pid = fork();
+		if (!pid) {
+			pause();
+			_exit(0);
+		}
+	}
+	if (!ret && pthread_create(&t, NULL, remote_copy_thread, &rc))
+		ret = -EAGAIN;
+	else if (!ret) {
+		usleep(100000);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+		pthread_join(t, NULL);
+		ret = rc.ret;
+	}
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	set_back_delay("0");
+	if (!ret && !intact(rc.out, 6, 0, SIZE, 0, 0))
+		ret = -EIO;
+	if (!ret && !intact(rc.src, 6, 0, SIZE, 0, 0))
+		ret = -EIO;
+	queued = counter("driver.thp_back_queued") - queued;
+	unsafe = counter("driver.thp_back_unsafe") - unsafe;
+	if (rc.src)
+		munmap(rc.src, SIZE);
+	free(rc.out);
+	ksft_test_result(!ret && counter("driver.devmem_used") == used &&
+			 (device_thp ? queued >= 1 : !queued) && !unsafe,
+			 "another device's fault on device THPs a killed child shares: %s, data intact, %lld split moves queued (want %s), %lld moved whole regardless (want 0), %lld device pages left (want %lld)\n",
+			 strerror(-ret), queued, device_thp ? ">= 1" : "0",
+			 unsafe,
+			 counter("driver.devmem_used"), used);
+}
+
+/*
  * The other way to zap a PMD migration entry: a thread of the process
  * itself, madvise(MADV_DONTNEED) of whole THPs while another thread moves
  * them back (MIGRATE_TO_SYS or CPU reads).  The driver makes such a zap wait
@@ -480,7 +574,7 @@ int main(int argc, char **argv)
 	struct utsname u;
 
 	ksft_print_header();
-	ksft_set_plan(13);
+	ksft_set_plan(14);
 	uname(&u);
 	device_thp = kernel_has_device_thp();
 	/* without huge device pages the races cannot happen: data checks */
@@ -496,6 +590,10 @@ int main(int argc, char **argv)
 	test_split();
 	test_fallback();
 	test_fork_exit();
+	if (n > 1 && fns[1].node[0])
+		test_fork_remote_fault(&fns[1]);
+	else
+		ksft_test_result_fail("a second hmmdev for the remote fault: none\n");
 	test_zap_race();
 	test_uffd(fns[0].node);
 	close(dmirror);

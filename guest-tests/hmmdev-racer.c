@@ -19,16 +19,13 @@
  *  - migrate slices into VRAM: the workers' next CPU writes fault them
  *    back, their device copies read them from VRAM or from RAM;
  *  - huge-page churn on a buffer of its own: two THPs moved to VRAM (2 MiB
- *    device pages where the kernel has them), half of one made read-only,
- *    a 4 KiB hole punched in the other and its tail moved by mremap; the
- *    device copies and the CPU checks every page.  With --fork-thp a
- *    fork() child exits right after the move: on Linux 7.3 that reaches a
- *    kernel BUG now and then (README, "Known problems"), so the default
- *    run leaves it out; the other disruptors' forks stay.
+ *    device pages where the kernel has them), then fork() (COW), half of
+ *    one made read-only, a 4 KiB hole punched in the other and its tail
+ *    moved by mremap; the device copies and the CPU checks every page.
  * Any page that differs from what was written is a mismatch; the test
  * passes with every round done and 0 mismatches.
  *
- *   hmmdev-racer [SECONDS] [--fork-thp]       (default 15 s)
+ *   hmmdev-racer [SECONDS]       (default 15)
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -50,7 +47,6 @@
 static int stop;
 static uint8_t *shared;
 static long page_size;
-static bool fork_thp;	/* --fork-thp: fork() right after the THP move */
 
 struct worker {
 	const char *node;
@@ -239,12 +235,10 @@ static void huge_round(int fd, int dmirror, struct stats *st)
 	if (ioctl(dmirror, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd) && errno != ENOENT &&
 	    errno != EBUSY)
 		bad = true;
-	if (fork_thp) {
-		pid = fork();
-		if (pid == 0)
-			_exit(0);
-		waitpid(pid, NULL, 0);
-	}
+	pid = fork();
+	if (pid == 0)
+		_exit(0);
+	waitpid(pid, NULL, 0);
 	bad |= mprotect(p + SLICE / 2, SLICE / 2, PROT_READ) != 0;
 	bad |= munmap(p + hole, page_size) != 0;
 	q = mremap(p + SLICE + SLICE / 2, SLICE / 2, SLICE / 2, MREMAP_MAYMOVE);
@@ -356,11 +350,11 @@ int main(int argc, char **argv)
 	char first[80] = "";
 	struct stats st = {};
 	long long moved_in, moved_out, cow_breaks, busy_rounds, busy_aborts;
+	long long back_queued, back_unsafe;
 	long long thps, splits;
 	size_t shared_len;
 
 	seconds = argc > 1 ? atoi(argv[1]) : 15;
-	fork_thp = argc > 2 && !strcmp(argv[2], "--fork-thp");
 	page_size = sysconf(_SC_PAGESIZE);
 	ksft_print_header();
 	ksft_set_plan(4);
@@ -373,6 +367,8 @@ int main(int argc, char **argv)
 	splits = debugfs_counter(fns[0].bdf, "driver.folio_splits");
 	busy_rounds = counter_sum(fns, n, "driver.range_fault_retries");
 	busy_aborts = counter_sum(fns, n, "driver.range_fault_timeouts");
+	back_queued = counter_sum(fns, n, "driver.thp_back_queued");
+	back_unsafe = counter_sum(fns, n, "driver.thp_back_unsafe");
 	nw = n * WORKERS_PER_DEV;
 	shared_len = nw * SLICE;
 	shared = aligned_alloc(SLICE, shared_len);
@@ -406,6 +402,10 @@ int main(int argc, char **argv)
 		      busy_rounds;
 	busy_aborts = counter_sum(fns, n, "driver.range_fault_timeouts") -
 		      busy_aborts;
+	back_queued = counter_sum(fns, n, "driver.thp_back_queued") -
+		      back_queued;
+	back_unsafe = counter_sum(fns, n, "driver.thp_back_unsafe") -
+		      back_unsafe;
 	printf("HMMDEV-NOTE racer disruptions: %lu forks, %lu mprotects, %lu collapses, %lu mremap/munmap rounds, %lu children killed mid-job, %lu slice migrations to VRAM; hmm_range_fault rounds repeated %lld, given up %lld\n",
 	       st.forks, st.mprotects, st.collapses, st.scratch, st.kills,
 	       st.migrations, busy_rounds, busy_aborts);
@@ -419,11 +419,14 @@ int main(int argc, char **argv)
 	ksft_test_result(st.migrations > 0 && moved_in > 0 && moved_out > 0,
 			 "racer-migrate: %lu migrations of a slice to VRAM under the workers: %lld pages moved in, %lld back to RAM on faults (CPU writes, the other devices); %lld device write faults broke a COW on a device page\n",
 			 st.migrations, moved_in, moved_out, cow_breaks);
-	/* with huge device pages, THPs must have moved whole and been split */
-	ksft_test_result(st.huge > 0 && !st.huge_bad &&
+	/*
+	 * With huge device pages, THPs must have moved whole and been split,
+	 * and none that a fork() child shared moved back whole (hmmdev_back.c)
+	 */
+	ksft_test_result(st.huge > 0 && !st.huge_bad && !back_unsafe &&
 			 (!kernel_has_device_thp() || (thps > 0 && splits > 0)),
-			 "racer-huge: %lu rounds of THPs in VRAM%s, half read-only, holed and moved: %lu bad; %lld 2 MiB device pages, %lld split by the kernel\n",
-			 st.huge, fork_thp ? " forked" : "", st.huge_bad, thps,
-			 splits);
+			 "racer-huge: %lu rounds of THPs in VRAM forked, half read-only, holed and moved: %lu bad; %lld 2 MiB device pages, %lld split by the kernel; shared ones moved back split by the queue %lld times, whole %lld (want 0)\n",
+			 st.huge, st.huge_bad, thps, splits, back_queued,
+			 back_unsafe);
 	ksft_finished();
 }
