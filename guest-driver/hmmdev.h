@@ -380,7 +380,8 @@ struct hmmdev_vector {
  * @thp_back_queued: such moves queued on hmmdev_back_wq (a fault from
  *	kernel mode or another process)
  * @thp_back_unsafe: such pages moved whole all the same (a fault from
- *	kernel mode that may not be retried and is not ours)
+ *	kernel mode that may not be retried and is not ours, or no memory
+ *	to queue the move)
  * @back_delay_ms: fault injection (debugfs back_delay_ms): a whole move
  *	back holds its pages unmapped this long
  * @mig_ns: time spent per direction and phase (enum hmmdev_mig_phase)

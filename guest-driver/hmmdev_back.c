@@ -52,7 +52,8 @@
  * Left open: a fault from kernel mode that may not be retried and is not
  * ours (GUP without FAULT_FLAG_ALLOW_RETRY) still moves the page whole, as
  * Linux's own lib/test_hmm.c always does; a zap at that moment still meets
- * the bug.  Counter thp_back_unsafe.
+ * the bug, as does any such fault when there is no memory to queue the
+ * move.  Counter thp_back_unsafe.
  *
  * The callback waits before it takes mirror->lock, and a move never waits
  * for an invalidation: between hmmdev_back_begin() and _end() the migrating

@@ -316,9 +316,10 @@ static void test_fork_exit(void)
  * be a migration entry in the child too, and the child's exit zaps it
  * (hmmdev_back.c).  The driver queues the move, split, and the fault waits
  * for it (counter thp_back_queued: at least one for the first THP the
- * device faults on while the child lives).  Debugfs back_delay_ms on hmmdev0 holds
- * a whole move open 300 ms and the child is killed 100 ms into the job:
- * with the page moved whole, that ends in a kernel BUG or a bad page.
+ * device faults on while the child lives).  Debugfs back_delay_ms on
+ * hmmdev0 holds a whole move open 300 ms and the child is killed 100 ms
+ * into the job: with the page moved whole, that ends in a kernel BUG or a
+ * bad page.
  */
 static int set_back_delay(const char *ms)
 {
