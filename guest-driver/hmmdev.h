@@ -28,6 +28,8 @@
  * Lock order -- the one place it is written; each lock's rules sit with its
  * kernel-doc and the file that uses it.  Outer to inner:
  *
+ *   hmmdev_warm_lock (mutex, module-wide: the first open's self-test,
+ *	hmmdev_dmirror.c; its mappings are made under it, with mmap_lock)
  *   hd->state_lock (rwsem: user operations read, remove writes; file
  *	release reads it around the mirror's teardown and flushes the fault
  *	work inside, which never takes it)
@@ -50,15 +52,17 @@
  * mover holds mmap_lock for reading and never waits for an invalidation
  * until it is done (its own callbacks take mirror->lock as usual).
  *
- * The fault work (an ordered workqueue per device) takes mmap_lock,
- * mirror->lock and cq.lock in that order, never state_lock or job_lock.  A
+ * The fault ring's drain (the FAULT vector's thread or the fault work)
+ * holds hd->fault_lock and takes mmap_lock, mirror->lock and cq.lock in
+ * that order, never state_lock or job_lock.  A
  * job's submitter serving a deferred fault (hmmdev_fault_serve_deferred())
  * holds state_lock and job_lock (not va_jobs) and takes the same three
  * after them.
  *
  * The recovery work (hmmdev_recover.c) takes state_lock for writing, then
  * cq.lock, then, one after the other, each mirror's mirror->lock; it
- * flushes the fault work (which never takes state_lock) under state_lock.
+ * flushes the fault ring's drains (hmmdev_fault_flush(); they never take
+ * state_lock) under state_lock.
  * The PCI core's slot_reset and reset_done do the same; reset_prepare
  * takes state_lock for writing and holds it until reset_done.
  *
@@ -135,6 +139,8 @@ struct hmmdev_jobq {
  * @fence: where SYNC writes its sequence number (coherent DMA memory)
  * @fence_dma: bus address of @fence
  * @tail: next slot to fill
+ * @head: CQ_HEAD as last read: the device has fetched at least this far,
+ *	so CQ_HEAD is read again only when @tail catches up with it
  * @seq: last SYNC sequence number issued
  * @wq: woken by vector CMDQ
  */
@@ -145,6 +151,7 @@ struct hmmdev_cmdq {
 	u64 *fence;
 	dma_addr_t fence_dma;
 	u32 tail;
+	u32 head;
 	u64 seq;
 	wait_queue_head_t wq;
 };
@@ -326,10 +333,14 @@ struct hmmdev_vector {
  * @va_jobs: admits engines - 1 jobs on virtual addresses (hmmdev_mirror.c)
  * @fq_ring: fault records (coherent DMA memory)
  * @fq_dma: bus address of @fq_ring
- * @fq_head: next record to read (fault_work only)
- * @fault_pfns: hmm_range_fault() output, for fault_work only
- * @fault_wq: ordered workqueue of @fault_work
- * @fault_work: drains the fault queue
+ * @fq_head: next record to read (under @fault_lock; hmmdev_faultq_start()
+ *	resets it where no drain runs: at probe, or failed and flushed)
+ * @fault_pfns: hmm_range_fault() output of the drain (under @fault_lock)
+ * @fault_lock: one drain of the fault ring at a time: the FAULT vector's
+ *	thread or @fault_work (hmmdev_fault.c)
+ * @fault_wq: the workqueue of @fault_work (per-CPU, high priority)
+ * @fault_work: drains the fault ring too (the rest of a long run, a lost
+ *	interrupt)
  * @fault_lat_us: recent fault round trips (record to RETRY), us
  * @fault_lat_count: samples recorded so far
  * @ctx_lock: protects @ctx_used and @mirrors
@@ -397,7 +408,7 @@ struct hmmdev_vector {
  * @notifier_calls: invalidation callbacks that reached the device side
  * @sync_timeouts: SYNCs that did not complete
  * @fault_retries: faults answered RETRY
- * @fault_passes: runs of the fault work that served at least one record
+ * @fault_passes: drains of the fault ring that served at least one record
  *	(records served / passes: how many faults one pass batches)
  * @fault_aborts: faults answered ABORT
  * @range_fault_retries: hmm_range_fault() rounds repeated (range changed)
@@ -461,6 +472,7 @@ struct hmmdev {
 	dma_addr_t fq_dma;
 	u32 fq_head;
 	unsigned long *fault_pfns;
+	struct mutex fault_lock;
 	struct workqueue_struct *fault_wq;
 	struct work_struct fault_work;
 	u32 fault_lat_us[HMMDEV_FAULT_LAT_SAMPLES];
@@ -685,7 +697,9 @@ int hmmdev_mirror_run(struct hmmdev_mirror *m, struct hmmdev_job_desc *desc,
 int hmmdev_faultq_init(struct hmmdev *hd);
 void hmmdev_faultq_start(struct hmmdev *hd);
 irqreturn_t hmmdev_fault_irq(int irq, void *data);
+irqreturn_t hmmdev_fault_thread(int irq, void *data);
 void hmmdev_fault_work(struct work_struct *work);
+void hmmdev_fault_flush(struct hmmdev *hd);
 void hmmdev_fault_latency_record(struct hmmdev *hd, u64 ns);
 int hmmdev_make_exclusive(struct hmmdev_mirror *m, u64 start, u64 end);
 int hmmdev_fault_serve_deferred(struct hmmdev_mirror *m);

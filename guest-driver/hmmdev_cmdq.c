@@ -46,6 +46,7 @@ void hmmdev_cmdq_start(struct hmmdev *hd)
 	struct hmmdev_cmdq *cq = &hd->cq;
 
 	cq->tail = 0;
+	cq->head = 0;
 	cq->seq = 0;
 	WRITE_ONCE(*cq->fence, 0);
 	writeq(cq->ring_dma, hd->regs + HMMDEV_REG_CQ_BASE);
@@ -63,11 +64,19 @@ irqreturn_t hmmdev_cmdq_irq(int irq, void *data)
 	return IRQ_HANDLED;
 }
 
+/*
+ * cq.lock held.  The device only moves CQ_HEAD forward, so room seen once
+ * stays: the register (an MMIO read, a trip to the device) is read only
+ * when the ring looks full.
+ */
 static bool hmmdev_cmdq_room(struct hmmdev *hd)
 {
-	u32 head = hmmdev_rd32(hd, HMMDEV_REG_CQ_HEAD);
+	struct hmmdev_cmdq *cq = &hd->cq;
 
-	return (hd->cq.tail + 1) % HMMDEV_CQ_ENTRIES != head ||
+	if ((cq->tail + 1) % HMMDEV_CQ_ENTRIES != cq->head)
+		return true;
+	cq->head = hmmdev_rd32(hd, HMMDEV_REG_CQ_HEAD);
+	return (cq->tail + 1) % HMMDEV_CQ_ENTRIES != cq->head ||
 	       READ_ONCE(hd->failed);
 }
 

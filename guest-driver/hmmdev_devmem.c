@@ -43,10 +43,10 @@
  * A CPU fault on a device page brings back the aligned block of this many
  * pages around it (our device pages among them; clamped to the VMA).
  */
-static unsigned int migrate_back_pages = 16;
+static unsigned int migrate_back_pages = 64;
 module_param(migrate_back_pages, uint, 0644);
 MODULE_PARM_DESC(migrate_back_pages,
-		 "device pages moved back to RAM per CPU fault (1..512, a power of two; default 16)");
+		 "device pages moved back to RAM per CPU fault (1..512, a power of two; default 64)");
 
 static struct hmmdev *hmmdev_of_page(struct page *page)
 {

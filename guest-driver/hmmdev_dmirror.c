@@ -15,8 +15,10 @@
 #include <linux/hmm.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
+#include <linux/mman.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/task_work.h>
 #include <linux/uaccess.h>
 
 #include "hmmdev.h"
@@ -245,6 +247,170 @@ static int hmmdev_dmirror_check_exclusive(struct hmmdev_mirror *m,
 	return held ? -EPERM : 0;
 }
 
+/*
+ * The first open of a /dev/hmm_dmirrorN after the module is loaded runs
+ * the paths of virtual addresses once, and checks them: in a temporary
+ * mapping of the opener's own address space, with a device context of its
+ * own, a READ job whose device faults map a transparent huge page (where
+ * the system gives one), that page to VRAM (MIGRATE_TO_DEV, with its READ)
+ * and back by ioctl, to VRAM again and back by a CPU fault, and 4 KiB pages
+ * to VRAM and back by a CPU fault.  A bring-up check -- the mirror, the
+ * fault service, the device page tables and both migrations work before a
+ * process depends on them -- and, under an emulator such as QEMU's TCG,
+ * the first run of the module's code (and of the kernel's HMM code), which
+ * the emulator translates first: without it the first process after a
+ * load was up to 30% slower than the next ones (hmmdev-bench --cold).
+ *
+ * It runs on the opener's way back to user mode (task_work: open() itself
+ * runs under misc_mtx, which every misc device's open takes), and once: a
+ * wrong result is logged and the device stays as usable as without the
+ * check.  It is tried again at a later open only when it could not start
+ * (no memory, no free context, the opener was being killed).
+ */
+#define WARM_THP	PMD_SIZE		/* the huge page, and the READ */
+#define WARM_SMALL	(16 * PAGE_SIZE)	/* the 4 KiB pages */
+
+static DEFINE_MUTEX(hmmdev_warm_lock);
+static bool hmmdev_warm_done;	/* written under hmmdev_warm_lock */
+
+struct hmmdev_warm {
+	struct callback_head cb;
+	struct hmmdev *hd;
+};
+
+static int hmmdev_warm_fill(u64 addr, u64 size, u64 seed)
+{
+	u64 off;
+
+	for (off = 0; off < size; off += PAGE_SIZE)
+		if (put_user(seed ^ off, (u64 __user *)(addr + off)))
+			return -EFAULT;
+	return 0;
+}
+
+/* -EIO when a page's first word is not what hmmdev_warm_fill() wrote */
+static int hmmdev_warm_check(u64 addr, u64 size, u64 seed)
+{
+	u64 off, word;
+
+	for (off = 0; off < size; off += PAGE_SIZE) {
+		if (get_user(word, (u64 __user *)(addr + off)))
+			return -EFAULT;
+		if (word != (seed ^ off))
+			return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * [thp, +WARM_THP): the source, 2 MiB aligned; [dst, +WARM_THP): READ's
+ * buffer; [small, +WARM_SMALL): the 4 KiB pages.
+ */
+static int hmmdev_warm_run(struct hmmdev_mirror *m, u64 thp, u64 dst,
+			   u64 small)
+{
+	struct hmm_dmirror_cmd cmd = {
+		.addr = thp, .ptr = dst, .npages = WARM_THP >> PAGE_SHIFT,
+	};
+	u64 cpages = 0, seed = 0x9e3779b97f4a7c15ull;
+	int ret;
+
+	ret = hmmdev_warm_fill(thp, WARM_THP, seed) ?:
+	      hmmdev_warm_fill(small, WARM_SMALL, ~seed) ?:
+	      hmmdev_dmirror_rw(m, &cmd, false) ?:
+	      hmmdev_warm_check(dst, WARM_THP, seed);
+	if (ret || !m->hd->dm_pages)
+		return ret;	/* no device memory: nothing migrates */
+	return hmmdev_dmirror_migrate(m, &cmd) ?:
+	       hmmdev_migrate_to_sys(m, thp, thp + WARM_THP, &cpages) ?:
+	       hmmdev_migrate_to_dev(m, thp, thp + WARM_THP) ?:
+	       hmmdev_warm_check(thp, WARM_THP, seed) ?:
+	       hmmdev_migrate_to_dev(m, small, small + WARM_SMALL) ?:
+	       hmmdev_warm_check(small, WARM_SMALL, ~seed);
+}
+
+/* Return: the check's result, or -EAGAIN when it could not start. */
+static int hmmdev_warm_mapped(struct hmmdev *hd, u64 big, u64 small)
+{
+	struct hmmdev_mirror *m;
+	int ret;
+
+	down_read(&hd->state_lock);
+	if (hd->removed || READ_ONCE(hd->gone) || READ_ONCE(hd->failed)) {
+		up_read(&hd->state_lock);
+		return -ENODEV;
+	}
+	m = hmmdev_mirror_create(hd);
+	if (IS_ERR(m)) {
+		up_read(&hd->state_lock);
+		return -EAGAIN;
+	}
+	ret = hmmdev_warm_run(m, ALIGN(big, WARM_THP),
+			      ALIGN(big, WARM_THP) + WARM_THP, small);
+	up_read(&hd->state_lock);
+	hmmdev_mirror_destroy(m);
+	return ret;
+}
+
+static void hmmdev_warm_task(struct callback_head *cb)
+{
+	struct hmmdev_warm *w = container_of(cb, struct hmmdev_warm, cb);
+	struct hmmdev *hd = w->hd;
+	unsigned long big = -ENOMEM, small = -ENOMEM;
+	ktime_t t0 = ktime_get();
+	int ret = -EAGAIN;
+
+	mutex_lock(&hmmdev_warm_lock);
+	if (hmmdev_warm_done || !current->mm)
+		goto out;
+	big = vm_mmap(NULL, 0, 3 * WARM_THP, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	/* a VMA of its own (other flags: not merged), too small for a THP */
+	small = vm_mmap(NULL, 0, WARM_SMALL, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, 0);
+	if (!IS_ERR_VALUE(big) && !IS_ERR_VALUE(small))
+		ret = hmmdev_warm_mapped(hd, big, small);
+	if (ret == -EINTR || fatal_signal_pending(current))
+		ret = -EAGAIN;
+	if (!ret)
+		dev_info(&hd->pdev->dev, "first open: virtual-address self-test passed in %lld us\n",
+			 ktime_us_delta(ktime_get(), t0));
+	else if (ret != -EAGAIN)
+		dev_err(&hd->pdev->dev, "first open: virtual-address self-test failed (%d)\n",
+			ret);
+	hmmdev_warm_done = ret != -EAGAIN;
+out:
+	mutex_unlock(&hmmdev_warm_lock);
+	if (!IS_ERR_VALUE(big))
+		vm_munmap(big, 3 * WARM_THP);
+	if (!IS_ERR_VALUE(small))
+		vm_munmap(small, WARM_SMALL);
+	hmmdev_put(hd);
+	kfree(w);
+	module_put(THIS_MODULE);
+}
+
+/* Queue the check on the opener's way back to user mode, if it is due. */
+static void hmmdev_dmirror_warm(struct hmmdev *hd)
+{
+	struct hmmdev_warm *w;
+
+	if (READ_ONCE(hmmdev_warm_done))
+		return;
+	w = kzalloc_obj(*w, GFP_KERNEL);
+	if (!w)
+		return;
+	w->hd = hd;
+	init_task_work(&w->cb, hmmdev_warm_task);
+	__module_get(THIS_MODULE);
+	kref_get(&hd->ref);
+	if (!task_work_add(current, &w->cb, TWA_RESUME))
+		return;
+	hmmdev_put(hd);
+	module_put(THIS_MODULE);
+	kfree(w);
+}
+
 static int hmmdev_dmirror_open(struct inode *inode, struct file *filp)
 {
 	struct hmmdev *hd = container_of(filp->private_data, struct hmmdev,
@@ -257,6 +423,7 @@ static int hmmdev_dmirror_open(struct inode *inode, struct file *filp)
 	if (IS_ERR(m))
 		return PTR_ERR(m);
 	filp->private_data = m;
+	hmmdev_dmirror_warm(hd);
 	return 0;
 }
 

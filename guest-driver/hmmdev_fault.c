@@ -2,8 +2,13 @@
 /*
  * hmmdev driver: the device fault service.
  *
- * Vector FAULT queues fault_work on an ordered workqueue, which drains the
- * fault ring in batches.  For each record it finds the mirror of the
+ * Vector FAULT wakes its interrupt thread (hmmdev_fault_thread(): a
+ * real-time thread on the CPU the interrupt came in on, which runs at
+ * once), which drains the fault ring in batches; fault_work, on a per-CPU
+ * high-priority workqueue, drains it too, for the rest of a long run and
+ * when a stalled job's submitter looks for a lost interrupt.  The two never
+ * drain at once (fault_lock), and hmmdev_fault_flush() waits for both.
+ * For each record the drain finds the mirror of the
  * record's context, faults the CPU pages in with hmm_range_fault() and,
  * under mirror->lock with mmu_interval_read_retry() saying nothing changed,
  * installs device PTEs (2 MiB leaves where the CPU maps a PMD), then
@@ -50,6 +55,7 @@ int hmmdev_faultq_init(struct hmmdev *hd)
 	if (!hd->fq_ring || !hd->fault_pfns)
 		return -ENOMEM;
 	INIT_WORK(&hd->fault_work, hmmdev_fault_work);
+	mutex_init(&hd->fault_lock);
 	return 0;
 }
 
@@ -67,10 +73,10 @@ irqreturn_t hmmdev_fault_irq(int irq, void *data)
 	struct hmmdev *hd = vec->hd;
 
 	atomic64_inc(&hd->irqs[vec->index]);
-	queue_work(hd->fault_wq, &hd->fault_work);
 	wake_up_all(&hd->irq_wq);
-	return IRQ_HANDLED;
+	return IRQ_WAKE_THREAD;
 }
+
 
 /*
  * Does system-memory leaf @pte map @page?  Its address is a DMA address:
@@ -432,11 +438,11 @@ static int hmmdev_fault_resolve(struct hmmdev_mirror *m,
 
 /*
  * A fault on a userfaultfd range may have to wait for the process's
- * handler, for as long as the handler takes.  Neither the fault work
- * (which serves every context of the device) nor the job's engine may wait
- * that long, so the job is aborted at once and the record goes to its
- * submitter, which serves it in its own thread and runs the rest of the
- * job (hmmdev_mirror_run()).  Without a fault that may drop mmap_lock in
+ * handler, for as long as the handler takes.  Neither the fault ring's
+ * drain (which serves every context of the device) nor the job's engine
+ * may wait that long, so the job is aborted at once and the record goes
+ * to its submitter, which serves it in its own thread and runs the rest
+ * of the job (hmmdev_mirror_run()).  Without a fault that may drop mmap_lock in
  * the kernel (6.12), or for atomics (exclusive access takes the page with
  * a fault that cannot drop mmap_lock), the fault fails with -EFAULT.  A
  * record is written only for a running job, and a mirror runs one job at a
@@ -506,13 +512,11 @@ static int hmmdev_fault_service(struct hmmdev *hd, struct hmmdev_fault *rec)
  * instead of spinning here for ever.  A record whose id is the one last
  * answered for its engine is a duplicate (an engine's next fault always
  * has a new id): it is dropped, neither served nor answered.  One run
- * handles at most
- * HMMDEV_FAULT_BUDGET records and queues itself again for the rest, so
- * flush_work() and cancel_work_sync() always make progress.
+ * handles at most HMMDEV_FAULT_BUDGET records and queues fault_work for
+ * the rest, so hmmdev_fault_flush() always makes progress.
  */
-void hmmdev_fault_work(struct work_struct *work)
+static void hmmdev_fault_drain(struct hmmdev *hd)
 {
-	struct hmmdev *hd = container_of(work, struct hmmdev, fault_work);
 	unsigned int budget = HMMDEV_FAULT_BUDGET;
 	struct hmmdev_fault rec;
 	bool served = false;
@@ -520,6 +524,7 @@ void hmmdev_fault_work(struct work_struct *work)
 	u64 now;
 	int err;
 
+	mutex_lock(&hd->fault_lock);
 	while (!READ_ONCE(hd->removed) && !READ_ONCE(hd->failed)) {
 		tail = hmmdev_rd32(hd, HMMDEV_REG_FQ_TAIL);
 		if (tail >= HMMDEV_FQ_ENTRIES) {
@@ -556,8 +561,39 @@ void hmmdev_fault_work(struct work_struct *work)
 		atomic64_inc(err ? &hd->fault_aborts : &hd->fault_retries);
 		served = true;
 	}
+	mutex_unlock(&hd->fault_lock);
 	if (served)
 		atomic64_inc(&hd->fault_passes);
+}
+
+irqreturn_t hmmdev_fault_thread(int irq, void *data)
+{
+	struct hmmdev_vector *vec = data;
+
+	hmmdev_fault_drain(vec->hd);
+	return IRQ_HANDLED;
+}
+
+void hmmdev_fault_work(struct work_struct *work)
+{
+	hmmdev_fault_drain(container_of(work, struct hmmdev, fault_work));
+}
+
+/**
+ * hmmdev_fault_flush() - wait for every drain of the fault ring under way
+ * @hd: the device
+ *
+ * The interrupt thread's and fault_work's.  A drain that starts later sees
+ * what the caller changed before (a mirror taken out of hd->mirrors, the
+ * device failed or removed).  Never call it from a drain.
+ */
+void hmmdev_fault_flush(struct hmmdev *hd)
+{
+	int irq = pci_irq_vector(hd->pdev, HMMDEV_VEC_FAULT);
+
+	if (irq > 0)	/* else the vectors are gone, and their thread */
+		synchronize_irq(irq);
+	flush_workqueue(hd->fault_wq);
 }
 
 void hmmdev_fault_latency_record(struct hmmdev *hd, u64 ns)

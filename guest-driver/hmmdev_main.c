@@ -126,8 +126,12 @@ static int hmmdev_setup_irqs(struct hmmdev *hd)
 			handler = hmmdev_count_irq;
 		hd->vectors[v].hd = hd;
 		hd->vectors[v].index = v;
-		ret = devm_request_irq(&pdev->dev, pci_irq_vector(pdev, v),
-				       handler, 0, hd->name, &hd->vectors[v]);
+		/* faults are served in the vector's thread (hmmdev_fault.c) */
+		ret = devm_request_threaded_irq(&pdev->dev,
+						pci_irq_vector(pdev, v), handler,
+						v == HMMDEV_VEC_FAULT ?
+						hmmdev_fault_thread : NULL,
+						0, hd->name, &hd->vectors[v]);
 		if (ret)
 			return ret;
 	}
@@ -492,8 +496,15 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		return ret;
 	hmmdev_oracle_init(hd);
-	hd->fault_wq = alloc_ordered_workqueue("%s-fault", WQ_MEM_RECLAIM,
-					       hd->name);
+	/*
+	 * Per-CPU and high priority: the work runs on the CPU its interrupt
+	 * came in on, at once, not on whichever CPU an unbound worker
+	 * wakes up on.  One work item: a workqueue never runs an item on two
+	 * workers at once, so the drain stays single-threaded.
+	 */
+	hd->fault_wq = alloc_workqueue("%s-fault", WQ_PERCPU | WQ_MEM_RECLAIM |
+				       WQ_HIGHPRI,
+				       1, hd->name);
 	if (!hd->fault_wq)
 		return -ENOMEM;
 	ret = hmmdev_setup_irqs(hd);
@@ -555,6 +566,7 @@ static void hmmdev_remove(struct pci_dev *pdev)
 	/* nothing may stay in VRAM: the engines copy it back first */
 	hmmdev_devmem_evict(hd);
 	cancel_work_sync(&hd->fault_work);
+	hmmdev_fault_flush(hd);
 	debugfs_remove_recursive(hd->debugfs);
 	/* after the debugfs files: "recover" may have queued it */
 	cancel_work_sync(&hd->recover_work);

@@ -468,8 +468,8 @@ void hmmdev_mirror_destroy(struct hmmdev_mirror *m)
 	 * Unpublish and tear down in one read section of state_lock: remove
 	 * either detaches this mirror itself (it is still published) or
 	 * waits for this section before the page-table pool goes.  The fault
-	 * work never takes state_lock, so flushing it here cannot deadlock
-	 * with remove's down_write().
+	 * ring's drains never take state_lock, so flushing them here cannot
+	 * deadlock with remove's down_write().
 	 */
 	down_read(&hd->state_lock);
 	spin_lock(&hd->ctx_lock);
@@ -477,7 +477,7 @@ void hmmdev_mirror_destroy(struct hmmdev_mirror *m)
 		hd->mirrors[m->ctx] = NULL;
 	spin_unlock(&hd->ctx_lock);
 	/* a fault being serviced for this mirror finishes first */
-	flush_work(&hd->fault_work);
+	hmmdev_fault_flush(hd);
 	hmmdev_mirror_teardown(m, !hd->removed);
 	up_read(&hd->state_lock);
 	spin_lock(&hd->ctx_lock);

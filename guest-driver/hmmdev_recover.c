@@ -13,7 +13,8 @@
  *
  *   1. takes hd->state_lock for writing: the user operations that saw the
  *      failure have returned, new ones wait (and then see a working
- *      device); the fault work is flushed (it stops on a failed device);
+ *      device); the fault ring's drains are flushed (hmmdev_fault_flush():
+ *      they stop on a failed device);
  *   2. resets the device again (quiescent: nothing from before reaches
  *      memory afterwards), turns bus mastering on, restarts the job ring
  *      (abandoned tags become free), the command and the fault queue, and
@@ -126,7 +127,7 @@ static void hmmdev_recover_work(struct work_struct *work)
 			jiffies_to_msecs(HMMDEV_RECOVER_WINDOW) / 1000);
 		goto out;
 	}
-	flush_workqueue(hd->fault_wq);
+	hmmdev_fault_flush(hd);
 	if (!hmmdev_restart_locked(hd, "recovered"))
 		goto out;
 	memmove(hd->recover_times + 1, hd->recover_times,
@@ -286,7 +287,7 @@ static pci_ers_result_t hmmdev_slot_reset(struct pci_dev *pdev)
 	hmmdev_bar_on(hd);
 	atomic64_inc(&hd->function_resets);
 	down_write(&hd->state_lock);
-	flush_workqueue(hd->fault_wq);
+	hmmdev_fault_flush(hd);
 	ok = !hd->removed && !READ_ONCE(hd->gone) &&
 	     hmmdev_restart_locked(hd, "after the link reset");
 	if (ok)
@@ -325,7 +326,7 @@ static void hmmdev_reset_prepare(struct pci_dev *pdev)
 	/* jobs in flight end with -EIO (CPU faults copy through BAR2) */
 	hmmdev_declare_failed(hd, "function reset");
 	down_write(&hd->state_lock);
-	flush_workqueue(hd->fault_wq);
+	hmmdev_fault_flush(hd);
 	WRITE_ONCE(hd->bar_off, true);	/* the core turns decoding off now */
 }
 

@@ -288,9 +288,34 @@ static double mibs(double seconds)
 	return SIZE / 1048576.0 / seconds;
 }
 
+#define MIG_STEPS	3	/* to the device, back by ioctl, back by CPU */
+#define MIG_PHASES	6	/* hmmdev's migrate_time phases */
+
+/* seconds per step */
 struct migration_times {
-	double to_dev, to_sys, by_cpu;
+	double step[MIG_STEPS];
 };
+
+static void read_migrate_time(const char *bdf, long long us[2][MIG_PHASES]);
+
+/*
+ * Add what hmmdev's migrate_time counters of @bdf (NULL: not hmmdev) grew
+ * by since @before, in direction @dir (0 to the device, 1 to RAM), to
+ * @step's row of @acc; @before becomes now.
+ */
+static void add_phases(const char *bdf, long long before[2][MIG_PHASES],
+		       int dir, long long acc[MIG_STEPS][MIG_PHASES], int step)
+{
+	long long now[2][MIG_PHASES];
+	int p;
+
+	if (!bdf)
+		return;
+	read_migrate_time(bdf, now);
+	for (p = 0; p < MIG_PHASES; p++)
+		acc[step][p] += now[dir][p] - before[dir][p];
+	memcpy(before, now, sizeof(now));
+}
 
 /*
  * Migration, 64 MiB: to device memory, back by ioctl, and back by CPU
@@ -301,8 +326,10 @@ struct migration_times {
  * transparent huge pages, else 4 KiB pages (MADV_NOHUGEPAGE).
  */
 static bool bench_migration(int fd, uint8_t *out, struct migration_times *t,
-			    bool thp)
+			    bool thp, const char *bdf,
+			    long long acc[MIG_STEPS][MIG_PHASES])
 {
+	long long mark[2][MIG_PHASES];
 	uint8_t *buf = thp ? thp_mmap(SIZE) :
 		       mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -320,10 +347,13 @@ static bool bench_migration(int fd, uint8_t *out, struct migration_times *t,
 		madvise(buf, SIZE, MADV_NOHUGEPAGE);
 	fill_pattern(want, SIZE, 77);
 	memcpy(buf, want, SIZE);
+	if (bdf)
+		read_migrate_time(bdf, mark);
 	t0 = now_s();
 	ok &= !ioctl(fd, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd) &&
 	      cmd.cpages == SIZE / 4096;
-	t->to_dev = now_s() - t0;
+	t->step[0] = now_s() - t0;
+	add_phases(bdf, mark, 0, acc, 0);
 	ok &= first_mismatch(out, want, SIZE) < 0;
 	cmd.cpages = 0;
 	t0 = now_s();
@@ -331,13 +361,17 @@ static bool bench_migration(int fd, uint8_t *out, struct migration_times *t,
 	ok &= !ioctl(fd, HMM_DMIRROR_MIGRATE_TO_SYS, &cmd) &&
 	      (cmd.cpages == SIZE / 4096 ||
 	       (thp && cmd.cpages == SIZE / (2ul << 20)));
-	t->to_sys = now_s() - t0;
+	t->step[1] = now_s() - t0;
+	add_phases(bdf, mark, 1, acc, 1);
 	ok &= !ioctl(fd, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd);
+	if (bdf)
+		read_migrate_time(bdf, mark);
 	t0 = now_s();
 	/* one read per page: each one a CPU fault that migrates it back */
 	for (off = 0; off < SIZE; off += 4096)
 		sum += buf[off + 8];
-	t->by_cpu = now_s() - t0;
+	t->step[2] = now_s() - t0;
+	add_phases(bdf, mark, 1, acc, 2);
 	ok &= first_mismatch(buf, want, SIZE) < 0 && sum;
 	munmap(buf, SIZE);
 	free(want);
@@ -354,7 +388,7 @@ static double median3(double a, double b, double c)
 #define REPS	3
 
 /* hmmdev's migrate_time counters (debugfs), microseconds */
-static void read_migrate_time(const char *bdf, long long us[2][6])
+static void read_migrate_time(const char *bdf, long long us[2][MIG_PHASES])
 {
 	static const char * const dirs[] = { "to_dev", "to_ram" };
 	static const char * const phases[] = {
@@ -365,13 +399,13 @@ static void read_migrate_time(const char *bdf, long long us[2][6])
 	int d, p;
 	FILE *f;
 
-	memset(us, 0, sizeof(long long) * 12);
+	memset(us, 0, sizeof(long long) * 2 * MIG_PHASES);
 	snprintf(path, sizeof(path), "/sys/kernel/debug/hmmdev/%s/migrate_time",
 		 bdf);
 	f = fopen(path, "r");
 	while (f && fscanf(f, "%63s %lld", name, &val) == 2)
 		for (d = 0; d < 2; d++)
-			for (p = 0; p < 6; p++) {
+			for (p = 0; p < MIG_PHASES; p++) {
 				snprintf(want, sizeof(want), "%s.%s_us",
 					 dirs[d], phases[p]);
 				if (!strcmp(name, want))
@@ -381,76 +415,81 @@ static void read_migrate_time(const char *bdf, long long us[2][6])
 		fclose(f);
 }
 
-static void set_migrate_back_pages(unsigned int n)
+/* Set hmmdev's migrate_back_pages; returns the value it had (0: unknown). */
+static unsigned int set_migrate_back_pages(unsigned int n)
 {
-	FILE *f = fopen("/sys/module/hmmdev/parameters/migrate_back_pages", "w");
+	const char *path = "/sys/module/hmmdev/parameters/migrate_back_pages";
+	unsigned int old = 0;
+	FILE *f = fopen(path, "r");
 
+	if (f) {
+		if (fscanf(f, "%u", &old) != 1)
+			old = 0;
+		fclose(f);
+	}
+	f = fopen(path, "w");
 	if (f) {
 		fprintf(f, "%u\n", n);
 		fclose(f);
 	}
+	return old;
 }
 
 /*
- * REPS migrations, the median of each direction; on hmmdev also where
- * the time went (per page and phase) and, for 4 KiB pages, CPU faults one
- * page at a time.
+ * REPS migrations, the median of each direction; on hmmdev (@bdf) also
+ * where the time went, per page, step and phase, and, for 4 KiB pages, CPU
+ * faults one page at a time.
  */
 static bool bench_migrations(int fd, const char *label, const char *bdf,
 			     bool thp)
 {
+	static const char * const steps[MIG_STEPS] = {
+		"to device", "back by ioctl", "back by CPU faults",
+	};
 	const char *kind = thp ? "THPs" : "4 KiB pages";
 	struct migration_times t[REPS], one;
-	long long before[2][6], after[2][6];
-	double pages = (double)REPS * 2 * (SIZE / 4096);
+	long long acc[MIG_STEPS][MIG_PHASES] = { { 0 } };
+	double pages = (double)REPS * (SIZE / 4096), med[MIG_STEPS];
 	uint8_t *out = malloc(SIZE);
 	bool ok = out != NULL;
-	int i;
+	unsigned int back_pages;
+	int i, p;
 
 	memset(out, 0, SIZE);
-	if (bdf)
-		read_migrate_time(bdf, before);
 	for (i = 0; i < REPS; i++)
-		ok &= bench_migration(fd, out, &t[i], thp);
+		ok &= bench_migration(fd, out, &t[i], thp, bdf, acc);
+	for (i = 0; i < MIG_STEPS; i++)
+		med[i] = median3(t[0].step[i], t[1].step[i], t[2].step[i]);
 	ksft_print_msg("bench: %s migration 64 MiB of %s, median of %d: to device %.0f MiB/s, back by ioctl %.0f MiB/s, back by CPU faults %.0f MiB/s\n",
-		       label, kind, REPS,
-		       mibs(median3(t[0].to_dev, t[1].to_dev, t[2].to_dev)),
-		       mibs(median3(t[0].to_sys, t[1].to_sys, t[2].to_sys)),
-		       mibs(median3(t[0].by_cpu, t[1].by_cpu, t[2].by_cpu)));
+		       label, kind, REPS, mibs(med[0]), mibs(med[1]),
+		       mibs(med[2]));
 	csv("migration-64m.csv", "%s,%s,%.0f,%.0f,%.0f", label,
-	    thp ? "THP" : "4KiB",
-	    mibs(median3(t[0].to_dev, t[1].to_dev, t[2].to_dev)),
-	    mibs(median3(t[0].to_sys, t[1].to_sys, t[2].to_sys)),
-	    mibs(median3(t[0].by_cpu, t[1].by_cpu, t[2].by_cpu)));
+	    thp ? "THP" : "4KiB", mibs(med[0]), mibs(med[1]), mibs(med[2]));
 	if (!bdf) {
 		free(out);
 		return ok;
 	}
-	read_migrate_time(bdf, after);
-	/* per page moved: each rep moves every page twice each way */
-	ksft_print_msg("bench: %s migration time per 4 KiB of %s (us): to device: setup %.1f, alloc %.1f, copy %.1f, pages %.1f, finalize %.1f, map %.1f; to RAM: setup %.1f, alloc %.1f, copy %.1f, pages %.1f, finalize %.1f\n",
-		       label, kind,
-		       (after[0][0] - before[0][0]) / pages,
-		       (after[0][1] - before[0][1]) / pages,
-		       (after[0][2] - before[0][2]) / pages,
-		       (after[0][3] - before[0][3]) / pages,
-		       (after[0][4] - before[0][4]) / pages,
-		       (after[0][5] - before[0][5]) / pages,
-		       (after[1][0] - before[1][0]) / pages,
-		       (after[1][1] - before[1][1]) / pages,
-		       (after[1][2] - before[1][2]) / pages,
-		       (after[1][3] - before[1][3]) / pages,
-		       (after[1][4] - before[1][4]) / pages);
+	/* per page moved: each rep moves every page once in each step */
+	for (i = 0; i < MIG_STEPS; i++) {
+		double sum = 0, v[MIG_PHASES];
+
+		for (p = 0; p < MIG_PHASES; p++)
+			sum += v[p] = acc[i][p] / pages;
+		ksft_print_msg("bench: %s migration time per 4 KiB of %s, %s (us): setup %.1f, alloc %.1f, copy %.1f, pages %.1f, finalize %.1f, map %.1f; in all %.1f, measured %.1f\n",
+			       label, kind, steps[i], v[0], v[1], v[2], v[3],
+			       v[4], v[5], sum, 1e6 * med[i] / (SIZE / 4096));
+	}
 	if (thp) {
 		free(out);
 		return ok;
 	}
-	set_migrate_back_pages(1);
-	ok &= bench_migration(fd, out, &one, false);
+	back_pages = set_migrate_back_pages(1);
+	ok &= bench_migration(fd, out, &one, false, NULL, acc);
 	free(out);
-	set_migrate_back_pages(16);
+	if (back_pages)
+		set_migrate_back_pages(back_pages);
 	ksft_print_msg("bench: %s migration back by CPU faults, one page per fault (migrate_back_pages=1): %.0f MiB/s\n",
-		       label, mibs(one.by_cpu));
+		       label, mibs(one.step[2]));
 	return ok;
 }
 
@@ -463,8 +502,10 @@ static bool bench_migrations(int fd, const char *label, const char *bdf,
  * true when every step moved every page and the data survived.
  */
 #define COLD_STEPS	4
-static bool bench_cold_one(double mib[COLD_STEPS])
+#define COLD_OPEN	COLD_STEPS	/* and open()'s time, ms */
+static bool bench_cold_one(double mib[COLD_STEPS + 1])
 {
+	double t_open = now_s();
 	int fd = open("/dev/hmm_dmirror0", O_RDWR);
 	uint8_t *buf = mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -478,6 +519,7 @@ static bool bench_cold_one(double mib[COLD_STEPS])
 	double t0;
 	int i;
 
+	mib[COLD_OPEN] = 1e3 * (now_s() - t_open);
 	if (!ok)
 		return false;
 	fill_pattern(want, SIZE, 9);
@@ -502,7 +544,7 @@ static bool bench_cold_one(double mib[COLD_STEPS])
 
 static bool bench_cold(const char *label, int n)
 {
-	double mib[16][COLD_STEPS], best, worst;
+	double mib[16][COLD_STEPS + 1], best, worst;
 	int i, k, pipefd[2], status;
 	bool ok = n > 0 && n <= 16;
 	pid_t pid;
@@ -523,10 +565,14 @@ static bool bench_cold(const char *label, int n)
 		close(pipefd[0]);
 		ok &= pid > 0 && waitpid(pid, &status, 0) == pid &&
 		      WIFEXITED(status) && !WEXITSTATUS(status);
-		if (ok)
-			ksft_print_msg("bench: %s cold process %d of %d: READ %.0f, READ again %.0f, MIGRATE_TO_DEV %.0f, MIGRATE_TO_SYS %.0f MiB/s\n",
-				       label, i + 1, n, mib[i][0], mib[i][1],
-				       mib[i][2], mib[i][3]);
+		if (!ok)
+			break;
+		ksft_print_msg("bench: %s cold process %d of %d: READ %.0f, READ again %.0f, MIGRATE_TO_DEV %.0f, MIGRATE_TO_SYS %.0f MiB/s\n",
+			       label, i + 1, n, mib[i][0], mib[i][1],
+			       mib[i][2], mib[i][3]);
+		/* hmmdev: the first open after a load runs its self-test */
+		ksft_print_msg("bench: %s cold process %d of %d, open(): %.1f ms\n",
+			       label, i + 1, n, mib[i][COLD_OPEN]);
 	}
 	for (k = 0; ok && k < COLD_STEPS; k++) {
 		best = worst = mib[0][k];

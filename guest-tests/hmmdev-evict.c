@@ -26,6 +26,8 @@ static long vram_pages_used(const struct hmmdev_fn *fn)
 static uint8_t *migrated_buffer(uint64_t seed, long *in_vram, long *thps,
 				const struct hmmdev_fn *fn)
 {
+	/* after open(): the first one after a load runs a self-test */
+	int fd = open("/dev/hmm_dmirror0", O_RDWR);
 	long long thp0 = debugfs_counter(fn->bdf, "driver.thp_to_dev");
 	uint8_t *buf = thp_mmap(SIZE);
 	uint8_t *mirror = malloc(SIZE);
@@ -33,7 +35,6 @@ static uint8_t *migrated_buffer(uint64_t seed, long *in_vram, long *thps,
 		.addr = (uintptr_t)buf, .ptr = (uintptr_t)mirror,
 		.npages = SIZE / 4096,
 	};
-	int fd = open("/dev/hmm_dmirror0", O_RDWR);
 
 	fill_pattern(buf, SIZE, seed);
 	if (fd < 0 || ioctl(fd, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd) ||
