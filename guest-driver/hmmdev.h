@@ -472,7 +472,7 @@ struct hmmdev {
 	dma_addr_t fq_dma;
 	u32 fq_head;
 	unsigned long *fault_pfns;
-	struct mutex fault_lock;
+	struct mutex fault_lock;		/* one drain of the fault ring */
 	struct workqueue_struct *fault_wq;
 	struct work_struct fault_work;
 	u32 fault_lat_us[HMMDEV_FAULT_LAT_SAMPLES];

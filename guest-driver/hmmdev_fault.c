@@ -77,7 +77,6 @@ irqreturn_t hmmdev_fault_irq(int irq, void *data)
 	return IRQ_WAKE_THREAD;
 }
 
-
 /*
  * Does system-memory leaf @pte map @page?  Its address is a DMA address:
  * behind an IOMMU each dma_map_page() of the same page gives a new one,
