@@ -52,9 +52,10 @@ quits QEMU; leaving the shell powers off).
                       with its status
   --qmp PATH          QMP socket at PATH (qom-get/qom-set, device_del, ...)
   --vram-prefault on|off
-                      commit the devices' VRAM when QEMU starts (the
-                      default, except for --test without --suite bench:
-                      off saves ~3 s per boot; first uses are slower)
+                      commit the devices' VRAM and the guest's RAM when
+                      QEMU starts (the default, except for --test without
+                      --suite bench: off saves ~3 s per boot; first uses
+                      are slower)
   (--test/--run: a guest that has not reached /init after 60 s, 180 s
   with --sanitize, is stuck in its early boot: its vCPU registers go to
   boot-hang.txt in the log directory and it boots once more)
@@ -230,6 +231,11 @@ if [ -z "$prefault" ]; then
 	[ "$mode" != test ] || [[ " ${suites[*]} " == *" bench "* ]] || prefault=off
 fi
 case "$prefault" in on | off) ;; *) die "--vram-prefault: on or off" ;; esac
+# and the guest's RAM: else its first use after boot is the host's first
+# touch (the first process to migrate back into fresh pages pays for it)
+[ "$prefault" = off ] ||
+	args+=(-object memory-backend-ram,id=ram0,size=2G,prealloc=on
+	       -machine memory-backend=ram0)
 for ((i = 0; i < ndev; i++)); do
 	args+=(-device "pcie-root-port,id=rp$i,chassis=$((i + 1)),slot=$((i + 1))"
 		-device "hmmdev,id=hmmdev$i,bus=rp$i,vram-size=512M,coherent=$([ $i -ge 2 ] && echo on || echo off),oracle=$oracle,prefault=$prefault")

@@ -592,17 +592,15 @@ int main(int argc, char **argv)
 	bool faults = argc > 2 && !strcmp(argv[2], "--faults");
 	bool cold_start = argc > 3 && !strcmp(argv[2], "--cold");
 	struct hmmdev_fn fns[MAX_DEVS];
-	int fd = open("/dev/hmm_dmirror0", O_RDWR);
 	uint8_t *buf, *out;
 	uint64_t f_cold, f_warm;
 	double cold, warm;
 	bool ok_cold, ok_warm;
-	int ndevs = 0;
+	int ndevs = 0, fd;
 
 	ksft_print_header();
 	if (cold_start) {
-		/* before this process opens the device: fresh processes */
-		close(fd);
+		/* this process never opens the device: fresh processes do */
 		ksft_set_plan(1);
 		ksft_test_result(bench_cold(label, atoi(argv[3])),
 				 "bench %s: cold processes moved every page, data verified\n",
@@ -610,6 +608,7 @@ int main(int argc, char **argv)
 		ksft_finished();
 	}
 	ksft_set_plan(faults ? 8 : 4);
+	fd = open("/dev/hmm_dmirror0", O_RDWR);
 	if (fd < 0)
 		ksft_exit_fail_msg("/dev/hmm_dmirror0: %s\n", strerror(errno));
 	buf = mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
