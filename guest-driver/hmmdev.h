@@ -141,6 +141,7 @@ struct hmmdev_jobq {
  * @tail: next slot to fill
  * @head: CQ_HEAD as last read: the device has fetched at least this far,
  *	so CQ_HEAD is read again only when @tail catches up with it
+ * @respond_reg: the device has FQ_RESPOND (HMMDEV_CAP_FQ_RESPOND)
  * @seq: last SYNC sequence number issued
  * @wq: woken by vector CMDQ
  */
@@ -152,6 +153,7 @@ struct hmmdev_cmdq {
 	dma_addr_t fence_dma;
 	u32 tail;
 	u32 head;
+	bool respond_reg;
 	u64 seq;
 	wait_queue_head_t wq;
 };

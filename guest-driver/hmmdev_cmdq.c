@@ -34,6 +34,8 @@ int hmmdev_cmdq_init(struct hmmdev *hd)
 
 	mutex_init(&cq->lock);
 	init_waitqueue_head(&cq->wq);
+	cq->respond_reg = hmmdev_rd32(hd, HMMDEV_REG_CAPS) &
+			  HMMDEV_CAP_FQ_RESPOND;
 	cq->ring = dmam_alloc_coherent(dev, HMMDEV_CQ_ENTRIES * sizeof(*cq->ring),
 				       &cq->ring_dma, GFP_KERNEL);
 	cq->fence = dmam_alloc_coherent(dev, sizeof(*cq->fence), &cq->fence_dma,
@@ -239,12 +241,26 @@ int hmmdev_sync_round_trip(struct hmmdev *hd, u64 *ns)
  * @id: the record's id
  * @action: HMMDEV_RESPONSE_RETRY or HMMDEV_RESPONSE_ABORT
  *
+ * Through FQ_RESPOND where the device has it: the engine resumes without
+ * the device's command thread (a RESPOND needs no order with the commands
+ * before it: whatever the fault service invalidated, it waited for the
+ * SYNC of); else a RESPOND command.
+ *
  * Return: 0 or -EIO.
  */
 int hmmdev_respond(struct hmmdev *hd, u32 id, u32 action)
 {
 	int ret;
 
+	if (hd->cq.respond_reg) {
+		if (READ_ONCE(hd->failed))
+			return -EIO;
+		trace_hmmdev_cmd_submit(hd->id, U32_MAX, HMMDEV_CMD_RESPOND, 0,
+					id, action);
+		writeq(id | (u64)action << 32,
+		       hd->regs + HMMDEV_REG_FQ_RESPOND);
+		return 0;
+	}
 	mutex_lock(&hd->cq.lock);
 	ret = hmmdev_cmdq_put(hd, HMMDEV_CMD_RESPOND, 0, 0, id, action);
 	if (!ret)

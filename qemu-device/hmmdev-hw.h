@@ -18,7 +18,7 @@
 #define HMMDEV_CLASS_ACCELERATOR    0x1200  /* processing accelerator */
 
 #define HMMDEV_ID_MAGIC             0x484d4d44u     /* "HMMD" */
-#define HMMDEV_VERSION              0x00010004u     /* 1.4 */
+#define HMMDEV_VERSION              0x00010005u     /* 1.5 */
 
 /* BARs */
 #define HMMDEV_BAR_REGS             0
@@ -59,6 +59,7 @@
 #define HMMDEV_REG_ORACLE_SWP_TYPES 0x098   /* RW  32, HMMDEV_SWP_* bytes */
 #define HMMDEV_REG_ORACLE_PROBE     0x0a0   /* RW  64, a CPU entry */
 #define HMMDEV_REG_ORACLE_DECODED   0x0a8   /* RO  64, its HMMDEV_CPU_* */
+#define HMMDEV_REG_FQ_RESPOND       0x0b0   /* WO  64, id | action << 32 */
 #define HMMDEV_REG_CTX_BASE         0x400   /* 16 bytes per context: */
 #define HMMDEV_CTX_ROOT             0x0     /*   RW 64, VRAM offset of L4 */
 #define HMMDEV_CTX_CTRL             0x8     /*   RW 32, bit 0 enable */
@@ -99,6 +100,7 @@ enum {
 #define HMMDEV_CAP_FAULTQ           (1u << 4)
 #define HMMDEV_CAP_COHERENT         (1u << 5)     /* CPU may cache BAR2 */
 #define HMMDEV_CAP_ORACLE           (1u << 6)     /* coherence oracle */
+#define HMMDEV_CAP_FQ_RESPOND       (1u << 7)     /* FQ_RESPOND register */
 
 #define HMMDEV_CTRL_ENABLE          (1u << 0)     /* job queue */
 #define HMMDEV_CTRL_CQ_ENABLE       (1u << 1)

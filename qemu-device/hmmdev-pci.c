@@ -262,6 +262,7 @@ static uint32_t hmmdev_reg32(HmmdevState *s, hwaddr addr)
     case HMMDEV_REG_CAPS:
         return HMMDEV_CAP_JOBQ | HMMDEV_CAP_MMU | HMMDEV_CAP_ATC |
                HMMDEV_CAP_CMDQ | HMMDEV_CAP_FAULTQ | HMMDEV_CAP_ORACLE |
+               HMMDEV_CAP_FQ_RESPOND |
                (s->coherent ? HMMDEV_CAP_COHERENT : 0);
     case HMMDEV_REG_ATC_SETS:
         return s->atc_sets;
@@ -385,6 +386,11 @@ static void hmmdev_mmio_write(void *opaque, hwaddr addr, uint64_t val,
         if (!hmmdev_oracle_reg_write(s, addr, val, size)) {
             hmmdev_device_error(s, HMMDEV_ERR_BAD_REGISTER);
         }
+    } else if (addr == HMMDEV_REG_FQ_RESPOND && size == 8) {
+        hmmdev_respond_reg(s, val);
+    } else if (addr == HMMDEV_REG_FQ_RESPOND ||
+               addr == HMMDEV_REG_FQ_RESPOND + 4) {
+        hmmdev_device_error(s, HMMDEV_ERR_BAD_REGISTER);  /* 64-bit only */
     } else if (size == 8 && addr == HMMDEV_REG_JQ_BASE) {
         hmmdev_jq_write(s, addr, val, 8);
     } else if (size == 8 && (addr == HMMDEV_REG_CQ_BASE ||

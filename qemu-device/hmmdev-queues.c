@@ -186,6 +186,29 @@ static bool hmmdev_respond(HmmdevState *s, uint32_t id, uint64_t action)
     return ok;
 }
 
+/*
+ * vCPU, BQL held: a write of FQ_RESPOND -- RESPOND without the command
+ * queue, so the engine resumes without waiting for the command thread.
+ * Ignored while the command queue is off, as its commands would be.
+ */
+void hmmdev_respond_reg(HmmdevState *s, uint64_t val)
+{
+    uint32_t id = val;
+    bool on;
+
+    qemu_mutex_lock(&s->cq_lock);
+    on = s->cq_enabled;
+    qemu_mutex_unlock(&s->cq_lock);
+    if (!on) {
+        return;
+    }
+    trace_hmmdev_command(s->trace_name, hmmdev_now(), UINT32_MAX,
+                         HMMDEV_CMD_RESPOND, 0, id, val >> 32);
+    if (!hmmdev_respond(s, id, val >> 32)) {
+        hmmdev_device_error(s, HMMDEV_ERR_BAD_RESPONSE);
+    }
+}
+
 /* ---- command queue ---- */
 
 /*

@@ -364,6 +364,7 @@ void hmmdev_queues_start(HmmdevState *s);
 void hmmdev_queues_stop(HmmdevState *s);
 void hmmdev_queues_reset(HmmdevState *s);
 uint64_t hmmdev_queue_read(HmmdevState *s, hwaddr addr);
+void hmmdev_respond_reg(HmmdevState *s, uint64_t val);
 void hmmdev_queue_write(HmmdevState *s, hwaddr addr, uint64_t val,
                         unsigned size);
 void hmmdev_queues_enable(HmmdevState *s, uint32_t ctrl);

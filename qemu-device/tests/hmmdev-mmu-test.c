@@ -323,6 +323,66 @@ static void test_fault_retry(void)
     teardown(&h, &pt);
 }
 
+/*
+ * FQ_RESPOND (CAPS bit 7): RETRY and ABORT at the register write, with no
+ * command queued; a 32-bit write, or an id that names no stalled fault, is
+ * a device error; with the command queue off the write is ignored.
+ */
+static void test_fault_respond_register(void)
+{
+    Hmm h;
+    PageTables pt;
+    HmmdevFault f;
+    uint64_t page, buf, comp;
+    HmmdevCompletion c;
+
+    setup(&h, &pt, 16);
+    g_assert_true(rd32(&h, HMMDEV_REG_CAPS) & HMMDEV_CAP_FQ_RESPOND);
+    page = sysmem_pages(&h, 1, 0x37);
+    buf = guest_alloc(&h.qs->alloc, 4096);
+    ctx_enable(&h, CTX, pt.root);
+
+    comp = submit_ctx(&h, HMMDEV_OP_COPY, HMMDEV_JOB_SRC_VA, CTX, VA, buf,
+                      64, 0);
+    g_assert_true(fault_wait(&h, &f));
+    /* the queue off: ignored, the job stays stalled */
+    wr32(&h, HMMDEV_REG_CTRL, HMMDEV_CTRL_ENABLE | HMMDEV_CTRL_FQ_ENABLE);
+    qpci_io_writeq(h.dev, h.bar0, HMMDEV_REG_FQ_RESPOND,
+                   le32_to_cpu(f.id) | (uint64_t)HMMDEV_RESPONSE_RETRY << 32);
+    g_usleep(20000);
+    g_assert_false(job_done(&h, comp, &c));
+    wr32(&h, HMMDEV_REG_CTRL, HMMDEV_CTRL_ENABLE | HMMDEV_CTRL_CQ_ENABLE |
+         HMMDEV_CTRL_FQ_ENABLE);
+    g_assert_cmpuint(rd32(&h, HMMDEV_REG_ERR_CODE), ==, HMMDEV_ERR_NONE);
+
+    pt_map(&pt, VA, page | HMMDEV_PTE_VALID);
+    pt_flush(&h, &pt);
+    qpci_io_writeq(h.dev, h.bar0, HMMDEV_REG_FQ_RESPOND,
+                   le32_to_cpu(f.id) | (uint64_t)HMMDEV_RESPONSE_RETRY << 32);
+    g_assert_cmpuint(wait_job(&h, comp), ==, HMMDEV_JOB_OK);
+    g_assert_cmpuint(qtest_readb(h.qts, buf + 63), ==, 0x37);
+    g_assert_cmpuint(counter(&h, HMMDEV_CNT_FAULT_RETRIES), ==, 1);
+    g_assert_cmpuint(counter(&h, HMMDEV_CNT_COMMANDS), ==, 0);
+
+    comp = submit_ctx(&h, HMMDEV_OP_FILL, HMMDEV_JOB_DST_VA, CTX, 0, VA, 8, 0);
+    g_assert_true(fault_wait(&h, &f));      /* read-only: a write faults */
+    qpci_io_writeq(h.dev, h.bar0, HMMDEV_REG_FQ_RESPOND,
+                   le32_to_cpu(f.id) | (uint64_t)HMMDEV_RESPONSE_ABORT << 32);
+    g_assert_cmpuint(wait_job(&h, comp), ==, HMMDEV_JOB_FAULT_ABORTED);
+
+    /* no stalled fault by that id */
+    qpci_io_writeq(h.dev, h.bar0, HMMDEV_REG_FQ_RESPOND,
+                   le32_to_cpu(f.id) | (uint64_t)HMMDEV_RESPONSE_RETRY << 32);
+    g_assert_cmpuint(rd32(&h, HMMDEV_REG_ERR_CODE), ==,
+                     HMMDEV_ERR_BAD_RESPONSE);
+    wr32(&h, HMMDEV_REG_ERR_CODE, HMMDEV_ERR_BAD_RESPONSE);
+    /* 64-bit only */
+    wr32(&h, HMMDEV_REG_FQ_RESPOND, le32_to_cpu(f.id));
+    g_assert_cmpuint(rd32(&h, HMMDEV_REG_ERR_CODE), ==,
+                     HMMDEV_ERR_BAD_REGISTER);
+    teardown(&h, &pt);
+}
+
 /* ABORT fails the job; permission faults report the access type. */
 static void test_fault_abort_and_permissions(void)
 {
@@ -677,6 +737,8 @@ int main(int argc, char **argv)
     qtest_add_func("/hmmdev/mmu/invalidate-race-slow-engine",
                    test_invalidate_race_slow_engine);
     qtest_add_func("/hmmdev/mmu/fault-retry", test_fault_retry);
+    qtest_add_func("/hmmdev/mmu/fault-respond-register",
+                   test_fault_respond_register);
     qtest_add_func("/hmmdev/mmu/fault-abort-permissions",
                    test_fault_abort_and_permissions);
     qtest_add_func("/hmmdev/mmu/atomic-add", test_atomic_add);

@@ -525,8 +525,8 @@ static void test_spec_details(void)
     uint64_t irqs;
 
     setup(&h, &pt);
-    /* "VERSION ... 0x00010004"; "Legacy INTx is not used" */
-    g_assert_cmphex(rd32(&h, HMMDEV_REG_VERSION), ==, 0x00010004);
+    /* "VERSION ... 0x00010005"; "Legacy INTx is not used" */
+    g_assert_cmphex(rd32(&h, HMMDEV_REG_VERSION), ==, 0x00010005);
     g_assert_cmpuint(qpci_config_readb(h.dev, PCI_INTERRUPT_PIN), ==, 0);
 
     /* 0x06c is reserved: reads 0; a write is BAD_REGISTER, no effect */
