@@ -259,7 +259,8 @@ static int hmmdev_dmirror_check_exclusive(struct hmmdev_mirror *m,
  * process depends on them -- and, under an emulator such as QEMU's TCG,
  * the first run of the module's code (and of the kernel's HMM code), which
  * the emulator translates first: without it the first process after a
- * load was up to 30% slower than the next ones (hmmdev-bench --cold).
+ * load read and migrated up to half as fast as the next ones
+ * (hmmdev-bench --cold).
  *
  * It runs on the opener's way back to user mode (task_work: open() itself
  * runs under misc_mtx, which every misc device's open takes), and once: a

@@ -3,13 +3,14 @@
  * hmmdev driver: the device fault service.
  *
  * Vector FAULT wakes its interrupt thread (hmmdev_fault_thread(): a
- * real-time thread on the CPU the interrupt came in on, which runs at
- * once), which drains the fault ring in batches; fault_work, on a per-CPU
- * high-priority workqueue, drains it too, for the rest of a long run and
- * when a stalled job's submitter looks for a lost interrupt.  The two never
- * drain at once (fault_lock), and hmmdev_fault_flush() waits for both.
- * For each record the drain finds the mirror of the
- * record's context, faults the CPU pages in with hmm_range_fault() and,
+ * real-time thread that follows the vector's CPU affinity, so it runs
+ * right after the interrupt, ahead of ordinary tasks), which drains the
+ * fault ring in batches; fault_work, on a per-CPU high-priority
+ * workqueue, drains it too, for the rest of a long run and when a stalled
+ * job's submitter looks for a lost interrupt.  The two never drain at once
+ * (fault_lock), and hmmdev_fault_flush() waits for both.  For each record
+ * the drain finds the mirror of the record's context, faults the CPU
+ * pages in with hmm_range_fault() and,
  * under mirror->lock with mmu_interval_read_retry() saying nothing changed,
  * installs device PTEs (2 MiB leaves where the CPU maps a PMD), then
  * answers RETRY.  A bad address or permission answers ABORT and leaves the

@@ -497,10 +497,9 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return ret;
 	hmmdev_oracle_init(hd);
 	/*
-	 * Per-CPU and high priority: the work runs on the CPU its interrupt
-	 * came in on, at once, not on whichever CPU an unbound worker
-	 * wakes up on.  One work item: a workqueue never runs an item on two
-	 * workers at once, so the drain stays single-threaded.
+	 * Per-CPU and high priority: fault_work (the rest of a long drain, a
+	 * look for a lost interrupt: hmmdev_fault.c) runs soon, on the CPU
+	 * that queued it, not on whichever CPU an unbound worker wakes on.
 	 */
 	hd->fault_wq = alloc_workqueue("%s-fault", WQ_PERCPU | WQ_MEM_RECLAIM |
 				       WQ_HIGHPRI,
