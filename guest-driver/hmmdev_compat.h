@@ -72,6 +72,14 @@
 #define kvmalloc_obj(P, gfp)	kvmalloc(sizeof(P), gfp)
 #endif
 
+/* order-0 pages into the NULL slots of an array (6.14 renamed it) */
+#ifdef alloc_pages_bulk_array
+#define hmmdev_alloc_pages_bulk(gfp, n, pages) \
+	alloc_pages_bulk_array(gfp, n, pages)
+#else
+#define hmmdev_alloc_pages_bulk(gfp, n, pages) alloc_pages_bulk(gfp, n, pages)
+#endif
+
 /* hmmdev_devmem.c: one of our device pages (of 2^@order) is free again */
 void hmmdev_devmem_page_free(struct page *page, unsigned int order);
 

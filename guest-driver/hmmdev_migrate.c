@@ -38,6 +38,7 @@
 #include <linux/delay.h>
 #include <linux/dma-mapping.h>
 #include <linux/hmm.h>
+#include <linux/mempolicy.h>
 #include <linux/memremap.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
@@ -83,13 +84,32 @@ struct hmmdev_migrate_buf {
 	bool copied[MIGRATE_CHUNK];
 };
 
-/* The items of one batch of device pages coming back (the same fields). */
+/*
+ * System pages for 4 KiB device pages coming back into a VMA, up to
+ * SYS_BULK at a time from one call of the page allocator instead of one
+ * call per page -- where no memory policy applies: a VMA's (mbind()) or
+ * the task's, which only alloc_page_vma() follows.  What is not used is
+ * freed (hmmdev_sys_pages_put()).
+ */
+#define SYS_BULK	64
+
+struct hmmdev_sys_pages {
+	struct page *page[SYS_BULK];
+	unsigned int next, count;
+	bool bulk;
+};
+
+/*
+ * The items of one batch of device pages coming back (the same fields),
+ * and the system pages allocated for them ahead (pool).
+ */
 struct hmmdev_back_items {
 	struct page *sys[COPY_BATCH];
 	struct page *dev[COPY_BATCH];
 	unsigned long idx[COPY_BATCH];
 	u8 order[COPY_BATCH];
 	bool copied[COPY_BATCH];
+	struct hmmdev_sys_pages pool;
 };
 
 /* One list job's worth of a size class: entries [first, first + count). */
@@ -341,6 +361,43 @@ static struct page *hmmdev_sys_alloc(struct vm_area_struct *vma, u64 addr,
 		     alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
 }
 
+static void hmmdev_sys_pages_init(struct hmmdev_sys_pages *sp,
+				  struct vm_area_struct *vma)
+{
+	sp->next = 0;
+	sp->count = 0;
+	sp->bulk = vma && !vma_policy(vma);
+#ifdef CONFIG_NUMA
+	sp->bulk &= !current->mempolicy;
+#endif
+}
+
+/* A page for @addr of @vma; @left: pages still to come (a hint) */
+static struct page *hmmdev_sys_page(struct hmmdev_sys_pages *sp,
+				    struct vm_area_struct *vma, u64 addr,
+				    unsigned long left)
+{
+	if (!sp->bulk)
+		return hmmdev_sys_alloc(vma, addr, 0);
+	if (sp->next == sp->count) {
+		memset(sp->page, 0, sizeof(sp->page));
+		sp->next = 0;
+		sp->count = hmmdev_alloc_pages_bulk(GFP_HIGHUSER_MOVABLE,
+						    clamp_t(unsigned long, left,
+							    1, SYS_BULK),
+						    sp->page);
+		if (!sp->count)
+			return hmmdev_sys_alloc(vma, addr, 0);
+	}
+	return sp->page[sp->next++];
+}
+
+static void hmmdev_sys_pages_put(struct hmmdev_sys_pages *sp)
+{
+	while (sp->next < sp->count)
+		put_page(sp->page[sp->next++]);
+}
+
 /**
  * hmmdev_devmem_copy_back() - device pages back into new system pages
  * @hd: the device
@@ -378,10 +435,11 @@ int hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
 {
 	struct hmmdev_back_items *b = kvmalloc(sizeof(*b),
 						GFP_KERNEL | __GFP_NOFAIL);
-	unsigned long base, i, j, cnt, k, nr, p;
+	unsigned long base, i, j, cnt, k, nr, p, left;
 	u64 t0 = ktime_get_ns();
 	int ret = 0;
 
+	hmmdev_sys_pages_init(&b->pool, vma);
 	memset(dst, 0, n * sizeof(*dst));
 	for (base = 0; base < n; base += cnt) {
 		cnt = 0;
@@ -431,7 +489,11 @@ int hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
 			for (p = 0; p < nr; p++) {
 				u64 addr = start + ((j + p) << PAGE_SHIFT);
 
-				spage = hmmdev_sys_alloc(vma, addr, 0);
+				/* at most what is left of the batch */
+				left = min(n, base + COPY_BATCH) - j - p;
+				spage = vma ? hmmdev_sys_page(&b->pool, vma,
+							      addr, left) :
+					      hmmdev_sys_alloc(NULL, addr, 0);
 				if (!spage)
 					continue;
 				lock_page(spage);
@@ -442,6 +504,7 @@ int hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
 				b->idx[k++] = j + p;
 			}
 		}
+		hmmdev_sys_pages_put(&b->pool);
 		hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_ALLOC, &t0);
 		hmmdev_devmem_copy(hd, b->sys, b->dev, b->order, b->copied, k,
 				   false);
