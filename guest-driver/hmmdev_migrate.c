@@ -372,7 +372,10 @@ static void hmmdev_sys_pages_init(struct hmmdev_sys_pages *sp,
 #endif
 }
 
-/* A page for @addr of @vma; @left: pages still to come (a hint) */
+/*
+ * A page for @addr of @vma (NULL: eviction, hmmdev_sys_alloc()); @left:
+ * pages still to come (a hint)
+ */
 static struct page *hmmdev_sys_page(struct hmmdev_sys_pages *sp,
 				    struct vm_area_struct *vma, u64 addr,
 				    unsigned long left)
@@ -491,9 +494,8 @@ int hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
 
 				/* at most what is left of the batch */
 				left = min(n, base + COPY_BATCH) - j - p;
-				spage = vma ? hmmdev_sys_page(&b->pool, vma,
-							      addr, left) :
-					      hmmdev_sys_alloc(NULL, addr, 0);
+				spage = hmmdev_sys_page(&b->pool, vma, addr,
+							left);
 				if (!spage)
 					continue;
 				lock_page(spage);

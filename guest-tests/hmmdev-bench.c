@@ -296,7 +296,33 @@ struct migration_times {
 	double step[MIG_STEPS];
 };
 
-static void read_migrate_time(const char *bdf, long long us[2][MIG_PHASES]);
+/* hmmdev's migrate_time counters (debugfs), microseconds */
+static void read_migrate_time(const char *bdf, long long us[2][MIG_PHASES])
+{
+	static const char * const dirs[] = { "to_dev", "to_ram" };
+	static const char * const phases[] = {
+		"setup", "alloc", "copy", "pages", "finalize", "map",
+	};
+	char path[512], name[64], want[64];
+	long long val;
+	int d, p;
+	FILE *f;
+
+	memset(us, 0, sizeof(long long) * 2 * MIG_PHASES);
+	snprintf(path, sizeof(path), "/sys/kernel/debug/hmmdev/%s/migrate_time",
+		 bdf);
+	f = fopen(path, "r");
+	while (f && fscanf(f, "%63s %lld", name, &val) == 2)
+		for (d = 0; d < 2; d++)
+			for (p = 0; p < MIG_PHASES; p++) {
+				snprintf(want, sizeof(want), "%s.%s_us",
+					 dirs[d], phases[p]);
+				if (!strcmp(name, want))
+					us[d][p] = val;
+			}
+	if (f)
+		fclose(f);
+}
 
 /*
  * Add what hmmdev's migrate_time counters of @bdf (NULL: not hmmdev) grew
@@ -386,34 +412,6 @@ static double median3(double a, double b, double c)
 }
 
 #define REPS	3
-
-/* hmmdev's migrate_time counters (debugfs), microseconds */
-static void read_migrate_time(const char *bdf, long long us[2][MIG_PHASES])
-{
-	static const char * const dirs[] = { "to_dev", "to_ram" };
-	static const char * const phases[] = {
-		"setup", "alloc", "copy", "pages", "finalize", "map",
-	};
-	char path[512], name[64], want[64];
-	long long val;
-	int d, p;
-	FILE *f;
-
-	memset(us, 0, sizeof(long long) * 2 * MIG_PHASES);
-	snprintf(path, sizeof(path), "/sys/kernel/debug/hmmdev/%s/migrate_time",
-		 bdf);
-	f = fopen(path, "r");
-	while (f && fscanf(f, "%63s %lld", name, &val) == 2)
-		for (d = 0; d < 2; d++)
-			for (p = 0; p < MIG_PHASES; p++) {
-				snprintf(want, sizeof(want), "%s.%s_us",
-					 dirs[d], phases[p]);
-				if (!strcmp(name, want))
-					us[d][p] = val;
-			}
-	if (f)
-		fclose(f);
-}
 
 /* Set hmmdev's migrate_back_pages; returns the value it had (0: unknown). */
 static unsigned int set_migrate_back_pages(unsigned int n)
