@@ -27,7 +27,9 @@ int main(void)
 	memcpy(buf, want, SIZE);
 	if (fd < 0 || ioctl(fd, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd) ||
 	    cmd.cpages != SIZE / 4096) {
-		printf("unplug: migration to /dev/hmm_dmirror1 failed\n");
+		printf("unplug: migration to /dev/hmm_dmirror1 failed: %s, %llu of %lu pages\n",
+		       strerror(errno), (unsigned long long)cmd.cpages,
+		       SIZE / 4096);
 		return 1;
 	}
 	close(fd);
