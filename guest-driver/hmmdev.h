@@ -723,6 +723,12 @@ void hmmdev_devmem_cpu_copy(struct hmmdev *hd, struct page *dpage,
 			    struct page *spage, unsigned int order,
 			    bool to_vram);
 
+/* hmmdev_copy.c */
+#define HMMDEV_COPY_BATCH	512	/* items per copy table */
+int hmmdev_devmem_copy(struct hmmdev *hd, struct page **sys,
+		       struct page **dev, const u8 *order, bool *copied,
+		       unsigned long n, bool to_vram);
+
 /* hmmdev_migrate.c */
 void hmmdev_mig_time(struct hmmdev *hd, enum hmmdev_mig_dir dir,
 		     enum hmmdev_mig_phase phase, u64 *t0);
