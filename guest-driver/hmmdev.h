@@ -713,7 +713,11 @@ u64 hmmdev_devmem_offset(struct hmmdev *hd, struct page *page);
 bool hmmdev_devmem_ours(struct hmmdev *hd, struct page *page);
 unsigned long hmmdev_devmem_select(struct hmmdev *hd);
 unsigned long hmmdev_devmem_select_huge(struct hmmdev *hd);
-struct page *hmmdev_devmem_alloc(struct hmmdev *hd, unsigned int order);
+struct page *hmmdev_devmem_alloc_huge(struct hmmdev *hd);
+unsigned int hmmdev_devmem_reserve(struct hmmdev *hd, struct page **pages,
+				   unsigned int n);
+void hmmdev_devmem_unreserve(struct hmmdev *hd, struct page **pages,
+			     unsigned int n);
 bool hmmdev_devmem_rescue(struct hmmdev *hd, struct page *dpage,
 			  struct page *spage, unsigned int order);
 void hmmdev_devmem_poisoned(struct hmmdev *hd, struct page *dpage);

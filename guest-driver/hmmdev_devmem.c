@@ -121,61 +121,26 @@ static unsigned long hmmdev_dm_small_block(struct hmmdev *hd)
 	return hmmdev_dm_free_block(hd, false);
 }
 
-/**
- * hmmdev_devmem_alloc() - a device page, or a 2 MiB device folio
- * @hd: the device
- * @order: 0, or HMMDEV_DEVICE_THP_ORDER for a whole 2 MiB block
- *
- * 4 KiB pages are carved from blocks already open, lowest first; 2 MiB
- * folios take a free block, highest first, so the two meet late.  A 2 MiB
- * request fails when no block is wholly free (the caller then migrates 4 KiB
- * pages, as the kernel expects).
- *
- * Return: the (head) page, initialised and locked, or NULL.
- */
-struct page *hmmdev_devmem_alloc(struct hmmdev *hd, unsigned int order)
+/* dm_lock held: mark [idx, idx + nr) of block @b in use */
+static void hmmdev_dm_take(struct hmmdev *hd, unsigned long b,
+			   unsigned long idx, unsigned long nr)
 {
-	unsigned long nr = 1UL << order, b, idx = 0;
-	struct page *page = NULL;
-
-	spin_lock(&hd->dm_lock);
-	if (order) {
-		b = hmmdev_dm_free_block(hd, true);
-		if (b < hd->dm_blocks) {
-			idx = b * HMMDEV_DM_BLOCK;
-			bitmap_set(hd->dm_bitmap, idx, nr);
-		}
-	} else {
-		b = hmmdev_dm_small_block(hd);
-		if (b < hd->dm_blocks) {
-			idx = find_next_zero_bit(hd->dm_bitmap,
-						 (b + 1) * HMMDEV_DM_BLOCK,
-						 b * HMMDEV_DM_BLOCK);
-			__set_bit(idx, hd->dm_bitmap);
-			hd->dm_hint = b;
-		}
-	}
-	if (b < hd->dm_blocks) {
-		hd->dm_block_used[b] += nr;
-		hd->dm_used += nr;
-		page = pfn_to_page(hd->dm_first_pfn + idx);
-	}
-	spin_unlock(&hd->dm_lock);
-	if (page)
-		hmmdev_device_page_init(page, &hd->pgmap, order);
-	return page;
+	bitmap_set(hd->dm_bitmap, idx, nr);
+	hd->dm_block_used[b] += nr;
+	hd->dm_used += nr;
 }
 
-void hmmdev_devmem_page_free(struct page *page, unsigned int order)
+/*
+ * dm_lock held: [idx, idx + nr) (within one block) is free again; a
+ * poisoned page is retired instead -- in use for the allocator, for ever.
+ * Return: the pages retired.
+ */
+static unsigned long hmmdev_dm_release(struct hmmdev *hd, unsigned long idx,
+				       unsigned long nr)
 {
-	struct hmmdev *hd = hmmdev_of_page(page);
-	unsigned long idx = page_to_pfn(page) - hd->dm_first_pfn;
-	unsigned long nr = 1UL << order, b = idx / HMMDEV_DM_BLOCK;
-	unsigned long end = idx + nr, retired = 0;
+	unsigned long b = idx / HMMDEV_DM_BLOCK, end = idx + nr, retired = 0;
 
-	spin_lock(&hd->dm_lock);
 	bitmap_clear(hd->dm_bitmap, idx, nr);
-	/* a poisoned page is retired: in use for the allocator, for ever */
 	for_each_set_bit_from(idx, hd->dm_poison, end) {
 		__set_bit(idx, hd->dm_bitmap);
 		__set_bit(idx, hd->dm_retired);
@@ -183,6 +148,96 @@ void hmmdev_devmem_page_free(struct page *page, unsigned int order)
 	}
 	hd->dm_block_used[b] -= nr - retired;
 	hd->dm_used -= nr;
+	return retired;
+}
+
+/**
+ * hmmdev_devmem_alloc_huge() - a 2 MiB device folio: a whole free block
+ * @hd: the device
+ *
+ * 2 MiB folios take a free block, highest first, and 4 KiB pages are
+ * carved from blocks already open, lowest first (hmmdev_devmem_reserve()),
+ * so the two meet late.  It fails when no block is wholly free (the caller
+ * then migrates 4 KiB pages, as the kernel expects).
+ *
+ * Return: the head page, initialised and locked, or NULL.
+ */
+struct page *hmmdev_devmem_alloc_huge(struct hmmdev *hd)
+{
+	unsigned long b, idx;
+
+	spin_lock(&hd->dm_lock);
+	b = hmmdev_dm_free_block(hd, true);
+	if (b < hd->dm_blocks)
+		hmmdev_dm_take(hd, b, b * HMMDEV_DM_BLOCK, HMMDEV_DM_BLOCK);
+	spin_unlock(&hd->dm_lock);
+	if (b >= hd->dm_blocks)
+		return NULL;
+	idx = b * HMMDEV_DM_BLOCK;
+	hmmdev_device_page_init(pfn_to_page(hd->dm_first_pfn + idx),
+				&hd->pgmap, HMMDEV_DEVICE_THP_ORDER);
+	return pfn_to_page(hd->dm_first_pfn + idx);
+}
+
+/**
+ * hmmdev_devmem_reserve() - up to @n 4 KiB device pages at once
+ * @hd: the device
+ * @pages: out: the pages
+ * @n: how many are wanted
+ *
+ * One dm_lock hold for them all, carved from blocks already open, lowest
+ * first (a free block is opened when none is).  The pages are in use for
+ * the allocator but not initialised: each one used goes through
+ * hmmdev_device_page_init() first, and those not used go back with
+ * hmmdev_devmem_unreserve().
+ *
+ * Return: how many pages @pages holds (fewer than @n: VRAM is full).
+ */
+unsigned int hmmdev_devmem_reserve(struct hmmdev *hd, struct page **pages,
+				   unsigned int n)
+{
+	unsigned long b, idx;
+	unsigned int got;
+
+	spin_lock(&hd->dm_lock);
+	for (got = 0; got < n; got++) {
+		b = hmmdev_dm_small_block(hd);
+		if (b >= hd->dm_blocks)
+			break;
+		idx = find_next_zero_bit(hd->dm_bitmap,
+					 (b + 1) * HMMDEV_DM_BLOCK,
+					 b * HMMDEV_DM_BLOCK);
+		hmmdev_dm_take(hd, b, idx, 1);
+		hd->dm_hint = b;
+		pages[got] = pfn_to_page(hd->dm_first_pfn + idx);
+	}
+	spin_unlock(&hd->dm_lock);
+	return got;
+}
+
+/* Give back @n pages that hmmdev_devmem_reserve() gave and were not used. */
+void hmmdev_devmem_unreserve(struct hmmdev *hd, struct page **pages,
+			     unsigned int n)
+{
+	unsigned long retired = 0;
+	unsigned int i;
+
+	spin_lock(&hd->dm_lock);
+	for (i = 0; i < n; i++)
+		retired += hmmdev_dm_release(hd, page_to_pfn(pages[i]) -
+					     hd->dm_first_pfn, 1);
+	spin_unlock(&hd->dm_lock);
+	atomic64_add(retired, &hd->pages_retired);
+}
+
+void hmmdev_devmem_page_free(struct page *page, unsigned int order)
+{
+	struct hmmdev *hd = hmmdev_of_page(page);
+	unsigned long retired;
+
+	spin_lock(&hd->dm_lock);
+	retired = hmmdev_dm_release(hd, page_to_pfn(page) - hd->dm_first_pfn,
+				    1UL << order);
 	spin_unlock(&hd->dm_lock);
 	atomic64_add(retired, &hd->pages_retired);
 }

@@ -62,9 +62,27 @@ void hmmdev_mig_time(struct hmmdev *hd, enum hmmdev_mig_dir dir,
 }
 
 /*
+ * Pages taken from an allocator up to PAGE_POOL at a time, in one call
+ * instead of one call per page: 4 KiB device pages for a chunk going to
+ * VRAM (hmmdev_devmem_reserve()), and system pages for 4 KiB device pages
+ * coming back into a VMA -- where no memory policy applies: a VMA's
+ * (mbind()) or the task's, which only alloc_page_vma() follows (@bulk).
+ * What is not used is given back (hmmdev_dev_pages_put(),
+ * hmmdev_sys_pages_put()).
+ */
+#define PAGE_POOL	64
+
+struct hmmdev_page_pool {
+	struct page *page[PAGE_POOL];
+	unsigned int next, count;
+	bool bulk;
+};
+
+/*
  * The arrays of one migration chunk to VRAM.  An item (sys, dev, order) is
  * one copy: a 4 KiB page, or a 2 MiB folio (order HMMDEV_DEVICE_THP_ORDER);
- * idx: the migrate entry it belongs to.
+ * idx: the migrate entry it belongs to; pool: 4 KiB device pages taken
+ * ahead (hmmdev_dev_page()).
  */
 struct hmmdev_migrate_buf {
 	unsigned long src[MIGRATE_CHUNK];
@@ -74,21 +92,7 @@ struct hmmdev_migrate_buf {
 	unsigned long idx[MIGRATE_CHUNK];
 	u8 order[MIGRATE_CHUNK];
 	bool copied[MIGRATE_CHUNK];
-};
-
-/*
- * System pages for 4 KiB device pages coming back into a VMA, up to
- * SYS_BULK at a time from one call of the page allocator instead of one
- * call per page -- where no memory policy applies: a VMA's (mbind()) or
- * the task's, which only alloc_page_vma() follows.  What is not used is
- * freed (hmmdev_sys_pages_put()).
- */
-#define SYS_BULK	64
-
-struct hmmdev_sys_pages {
-	struct page *page[SYS_BULK];
-	unsigned int next, count;
-	bool bulk;
+	struct hmmdev_page_pool pool;
 };
 
 /*
@@ -101,7 +105,7 @@ struct hmmdev_back_items {
 	unsigned long idx[HMMDEV_COPY_BATCH];
 	u8 order[HMMDEV_COPY_BATCH];
 	bool copied[HMMDEV_COPY_BATCH];
-	struct hmmdev_sys_pages pool;
+	struct hmmdev_page_pool pool;
 };
 
 /*
@@ -117,7 +121,7 @@ static struct page *hmmdev_sys_alloc(struct vm_area_struct *vma, u64 addr,
 		     alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
 }
 
-static void hmmdev_sys_pages_init(struct hmmdev_sys_pages *sp,
+static void hmmdev_sys_pages_init(struct hmmdev_page_pool *sp,
 				  struct vm_area_struct *vma)
 {
 	sp->next = 0;
@@ -132,7 +136,7 @@ static void hmmdev_sys_pages_init(struct hmmdev_sys_pages *sp,
  * A page for @addr of @vma (NULL: eviction, hmmdev_sys_alloc()); @left:
  * pages still to come (a hint)
  */
-static struct page *hmmdev_sys_page(struct hmmdev_sys_pages *sp,
+static struct page *hmmdev_sys_page(struct hmmdev_page_pool *sp,
 				    struct vm_area_struct *vma, u64 addr,
 				    unsigned long left)
 {
@@ -143,7 +147,7 @@ static struct page *hmmdev_sys_page(struct hmmdev_sys_pages *sp,
 		sp->next = 0;
 		sp->count = hmmdev_alloc_pages_bulk(GFP_HIGHUSER_MOVABLE,
 						    clamp_t(unsigned long, left,
-							    1, SYS_BULK),
+							    1, PAGE_POOL),
 						    sp->page);
 		if (!sp->count)
 			return hmmdev_sys_alloc(vma, addr, 0);
@@ -151,7 +155,7 @@ static struct page *hmmdev_sys_page(struct hmmdev_sys_pages *sp,
 	return sp->page[sp->next++];
 }
 
-static void hmmdev_sys_pages_put(struct hmmdev_sys_pages *sp)
+static void hmmdev_sys_pages_put(struct hmmdev_page_pool *sp)
 {
 	while (sp->next < sp->count)
 		put_page(sp->page[sp->next++]);
@@ -347,14 +351,47 @@ static void hmmdev_map_migrated(struct hmmdev_mirror *m,
 }
 
 /*
+ * A 4 KiB device page, initialised and locked, or NULL (VRAM is full);
+ * @left: pages still to come (a hint)
+ */
+static struct page *hmmdev_dev_page(struct hmmdev_page_pool *pool,
+				    struct hmmdev *hd, unsigned long left)
+{
+	struct page *page;
+
+	if (pool->next == pool->count) {
+		pool->next = 0;
+		pool->count = hmmdev_devmem_reserve(hd, pool->page,
+						    clamp_t(unsigned long, left,
+							    1, PAGE_POOL));
+		if (!pool->count)
+			return NULL;
+	}
+	page = pool->page[pool->next++];
+	hmmdev_device_page_init(page, &hd->pgmap, 0);
+	return page;
+}
+
+static void hmmdev_dev_pages_put(struct hmmdev_page_pool *pool,
+				 struct hmmdev *hd)
+{
+	hmmdev_devmem_unreserve(hd, pool->page + pool->next,
+				pool->count - pool->next);
+	pool->next = 0;
+	pool->count = 0;
+}
+
+/*
  * One entry of a chunk going to VRAM: a 2 MiB device folio for a THP (or a
  * 2 MiB hole), else @nr 4 KiB device pages -- for a THP that found no free
  * block the core splits it (MIGRATE_PFN_COMPOUND left off dst).  Adds the
- * items to @b at *@k.  Return: false when VRAM is full.
+ * items to @b at *@k; @left: pages of the chunk from @i on.  Return: false
+ * when VRAM is full.
  */
 static bool hmmdev_migrate_alloc(struct hmmdev_mirror *m,
 				 struct hmmdev_migrate_buf *b, unsigned long i,
-				 unsigned long nr, unsigned long *k)
+				 unsigned long nr, unsigned long left,
+				 unsigned long *k)
 {
 	struct hmmdev *hd = m->hd;
 	struct page *spage = migrate_pfn_to_page(b->src[i]), *dpage = NULL;
@@ -362,7 +399,7 @@ static bool hmmdev_migrate_alloc(struct hmmdev_mirror *m,
 	unsigned long p;
 
 	if (huge && !hmmdev_mirror_fail_alloc(m))
-		dpage = hmmdev_devmem_alloc(hd, HMMDEV_DEVICE_THP_ORDER);
+		dpage = hmmdev_devmem_alloc_huge(hd);
 	if (dpage) {
 		b->sys[*k] = spage;
 		b->dev[*k] = dpage;
@@ -375,7 +412,7 @@ static bool hmmdev_migrate_alloc(struct hmmdev_mirror *m,
 	if (huge)
 		atomic64_inc(&hd->thp_fallbacks);
 	for (p = 0; p < nr; p++) {
-		dpage = hmmdev_devmem_alloc(hd, 0);
+		dpage = hmmdev_dev_page(&b->pool, hd, left - p);
 		if (!dpage)
 			return false;
 		b->sys[*k] = spage ? spage + p : NULL;
@@ -441,14 +478,17 @@ static int hmmdev_migrate_chunk(struct hmmdev_mirror *m,
 		return ret;
 	seq = mmu_interval_read_begin(&m->notifier);
 	hmmdev_mig_time(hd, HMMDEV_MIG_TO_DEV, HMMDEV_MIG_SETUP, &t0);
+	b->pool.next = 0;
+	b->pool.count = 0;
 	for (i = 0, k = 0; i < args.npages; i += nr) {
 		nr = b->src[i] & MIGRATE_PFN_COMPOUND ?
 		     min_t(unsigned long, HMMDEV_DM_BLOCK, args.npages - i) : 1;
 		if (!(b->src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
-		if (!hmmdev_migrate_alloc(m, b, i, nr, &k))
+		if (!hmmdev_migrate_alloc(m, b, i, nr, args.npages - i, &k))
 			break;          /* VRAM full: the rest stays in RAM */
 	}
+	hmmdev_dev_pages_put(&b->pool, hd);
 	hmmdev_mig_time(hd, HMMDEV_MIG_TO_DEV, HMMDEV_MIG_ALLOC, &t0);
 	ret = hmmdev_devmem_copy(hd, b->sys, b->dev, b->order, b->copied, k,
 				 true);
