@@ -78,15 +78,24 @@ awk '
 	echo "pages,engine_mibs,memcpy_mibs"
 	sed -n 's/.*bench copy VA->VA [0-9]* MiB, \(.*\) pages: engine \([0-9]*\) MiB\/s, host memcpy \([0-9]*\) MiB\/s.*/\1,\2,\3/p' "$copy_log"
 } >"$out/copy-bandwidth.csv"
+title="Linux $kernel guest, QEMU $QEMU_VERSION (TCG), $(date +%Y-%m-%d)"
 # the table: every ratio against its goal
-awk -f "$here/bench-table.awk" "$bench_log" >"$out/bench-summary.md"
+{
+	printf '# The bench suite: hmmdev against test_hmm, one VM\n\n%s\n\n' "$title"
+	awk -f "$here/bench-table.awk" "$bench_log"
+} >"$out/bench-summary.md"
 cat "$out/bench-summary.md"
-for f in migration-64m fault-latency migration-by-size copy-bandwidth; do
+for f in migration-64m fault-latency copy-bandwidth; do
 	[ "$(wc -l <"$out/$f.csv")" -gt 1 ] || die "$out/$f.csv: no rows in the logs"
 done
+# hmm-tests' benchmark_thp_migration: Linux 7.x's hmm-tests only
+by_size=1
+[ "$(wc -l <"$out/migration-by-size.csv")" -gt 1 ] || {
+	by_size=0
+	log "no hmm-tests benchmark_thp_migration in the log (Linux $kernel): no migration-by-size.png"
+}
 
 # -- plots
-title="Linux $kernel guest, QEMU $QEMU_VERSION (TCG), $(date +%Y-%m-%d)"
 col() { # col CSV DRIVER COLUMN: "size value" lines of one driver
 	awk -F, -v d="$2" -v c="$3" 'NR > 1 && $1 == d { print $2, $c }' "$1"
 }
@@ -101,12 +110,8 @@ awk -F, 'NR > 1 { print $1 " " $2, $3, $4, $5 }' "$out/migration-64m.csv" |
 awk -F, 'NR > 1 && $1 == 16 { print $3, $2 }' "$out/fault-latency.csv" >"$out/.lat16"
 awk -F, 'NR > 1 && $1 == 1 { print $3, $2 }' "$out/fault-latency.csv" >"$out/.lat1"
 awk -F, 'NR > 1 { print "\"" $1 " pages\"", $2, $3 }' "$out/copy-bandwidth.csv" >"$out/.copy"
-gnuplot <<EOF
-set terminal pngcairo size 800,460 font "sans,10" background rgb "white"
-set termoption noenhanced
-set grid
-set key top left
-
+by_size_plot=
+[ $by_size = 0 ] || by_size_plot=$(cat <<EOF
 set output "$out/migration-by-size.png"
 set title "hmm-tests benchmark_thp_migration, private devices\\n$title"
 set logscale x 2
@@ -119,6 +124,15 @@ plot "$out/.h-s2d-thp" with linespoints lw 2 title "hmmdev THP sys->dev", \
      "$out/.h-s2d-4k" with linespoints title "hmmdev 4 KiB sys->dev", \
      "$out/.t-s2d-4k" with linespoints dt 2 title "test_hmm 4 KiB sys->dev"
 unset logscale x
+EOF
+)
+gnuplot <<EOF
+set terminal pngcairo size 800,460 font "sans,10" background rgb "white"
+set termoption noenhanced
+set grid
+set key top left
+
+$by_size_plot
 
 set output "$out/migration-64m.png"
 set yrange [0:*]
