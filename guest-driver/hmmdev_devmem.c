@@ -164,7 +164,8 @@ static unsigned long hmmdev_dm_release(struct hmmdev *hd, unsigned long idx,
  */
 struct page *hmmdev_devmem_alloc_huge(struct hmmdev *hd)
 {
-	unsigned long b, idx;
+	struct page *head;
+	unsigned long b;
 
 	spin_lock(&hd->dm_lock);
 	b = hmmdev_dm_free_block(hd, true);
@@ -173,10 +174,9 @@ struct page *hmmdev_devmem_alloc_huge(struct hmmdev *hd)
 	spin_unlock(&hd->dm_lock);
 	if (b >= hd->dm_blocks)
 		return NULL;
-	idx = b * HMMDEV_DM_BLOCK;
-	hmmdev_device_page_init(pfn_to_page(hd->dm_first_pfn + idx),
-				&hd->pgmap, HMMDEV_DEVICE_THP_ORDER);
-	return pfn_to_page(hd->dm_first_pfn + idx);
+	head = pfn_to_page(hd->dm_first_pfn + b * HMMDEV_DM_BLOCK);
+	hmmdev_device_page_init(head, &hd->pgmap, HMMDEV_DEVICE_THP_ORDER);
+	return head;
 }
 
 /**
