@@ -132,6 +132,55 @@ static void test_dma_copy(void)
     hmm_stop(&h);
 }
 
+/*
+ * COPY between system-memory buffers whose offsets differ by 1 to 63 bytes
+ * modulo 4 KiB (the engines' word copy, hmmdev_copy_bytes()) and by 0 or
+ * 64 (memmove()), of a length that is no multiple of 8, and overlapping
+ * copies both ways (memmove()'s semantics): each compared byte for byte,
+ * the bytes around the destination untouched.
+ */
+static void test_dma_copy_skewed(void)
+{
+    static const struct { uint64_t src_off, dst_off; } cases[] = {
+        { 0, 1 }, { 0, 16 }, { 3, 10 }, { 5, 68 }, { 0, 63 }, { 0, 64 },
+        { 40, 0 }, { 8, 8 }, { 0, 4096 + 16 },
+        { 0, 24 }, { 24, 0 },   /* within one buffer: overlapping */
+    };
+    const size_t len = 3 * 4096 + 13, span = 2 * len + 8192;
+    g_autofree uint8_t *want = g_malloc(span);
+    g_autofree uint8_t *got = g_malloc(span);
+    Hmm h;
+    size_t i;
+
+    hmm_start(&h, NULL);
+    ring_setup(&h);
+    for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+        bool overlap = i >= G_N_ELEMENTS(cases) - 2;
+        uint64_t a = ROUND_UP(guest_alloc(&h.qs->alloc, span + 4096), 4096);
+        uint64_t b = ROUND_UP(guest_alloc(&h.qs->alloc, span + 4096), 4096);
+        uint64_t src = a + cases[i].src_off;
+        uint64_t dst = (overlap ? a : b) + cases[i].dst_off;
+
+        fill_pattern(want, span, 40 + i);
+        qtest_memwrite(h.qts, a, want, span);
+        fill_pattern(got, span, 80 + i);
+        qtest_memwrite(h.qts, b, got, span);
+        if (!overlap) {
+            memcpy(want, got, span);        /* b before the copy */
+            qtest_memread(h.qts, src, got, len);
+        } else {
+            memcpy(got, want + cases[i].src_off, len);
+        }
+        memcpy(want + (dst - (overlap ? a : b)), got, len);
+        g_assert_cmpuint(wait_job(&h, submit(&h, HMMDEV_OP_COPY, 0, src, dst,
+                                             len, 0)),
+                         ==, HMMDEV_JOB_OK);
+        qtest_memread(h.qts, overlap ? a : b, got, span);
+        g_assert_cmpmem(got, span, want, span);
+    }
+    hmm_stop(&h);
+}
+
 static void test_fill(void)
 {
     Hmm h;
@@ -761,6 +810,7 @@ int main(int argc, char **argv)
     qtest_add_func("/hmmdev/registers", test_registers);
     qtest_add_func("/hmmdev/msix", test_msix);
     qtest_add_func("/hmmdev/dma-copy", test_dma_copy);
+    qtest_add_func("/hmmdev/dma-copy-skewed", test_dma_copy_skewed);
     qtest_add_func("/hmmdev/fill", test_fill);
     qtest_add_func("/hmmdev/copy-list", test_copy_list);
     qtest_add_func("/hmmdev/bad-jobs", test_bad_jobs);
