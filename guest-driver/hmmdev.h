@@ -41,6 +41,8 @@
  *		which runs under mmap_lock or from reclaim)
  *           cq.lock (INVALIDATE + SYNC, RESPOND; may sleep, never
  *		allocates)
+ *         split->lock (spinlock: the cursor of a range two tasks move,
+ *		hmmdev_migrate.c; only vma_lookup() inside)
  *             pt_lock, dm_lock, ctx_lock, mirror->back_lock (spinlocks,
  *		innermost)
  *   hd->files_lock (remove zaps the files' mappings under it)
@@ -51,6 +53,12 @@
  * (hmmdev_back_wait()) under mmap_lock, before it takes mirror->lock; the
  * mover holds mmap_lock for reading and never waits for an invalidation
  * until it is done (its own callbacks take mirror->lock as usual).
+ *
+ * The helper that moves part of a MIGRATE_TO_SYS range beside its caller
+ * (hmmdev_migrate_split()) takes mmap_lock and what is below it, nothing
+ * above: it works for a caller that holds state_lock (read) and waits for
+ * it, so remove and recovery, which take state_lock for writing, cannot
+ * begin while it runs.
  *
  * The fault ring's drain (the FAULT vector's thread or the fault work)
  * holds hd->fault_lock and takes mmap_lock, mirror->lock and cq.lock in
@@ -381,6 +389,8 @@ struct hmmdev_vector {
  * @thp_to_ram: device huge pages migrated back whole (one system THP)
  * @thp_fallbacks: huge pages that moved as 4 KiB pages instead (no free
  *	2 MiB block, no system THP, or HMM_DMIRROR_FLAG_FAIL_ALLOC)
+ * @split_chunks: chunks of a MIGRATE_TO_SYS range that the helper task
+ *	moved beside the caller (hmmdev_migrate_split())
  * @folio_splits: device huge pages split by the core (partial munmap,
  *	mprotect, mremap, ...)
  * @uffd_faults: device faults on userfaultfd ranges, served by the job's
@@ -507,6 +517,7 @@ struct hmmdev {
 	atomic64_t thp_to_dev;
 	atomic64_t thp_to_ram;
 	atomic64_t thp_fallbacks;
+	atomic64_t split_chunks;
 	atomic64_t folio_splits;
 	atomic64_t uffd_faults;
 	atomic64_t thp_zap_waits;

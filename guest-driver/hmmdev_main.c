@@ -282,6 +282,8 @@ static int hmmdev_counters_show(struct seq_file *m, void *unused)
 		   atomic64_read(&hd->thp_to_ram));
 	seq_printf(m, "driver.thp_fallbacks %lld\n",
 		   atomic64_read(&hd->thp_fallbacks));
+	seq_printf(m, "driver.split_chunks %lld\n",
+		   atomic64_read(&hd->split_chunks));
 	seq_printf(m, "driver.folio_splits %lld\n",
 		   atomic64_read(&hd->folio_splits));
 	seq_printf(m, "driver.uffd_faults %lld\n",

@@ -132,7 +132,7 @@ END {
 		    sprintf("%.1fx", rate[1] ? rate[cmax] / rate[1] : 0), "batched (> 1 per pass)", pass[cmax] > 1)
 	if (nph) {
 		print ""
-		print "Where hmmdev's migration time goes, us per 4 KiB moved (the driver's migrate_time; measured: the step's median wall time per 4 KiB).  The kernel's calls: setup + pages + finalize, the time spent in migrate_vma_setup(), _pages() and _finalize(); ceiling: test_hmm's time per 4 KiB over the kernel's calls, the ratio hmmdev would reach if the rest of its time were nothing:"
+		print "Where hmmdev's migration time goes, us per 4 KiB moved (the driver's migrate_time; measured: the step's median wall time per 4 KiB).  The kernel's calls: setup + pages + finalize, the time spent in migrate_vma_setup(), _pages() and _finalize(); ceiling: test_hmm's time per 4 KiB over the kernel's calls, the ratio hmmdev would reach if the rest of its time were nothing and one task did it all.  The way back by ioctl is moved by two tasks at once (the caller and a helper, hmmdev_migrate_split()): its phases add up both tasks' time, more than the wall time, and its ceiling is twice the one shown:"
 		print ""
 		print "| migration | setup | alloc | copy | pages | finalize | map | in all | measured | the kernel's calls | ceiling against test_hmm |"
 		print "|---|---|---|---|---|---|---|---|---|---|---|"
