@@ -744,7 +744,24 @@ int hmmdev_devmem_copy(struct hmmdev *hd, struct page **sys,
 		       struct page **dev, const u8 *order, bool *copied,
 		       unsigned long n, bool to_vram);
 
-/* hmmdev_migrate.c */
+/* hmmdev_migrate.c, hmmdev_copy.c */
+/*
+ * Pages taken from an allocator up to HMMDEV_PAGE_POOL at a time, in one
+ * call instead of one call per page: 4 KiB device pages for a chunk going
+ * to VRAM (hmmdev_devmem_reserve()), and system pages for 4 KiB device
+ * pages coming back into a VMA -- where no memory policy applies: a VMA's
+ * (mbind()) or the task's, which only alloc_page_vma() follows (@bulk).
+ * What is not used is given back (hmmdev_dev_pages_put(),
+ * hmmdev_sys_pages_put()).
+ */
+#define HMMDEV_PAGE_POOL	64
+
+struct hmmdev_page_pool {
+	struct page *page[HMMDEV_PAGE_POOL];
+	unsigned int next, count;
+	bool bulk;
+};
+
 void hmmdev_mig_time(struct hmmdev *hd, enum hmmdev_mig_dir dir,
 		     enum hmmdev_mig_phase phase, u64 *t0);
 int hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,

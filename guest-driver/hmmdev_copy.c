@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * hmmdev driver: copying pages between system memory and VRAM, for
- * migration (hmmdev_migrate.c).
+ * migration (hmmdev_migrate.c), and device pages back into new system
+ * pages (hmmdev_devmem_copy_back(): migrate_to_ram, MIGRATE_TO_SYS,
+ * eviction).
  *
  * Copies are done by the device (by the CPU through BAR2 when the device
  * has a single engine, and to rescue the pages of a failed device,
@@ -12,6 +14,8 @@
  * first bad entry; its result says how many pages were copied before.
  */
 #include <linux/dma-mapping.h>
+#include <linux/mempolicy.h>
+#include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 
@@ -264,5 +268,219 @@ int hmmdev_devmem_copy(struct hmmdev *hd, struct page **sys,
 					       copied + i, cnt, to_vram);
 		ret = ret ?: err;
 	}
+	return ret;
+}
+
+/*
+ * The items of one batch of device pages coming back (the same fields),
+ * and the system pages allocated for them ahead (pool).
+ */
+struct hmmdev_back_items {
+	struct page *sys[HMMDEV_COPY_BATCH];
+	struct page *dev[HMMDEV_COPY_BATCH];
+	unsigned long idx[HMMDEV_COPY_BATCH];
+	u8 order[HMMDEV_COPY_BATCH];
+	bool copied[HMMDEV_COPY_BATCH];
+	struct hmmdev_page_pool pool;
+};
+
+/*
+ * A system page (or THP, @order) for a device page coming back to @vma at
+ * @addr (eviction: no VMA), or NULL.
+ */
+static struct page *hmmdev_sys_alloc(struct vm_area_struct *vma, u64 addr,
+				     unsigned int order)
+{
+	if (order)
+		return hmmdev_alloc_thp(vma, addr);
+	return vma ? alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma, addr) :
+		     alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
+}
+
+static void hmmdev_sys_pages_init(struct hmmdev_page_pool *sp,
+				  struct vm_area_struct *vma)
+{
+	sp->next = 0;
+	sp->count = 0;
+	sp->bulk = vma && !vma_policy(vma);
+#ifdef CONFIG_NUMA
+	sp->bulk &= !current->mempolicy;
+#endif
+}
+
+/*
+ * A page for @addr of @vma (NULL: eviction, hmmdev_sys_alloc()); @left:
+ * pages still to come (a hint)
+ */
+static struct page *hmmdev_sys_page(struct hmmdev_page_pool *sp,
+				    struct vm_area_struct *vma, u64 addr,
+				    unsigned long left)
+{
+	if (!sp->bulk)
+		return hmmdev_sys_alloc(vma, addr, 0);
+	if (sp->next == sp->count) {
+		memset(sp->page, 0, sizeof(sp->page));
+		sp->next = 0;
+		sp->count = hmmdev_alloc_pages_bulk(GFP_HIGHUSER_MOVABLE,
+						    clamp_t(unsigned long, left,
+							    1, HMMDEV_PAGE_POOL),
+						    sp->page);
+		if (!sp->count)
+			return hmmdev_sys_alloc(vma, addr, 0);
+	}
+	return sp->page[sp->next++];
+}
+
+static void hmmdev_sys_pages_put(struct hmmdev_page_pool *sp)
+{
+	while (sp->next < sp->count)
+		put_page(sp->page[sp->next++]);
+}
+
+/**
+ * hmmdev_devmem_copy_back() - device pages back into new system pages
+ * @hd: the device
+ * @src: migrate entries of our device pages (MIGRATE_PFN_MIGRATE set;
+ *	MIGRATE_PFN_COMPOUND on the head of a 2 MiB folio, whose 511 entries
+ *	after it are empty)
+ * @dst: out: the new system pages, locked
+ * @n: entries
+ * @vma: where the pages will be mapped (NULL: eviction)
+ * @start: address of entry 0 in @vma
+ * @watch: a page whose loss the caller must know of (the CPU's fault
+ *	page), or NULL
+ * @m: the mirror whose HMM_DMIRROR_FLAG_FAIL_ALLOC applies, or NULL
+ * @lost: out (eviction; may be NULL): a bit per entry whose page was lost
+ *
+ * A 2 MiB device folio comes back into a system THP when one can be had,
+ * else (with a VMA: the core then splits the device folio) into 4 KiB
+ * pages.  A page the engines cannot copy (a failed device) is copied by the
+ * CPU through BAR2 (hmmdev_devmem_rescue()).  A page that cannot be read at
+ * all (poisoned VRAM, a device gone) is lost: it stays a device page for
+ * migrate_to_ram (whose fault then gets SIGBUS; a page known to be poisoned
+ * is not tried again); at eviction, where it has to go, it moves to a
+ * tombstone (hmmdev_tombstone.c: SIGBUS on access), or, a 2 MiB page or
+ * with no tombstone free, comes back zeroed and marked in @lost
+ * (hmmdev_devmem_evict() makes it hwpoison); the kernel log says so either
+ * way.
+ *
+ * Return: 0, or -EIO when @watch was lost.
+ */
+int hmmdev_devmem_copy_back(struct hmmdev *hd, unsigned long *src,
+			    unsigned long *dst, unsigned long n,
+			    struct vm_area_struct *vma, u64 start,
+			    struct page *watch, struct hmmdev_mirror *m,
+			    unsigned long *lost)
+{
+	struct hmmdev_back_items *b = kvmalloc(sizeof(*b),
+						GFP_KERNEL | __GFP_NOFAIL);
+	unsigned long base, i, j, cnt, k, nr, p, left;
+	u64 t0 = ktime_get_ns();
+	int ret = 0;
+
+	hmmdev_sys_pages_init(&b->pool, vma);
+	memset(dst, 0, n * sizeof(*dst));
+	for (base = 0; base < n; base += cnt) {
+		cnt = 0;
+		/* a batch of up to HMMDEV_COPY_BATCH entries; a folio stays whole */
+		for (j = base, k = 0; j < n && cnt < HMMDEV_COPY_BATCH; j += nr) {
+			struct page *dpage = migrate_pfn_to_page(src[j]);
+			bool huge = src[j] & MIGRATE_PFN_COMPOUND;
+			struct page *spage = NULL;
+
+			nr = huge ? min_t(unsigned long, HMMDEV_DM_BLOCK, n - j) : 1;
+			if (cnt + nr > HMMDEV_COPY_BATCH)
+				break;
+			cnt += nr;
+			if (!dpage || !(src[j] & MIGRATE_PFN_MIGRATE))
+				continue;
+			if (vma && hmmdev_devmem_is_poisoned(hd, dpage,
+							     huge ? HMMDEV_DEVICE_THP_ORDER : 0)) {
+				/* lost already: it stays, the fault gets SIGBUS */
+				if (watch && page_to_pfn(watch) -
+					     page_to_pfn(dpage) < nr)
+					ret = -EIO;
+				continue;
+			}
+			if (huge && !hmmdev_mirror_fail_alloc(m))
+				spage = hmmdev_sys_alloc(vma,
+							 start + (j << PAGE_SHIFT),
+							 HMMDEV_DEVICE_THP_ORDER);
+			if (spage) {
+				lock_page(spage);
+				dst[j] = migrate_pfn(page_to_pfn(spage)) |
+					 MIGRATE_PFN_COMPOUND;
+				b->sys[k] = spage;
+				b->dev[k] = dpage;
+				b->order[k] = HMMDEV_DEVICE_THP_ORDER;
+				b->idx[k++] = j;
+				atomic64_inc(&hd->thp_to_ram);
+				continue;
+			}
+			if (huge && !vma) {
+				/* the core cannot split it here: it stays */
+				dev_warn_ratelimited(&hd->pdev->dev,
+						     "eviction: no system THP for a 2 MiB device page\n");
+				continue;
+			}
+			if (huge)
+				atomic64_inc(&hd->thp_fallbacks);
+			for (p = 0; p < nr; p++) {
+				u64 addr = start + ((j + p) << PAGE_SHIFT);
+
+				/* at most what is left of the batch */
+				left = min(n, base + HMMDEV_COPY_BATCH) - j - p;
+				spage = hmmdev_sys_page(&b->pool, vma, addr,
+							left);
+				if (!spage)
+					continue;
+				lock_page(spage);
+				dst[j + p] = migrate_pfn(page_to_pfn(spage));
+				b->sys[k] = spage;
+				b->dev[k] = dpage + p;
+				b->order[k] = 0;
+				b->idx[k++] = j + p;
+			}
+		}
+		hmmdev_sys_pages_put(&b->pool);
+		hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_ALLOC, &t0);
+		hmmdev_devmem_copy(hd, b->sys, b->dev, b->order, b->copied, k,
+				   false);
+		hmmdev_mig_time(hd, HMMDEV_MIG_TO_RAM, HMMDEV_MIG_COPY, &t0);
+		for (i = 0; i < k; i++) {
+			if (b->copied[i] ||
+			    hmmdev_devmem_rescue(hd, b->dev[i], b->sys[i],
+						 b->order[i]))
+				continue;
+			dev_err_ratelimited(&hd->pdev->dev,
+					    "device page lost: neither the engines nor the CPU could read it back\n");
+			atomic64_add(1UL << b->order[i], &hd->pages_lost);
+			if (!vma) {
+				/* it has to go: to a tombstone, else hwpoison */
+				struct page *tomb = b->order[i] ? NULL :
+					hmmdev_tombstone_alloc();
+
+				if (tomb) {
+					unlock_page(b->sys[i]);
+					put_page(b->sys[i]);
+					dst[b->idx[i]] =
+						migrate_pfn(page_to_pfn(tomb));
+					atomic64_inc(&hd->pages_tombstoned);
+					continue;
+				}
+				for (p = 0; p < 1UL << b->order[i]; p++)
+					clear_highpage(b->sys[i] + p);
+				if (lost)
+					__set_bit(b->idx[i], lost);
+				continue;
+			}
+			if (b->dev[i] == watch)
+				ret = -EIO;
+			dst[b->idx[i]] = 0;
+			unlock_page(b->sys[i]);
+			put_page(b->sys[i]);
+		}
+	}
+	kvfree(b);
 	return ret;
 }
