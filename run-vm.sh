@@ -44,7 +44,7 @@ quits QEMU; leaving the shell powers off).
                       x-inject-bad-fq-tail, x-inject-xlate-delay-us, engines
                       itself; 4 devices).
                       fuzz: the uapi fuzzer (hmmdev-uapi-fuzz), by default
-                      one seed of 3000 operations
+                      one seed of 3000 operations (1500 with --sanitize)
   --fuzz-args 'ARGS'  hmmdev-uapi-fuzz's arguments for --suite fuzz, e.g.
                       '-s 1 -s 2 -s 3 -n 100000' (no commas)
   --add FILE          copy FILE into the VM's /work (repeatable)
