@@ -464,7 +464,7 @@ static void hmmdev_split_run(struct hmmdev_split *sp,
 		}
 		ret = sp->fn(sp->m, b, vma, addr, next, &cpages);
 		mmap_read_unlock(mm);
-		if (!caller)
+		if (!ret && !caller)
 			atomic64_inc(&sp->m->hd->split_chunks);
 		if (!ret && caller && fatal_signal_pending(current))
 			ret = -EINTR;	/* killed: the rest stays where it is */
@@ -484,23 +484,20 @@ static void hmmdev_split_helper(struct work_struct *work)
 /* [start, end) of the mirror's mm (mmget() held) by two tasks, as above. */
 static int hmmdev_migrate_split(struct hmmdev_mirror *m, u64 start, u64 end,
 				hmmdev_chunk_fn fn, struct hmmdev_migrate_buf *b,
+				struct hmmdev_migrate_buf *helper_buf,
 				u64 *cpages)
 {
 	struct hmmdev_split sp = {
 		.m = m, .fn = fn, .cursor = start, .end = end,
-		.cpages = ATOMIC64_INIT(0),
+		.cpages = ATOMIC64_INIT(0), .helper_buf = helper_buf,
 	};
 
-	sp.helper_buf = kvmalloc_obj(*sp.helper_buf, GFP_KERNEL);
-	if (!sp.helper_buf)
-		return -ENOMEM;
 	spin_lock_init(&sp.lock);
 	INIT_WORK_ONSTACK(&sp.work, hmmdev_split_helper);
 	queue_work(system_unbound_wq, &sp.work);
 	hmmdev_split_run(&sp, b, true);
 	flush_work(&sp.work);
 	destroy_work_on_stack(&sp.work);
-	kvfree(sp.helper_buf);
 	*cpages += atomic64_read(&sp.cpages);
 	return sp.ret;
 }
@@ -518,7 +515,7 @@ static int hmmdev_migrate_range(struct hmmdev_mirror *m, u64 start, u64 end,
 				hmmdev_chunk_fn fn, bool every_vma, bool split,
 				u64 *cpages)
 {
-	struct hmmdev_migrate_buf *b;
+	struct hmmdev_migrate_buf *b, *helper_buf = NULL;
 	struct vm_area_struct *vma;
 	u64 addr, next;
 	int ret = 0;
@@ -531,10 +528,15 @@ static int hmmdev_migrate_range(struct hmmdev_mirror *m, u64 start, u64 end,
 		return -ENOMEM;
 	}
 	if (split && !every_vma && READ_ONCE(parallel_migrate) &&
-	    end - start > MIGRATE_CHUNK * PAGE_SIZE) {
-		ret = hmmdev_migrate_split(m, start, end, fn, b, cpages);
+	    end - start > MIGRATE_CHUNK * PAGE_SIZE)
+		helper_buf = kvmalloc_obj(*helper_buf, GFP_KERNEL);
+	if (helper_buf) {
+		ret = hmmdev_migrate_split(m, start, end, fn, b, helper_buf,
+					   cpages);
+		kvfree(helper_buf);
 		goto out;
 	}
+	/* one task (also when the helper's buffer could not be had) */
 	mmap_read_lock(m->mm);
 	for (addr = start; addr < end && !ret; addr = next) {
 		vma = every_vma ? find_vma(m->mm, addr) : vma_lookup(m->mm, addr);
