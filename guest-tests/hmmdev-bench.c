@@ -405,13 +405,21 @@ static bool bench_migration(int fd, uint8_t *out, struct migration_times *t,
 	return ok;
 }
 
-static double median3(double a, double b, double c)
+/* the median of @n values (n odd, at most 16) */
+static double median(const double *v, int n)
 {
-	return a > b ? (b > c ? b : (a > c ? c : a))
-		     : (a > c ? a : (b > c ? c : b));
+	double a[16], x;
+	int i, j;
+
+	for (i = 0; i < n; i++) {
+		for (x = v[i], j = i; j > 0 && a[j - 1] > x; j--)
+			a[j] = a[j - 1];
+		a[j] = x;
+	}
+	return a[n / 2];
 }
 
-#define REPS	3
+#define REPS	5
 
 /* Set hmmdev's migrate_back_pages; returns the value it had (0: unknown). */
 static unsigned int set_migrate_back_pages(unsigned int n)
@@ -447,7 +455,7 @@ static bool bench_migrations(int fd, const char *label, const char *bdf,
 	const char *kind = thp ? "THPs" : "4 KiB pages";
 	struct migration_times t[REPS], one;
 	long long acc[MIG_STEPS][MIG_PHASES] = { { 0 } };
-	double pages = (double)REPS * (SIZE / 4096), med[MIG_STEPS];
+	double pages = (double)REPS * (SIZE / 4096), med[MIG_STEPS], step[REPS];
 	uint8_t *out = malloc(SIZE);
 	bool ok = out != NULL;
 	unsigned int back_pages;
@@ -456,8 +464,11 @@ static bool bench_migrations(int fd, const char *label, const char *bdf,
 	memset(out, 0, SIZE);
 	for (i = 0; i < REPS; i++)
 		ok &= bench_migration(fd, out, &t[i], thp, bdf, acc);
-	for (i = 0; i < MIG_STEPS; i++)
-		med[i] = median3(t[0].step[i], t[1].step[i], t[2].step[i]);
+	for (i = 0; i < MIG_STEPS; i++) {
+		for (p = 0; p < REPS; p++)
+			step[p] = t[p].step[i];
+		med[i] = median(step, REPS);
+	}
 	ksft_print_msg("bench: %s migration 64 MiB of %s, median of %d: to device %.0f MiB/s, back by ioctl %.0f MiB/s, back by CPU faults %.0f MiB/s\n",
 		       label, kind, REPS, mibs(med[0]), mibs(med[1]),
 		       mibs(med[2]));

@@ -39,6 +39,7 @@ function row(what, h, t, ratio, goal, ok) {
 	split($0, f, ":"); split(f[3], g, ",")
 	for (i = 1; i <= 3; i++) mig[d, kind, i] = num(g[i])
 	kinds[kind] = 1
+	match($0, /median of [0-9]+/); mig_reps = substr($0, RSTART + 10, RLENGTH - 10)
 }
 /^bench: hmmdev migration time per 4 KiB of .*\(us\):/ {
 	nph++
@@ -111,7 +112,7 @@ END {
 		for (i = 1; i <= 3 && ((k = kindlist[j]) in kinds); i++) {
 			h = mig["hmmdev", k, i]; t = mig["test_hmm", k, i]
 			r = t ? h / t : 0
-			row("migration 64 MiB of " k ", " dir[i] " (median of 3)",
+			row("migration 64 MiB of " k ", " dir[i] " (median of " mig_reps ")",
 			    h " MiB/s", t " MiB/s", sprintf("%.1fx", r), ">= 2x", r >= 2)
 		}
 	if (s2d["test_hmm"]) {
