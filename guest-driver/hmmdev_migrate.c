@@ -380,6 +380,30 @@ typedef int (*hmmdev_chunk_fn)(struct hmmdev_mirror *m,
 			       struct vm_area_struct *vma, u64 start, u64 end,
 			       u64 *cpages);
 
+/* The end of the chunk of @vma at @addr, at most @end. */
+static u64 hmmdev_chunk_end(struct vm_area_struct *vma, u64 addr, u64 end)
+{
+	/* chunks end on 2 MiB boundaries: a THP can move whole */
+	return min3(end, vma->vm_end,
+		    ALIGN_DOWN(addr, PMD_SIZE) + MIGRATE_CHUNK * PAGE_SIZE);
+}
+
+/*
+ * The VMA at @addr of @mm (mmap_lock held) if a range that must be mapped
+ * and readable may go on there, with *@next the end of its chunk; NULL
+ * (-EINVAL for the caller) otherwise.
+ */
+static struct vm_area_struct *hmmdev_chunk_vma(struct mm_struct *mm, u64 addr,
+					       u64 end, u64 *next)
+{
+	struct vm_area_struct *vma = vma_lookup(mm, addr);
+
+	if (!vma || !(vma->vm_flags & VM_READ))
+		return NULL;
+	*next = hmmdev_chunk_end(vma, addr, end);
+	return vma;
+}
+
 static bool parallel_migrate = true;
 module_param(parallel_migrate, bool, 0644);
 MODULE_PARM_DESC(parallel_migrate,
@@ -424,14 +448,10 @@ static bool hmmdev_split_next(struct hmmdev_split *sp,
 	spin_lock(&sp->lock);
 	*addr = sp->cursor;
 	if (!sp->ret && *addr < sp->end) {
-		*vma = vma_lookup(sp->m->mm, *addr);
-		if (!*vma || !((*vma)->vm_flags & VM_READ)) {
+		*vma = hmmdev_chunk_vma(sp->m->mm, *addr, sp->end, next);
+		if (!*vma) {
 			sp->ret = -EINVAL;
 		} else {
-			/* chunks end on 2 MiB boundaries: a THP can move whole */
-			*next = min3(sp->end, (*vma)->vm_end,
-				     ALIGN_DOWN(*addr, PMD_SIZE) +
-				     MIGRATE_CHUNK * PAGE_SIZE);
 			sp->cursor = *next;
 			ok = true;
 		}
@@ -539,22 +559,24 @@ static int hmmdev_migrate_range(struct hmmdev_mirror *m, u64 start, u64 end,
 	/* one task (also when the helper's buffer could not be had) */
 	mmap_read_lock(m->mm);
 	for (addr = start; addr < end && !ret; addr = next) {
-		vma = every_vma ? find_vma(m->mm, addr) : vma_lookup(m->mm, addr);
-		if (every_vma && !vma)
-			break;
-		if (every_vma && ((vma->vm_flags & VM_SPECIAL) ||
-				  is_vm_hugetlb_page(vma))) {
-			next = vma->vm_end;	/* migration cannot work there */
-			continue;
+		if (!every_vma) {
+			vma = hmmdev_chunk_vma(m->mm, addr, end, &next);
+			if (!vma) {
+				ret = -EINVAL;
+				break;
+			}
+		} else {
+			vma = find_vma(m->mm, addr);
+			if (!vma)
+				break;
+			if ((vma->vm_flags & VM_SPECIAL) ||
+			    is_vm_hugetlb_page(vma)) {
+				next = vma->vm_end;	/* migration cannot work there */
+				continue;
+			}
+			addr = max_t(u64, addr, vma->vm_start);
+			next = hmmdev_chunk_end(vma, addr, end);
 		}
-		if (!every_vma && (!vma || !(vma->vm_flags & VM_READ))) {
-			ret = -EINVAL;
-			break;
-		}
-		addr = max_t(u64, addr, vma->vm_start);
-		/* chunks end on 2 MiB boundaries: a THP can move whole */
-		next = min3(end, vma->vm_end,
-			    ALIGN_DOWN(addr, PMD_SIZE) + MIGRATE_CHUNK * PAGE_SIZE);
 		ret = fn(m, b, vma, addr, next, cpages);
 		if (every_vma)
 			ret = 0;	/* best effort: the next chunk */

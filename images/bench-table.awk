@@ -16,6 +16,11 @@ function median(a, n,    i, j, t) {
 		}
 	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
+# the median over driver @d's rounds of kind @k, step @i (hmmdev-bench --round)
+function round_median(d, k, i,    l, m) {
+	for (l = 1; l <= rounds[d, k]; l++) m[l] = rnd[d, k, i, l]
+	return median(m, rounds[d, k])
+}
 function row(what, h, t, ratio, goal, ok) {
 	printf "| %s | %s | %s | %s | %s | %s |\n", what, h, t, ratio, goal,
 	       goal == "reported" ? "-" : ok ? "met" : "**not met**"
@@ -121,10 +126,8 @@ END {
 			h = mig["hmmdev", k, i]; t = mig["test_hmm", k, i]
 			how = "median of " mig_reps
 			if (rounds["hmmdev", k] && rounds["test_hmm", k]) {
-				for (l = 1; l <= rounds["hmmdev", k]; l++) m[l] = rnd["hmmdev", k, i, l]
-				h = median(m, rounds["hmmdev", k])
-				for (l = 1; l <= rounds["test_hmm", k]; l++) m[l] = rnd["test_hmm", k, i, l]
-				t = median(m, rounds["test_hmm", k])
+				h = round_median("hmmdev", k, i)
+				t = round_median("test_hmm", k, i)
 				how = sprintf("median of %d rounds, hmmdev's and test_hmm's in turn", rounds["hmmdev", k])
 			}
 			r = t ? h / t : 0
