@@ -472,8 +472,6 @@ static bool bench_migrations(int fd, const char *label, const char *bdf,
 	ksft_print_msg("bench: %s migration 64 MiB of %s, median of %d: to device %.0f MiB/s, back by ioctl %.0f MiB/s, back by CPU faults %.0f MiB/s\n",
 		       label, kind, REPS, mibs(med[0]), mibs(med[1]),
 		       mibs(med[2]));
-	csv("migration-64m.csv", "%s,%s,%.0f,%.0f,%.0f", label,
-	    thp ? "THP" : "4KiB", mibs(med[0]), mibs(med[1]), mibs(med[2]));
 	if (!bdf) {
 		free(out);
 		return ok;

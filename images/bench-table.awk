@@ -21,6 +21,17 @@ function round_median(d, k, i,    l, m) {
 	for (l = 1; l <= rounds[d, k]; l++) m[l] = rnd[d, k, i, l]
 	return median(m, rounds[d, k])
 }
+# 64 MiB migrations of driver @d, kind @k, step @i: the median of the
+# rounds where both drivers have rounds, else the warm median
+function mig_value(d, k, i) {
+	if (rounds["hmmdev", k] && rounds["test_hmm", k]) return round_median(d, k, i)
+	return mig[d, k, i]
+}
+function mig_how(k) {
+	if (rounds["hmmdev", k] && rounds["test_hmm", k])
+		return sprintf("median of %d rounds; hmmdev's and test_hmm's in turn", rounds["hmmdev", k])
+	return "median of " mig_reps
+}
 function row(what, h, t, ratio, goal, ok) {
 	printf "| %s | %s | %s | %s | %s | %s |\n", what, h, t, ratio, goal,
 	       goal == "reported" ? "-" : ok ? "met" : "**not met**"
@@ -50,7 +61,7 @@ function row(what, h, t, ratio, goal, ok) {
 # turn (images/init); the rows below take the median of the rounds
 /^bench: [a-z_]+ round: migration 64 MiB of / {
 	d = $2; kind = ($0 ~ /of THPs/) ? "THP" : "4 KiB"
-	n = ++rounds[d, kind]
+	n = ++rounds[d, kind]; kinds[kind] = 1
 	split($0, f, ":"); split(f[4], g, ",")
 	for (i = 1; i <= 3; i++) rnd[d, kind, i, n] = num(g[i])
 }
@@ -81,6 +92,19 @@ function row(what, h, t, ratio, goal, ok) {
 big && /S->D Throughput/ { split($0, f, "|"); s2d[drv] = num(f[2]) }
 big && /D->S Throughput/ { split($0, f, "|"); d2s[drv] = num(f[2]) }
 END {
+	# -v csv=1: only migration-64m.csv's rows (images/plot.sh), the
+	# values of the table's migration rows
+	if (csv) {
+		print "driver,pages,to_device,back_by_ioctl,back_by_cpu_fault,values"
+		split("THP,4 KiB", kindlist, ",")
+		for (l = 1; l <= 2; l++)
+			for (j = 1; j <= 2 && ((k = kindlist[l]) in kinds); j++) {
+				d = j == 1 ? "hmmdev" : "test_hmm"
+				printf "%s,%s,%.0f,%.0f,%.0f,%s\n", d, k == "THP" ? "THP" : "4KiB",
+				       mig_value(d, k, 1), mig_value(d, k, 2), mig_value(d, k, 3), mig_how(k)
+			}
+		exit
+	}
 	print "| measurement | hmmdev | test_hmm | ratio | goal | |"
 	print "|---|---|---|---|---|---|"
 	split("READ,READ again,MIGRATE_TO_DEV,MIGRATE_TO_SYS", step, ",")
@@ -123,15 +147,9 @@ END {
 	split("THP,4 KiB", kindlist, ",")
 	for (j = 1; j <= 2; j++)
 		for (i = 1; i <= 3 && ((k = kindlist[j]) in kinds); i++) {
-			h = mig["hmmdev", k, i]; t = mig["test_hmm", k, i]
-			how = "median of " mig_reps
-			if (rounds["hmmdev", k] && rounds["test_hmm", k]) {
-				h = round_median("hmmdev", k, i)
-				t = round_median("test_hmm", k, i)
-				how = sprintf("median of %d rounds, hmmdev's and test_hmm's in turn", rounds["hmmdev", k])
-			}
+			h = mig_value("hmmdev", k, i); t = mig_value("test_hmm", k, i)
 			r = t ? h / t : 0
-			row("migration 64 MiB of " k ", " dir[i] " (" how ")",
+			row("migration 64 MiB of " k ", " dir[i] " (" mig_how(k) ")",
 			    h " MiB/s", t " MiB/s", sprintf("%.1fx", r), ">= 2x", r >= 2)
 		}
 	if (s2d["test_hmm"]) {

@@ -54,11 +54,10 @@ if [ -z "$copy_log" ]; then
 fi
 
 # -- CSV
+# the 64 MiB migrations: the values of the table's rows (the medians of
+# the rounds, hmmdev's and test_hmm's in turn)
+awk -v csv=1 -f "$here/bench-table.awk" "$bench_log" >"$out/migration-64m.csv"
 # the bench's own rows: "# HMMDEV-CSV FILE ROW"
-{
-	echo "driver,pages,to_device,back_by_ioctl,back_by_cpu_fault"
-	sed -n 's/^# HMMDEV-CSV migration-64m.csv //p' "$bench_log"
-} >"$out/migration-64m.csv"
 {
 	echo "fault_around,percentile,us"
 	sed -n 's/^# HMMDEV-CSV fault-latency.csv //p' "$bench_log"
@@ -107,6 +106,7 @@ col "$out/migration-by-size.csv" hmmdev 4 >"$out/.h-s2d-4k"
 col "$out/migration-by-size.csv" test_hmm 4 >"$out/.t-s2d-4k"
 awk -F, 'NR > 1 { print $1 " " $2, $3, $4, $5 }' "$out/migration-64m.csv" |
 	sed 's/^\([a-z_]*\) /\1-/' >"$out/.m64"
+m64_values=$(awk -F, 'NR == 2 { print $6 }' "$out/migration-64m.csv")
 awk -F, 'NR > 1 && $1 == 16 { print $3, $2 }' "$out/fault-latency.csv" >"$out/.lat16"
 awk -F, 'NR > 1 && $1 == 1 { print $3, $2 }' "$out/fault-latency.csv" >"$out/.lat1"
 awk -F, 'NR > 1 { print "\"" $1 " pages\"", $2, $3 }' "$out/copy-bandwidth.csv" >"$out/.copy"
@@ -136,7 +136,7 @@ $by_size_plot
 
 set output "$out/migration-64m.png"
 set yrange [0:*]
-set title "64 MiB migrations (medians of 3)\\n$title"
+set title "64 MiB migrations ($m64_values)\\n$title"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
@@ -144,10 +144,12 @@ set boxwidth 0.9
 set xlabel ""
 set ylabel "MiB/s"
 set xtics rotate by -20
+set key outside right top
 plot "$out/.m64" using 2:xtic(1) title "to the device", \
      "" using 3 title "back by ioctl", \
      "" using 4 title "back by CPU faults"
 set xtics norotate
+set key inside top left
 
 set output "$out/copy-bandwidth.png"
 set title "engine VA->VA copy (warm ATC) vs host memcpy of the same size\\nqtest (no guest), QEMU $QEMU_VERSION, $(date +%Y-%m-%d)"
