@@ -405,6 +405,9 @@ struct hmmdev_vector {
  * @thp_back_unsafe: such pages moved whole all the same (a fault from
  *	kernel mode that may not be retried and is not ours, or no memory
  *	to queue the move)
+ * @thp_back_split: moves back whose 2 MiB pages went split because they
+ *	could not be registered (hmmdev_back_register(): invalidations kept
+ *	coming)
  * @back_delay_ms: fault injection (debugfs back_delay_ms): a whole move
  *	back holds its pages unmapped this long
  * @mig_ns: time spent per direction and phase (enum hmmdev_mig_phase)
@@ -524,6 +527,7 @@ struct hmmdev {
 	atomic64_t thp_unshares;
 	atomic64_t thp_back_queued;
 	atomic64_t thp_back_unsafe;
+	atomic64_t thp_back_split;
 	u32 back_delay_ms;
 	atomic64_t mig_ns[HMMDEV_MIG_DIRS][HMMDEV_MIG_PHASES];
 	spinlock_t pt_lock;		/* @pt_bitmap */

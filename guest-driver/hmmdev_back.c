@@ -79,12 +79,14 @@
 /*
  * Does [start, end) of the mirror's mm (mmap_lock held) hold one of our
  * 2 MiB device pages that another process may map too?  @pfns: scratch for
- * the range; @seq: from mmu_interval_read_begin().  When the CPU page
- * tables cannot be read (they changed, an error), the answer is yes.
+ * the range; @seq: from mmu_interval_read_begin().  Return: 1 yes, 0 no,
+ * -EBUSY when an invalidation ran meanwhile (anywhere in the mm: the
+ * caller reads again); when the CPU page tables cannot be read (an
+ * error), the answer is yes.
  */
-static bool hmmdev_range_shares_thp(struct hmmdev_mirror *m, u64 start,
-				    u64 end, unsigned long *pfns,
-				    unsigned long seq)
+static int hmmdev_range_shares_thp(struct hmmdev_mirror *m, u64 start,
+				   u64 end, unsigned long *pfns,
+				   unsigned long seq)
 {
 	struct hmm_range range = {
 		.notifier = &m->notifier,
@@ -96,9 +98,10 @@ static bool hmmdev_range_shares_thp(struct hmmdev_mirror *m, u64 start,
 	};
 	unsigned long i, npages = (end - start) >> PAGE_SHIFT;
 	struct page *page;
+	int ret = hmm_range_fault(&range);
 
-	if (hmm_range_fault(&range))
-		return true;
+	if (ret)
+		return ret == -EBUSY ? ret : 1;
 	for (i = 0; i < npages; i++) {
 		if (!(pfns[i] & HMM_PFN_VALID) ||
 		    hmm_pfn_to_map_order(pfns[i]) != HMMDEV_DEVICE_THP_ORDER)
@@ -106,9 +109,9 @@ static bool hmmdev_range_shares_thp(struct hmmdev_mirror *m, u64 start,
 		page = hmm_pfn_to_page(pfns[i]);
 		if (hmmdev_devmem_ours(m->hd, page) &&
 		    hmmdev_folio_maybe_shared(page_folio(page)))
-			return true;
+			return 1;
 	}
-	return false;
+	return 0;
 }
 
 /* A published mirror of @mm on @hd, with a reference, or NULL. */
@@ -143,20 +146,28 @@ static void hmmdev_back_unlink(struct hmmdev_mirror *m,
  * sequence is read (mmu_interval_read_begin() waits for those to end)
  * before the registration and checked after it, and the callback moves
  * the sequence on before it looks for moves (hmmdev_mirror_invalidate()).
- * A few tries, then no.  With @pfns (scratch for the range), also no when
- * a page of the range may be shared (hmmdev_range_shares_thp()).
+ * The sequence is the whole mm's: any invalidation in between -- one of
+ * the other task's migrations of HMM_DMIRROR_MIGRATE_TO_SYS
+ * (hmmdev_migrate_split()) is one every few tries -- means reading again;
+ * HMMDEV_BACK_TRIES tries, then no (the move goes split: counter
+ * thp_back_split).  With @pfns (scratch for the range), also no when a
+ * page of the range may be shared (hmmdev_range_shares_thp()).
  */
+#define HMMDEV_BACK_TRIES	16
 static bool hmmdev_back_register(struct hmmdev_mirror *m,
 				 struct hmmdev_back_move *mv,
 				 unsigned long *pfns)
 {
 	unsigned long seq;
-	int tries;
+	int tries, shared;
 
-	for (tries = 0; tries < 4; tries++) {
+	for (tries = 0; tries < HMMDEV_BACK_TRIES; tries++) {
 		seq = mmu_interval_read_begin(&m->notifier);
-		if (pfns && hmmdev_range_shares_thp(m, mv->start, mv->end,
-						    pfns, seq))
+		shared = pfns ? hmmdev_range_shares_thp(m, mv->start, mv->end,
+							pfns, seq) : 0;
+		if (shared == -EBUSY)
+			continue;
+		if (shared)
 			return false;
 		spin_lock(&m->back_lock);
 		if (m->back_closed) {
@@ -169,6 +180,7 @@ static bool hmmdev_back_register(struct hmmdev_mirror *m,
 			return true;
 		hmmdev_back_unlink(m, mv);
 	}
+	atomic64_inc(&m->hd->thp_back_split);
 	return false;
 }
 

@@ -296,6 +296,8 @@ static int hmmdev_counters_show(struct seq_file *m, void *unused)
 		   atomic64_read(&hd->thp_back_queued));
 	seq_printf(m, "driver.thp_back_unsafe %lld\n",
 		   atomic64_read(&hd->thp_back_unsafe));
+	seq_printf(m, "driver.thp_back_split %lld\n",
+		   atomic64_read(&hd->thp_back_split));
 	seq_printf(m, "driver.pages_rescued %lld\n",
 		   atomic64_read(&hd->pages_rescued));
 	seq_printf(m, "driver.pages_lost %lld\n",

@@ -514,7 +514,7 @@ static int hmmdev_migrate_split(struct hmmdev_mirror *m, u64 start, u64 end,
 
 	spin_lock_init(&sp.lock);
 	INIT_WORK_ONSTACK(&sp.work, hmmdev_split_helper);
-	queue_work(system_unbound_wq, &sp.work);
+	queue_work(system_dfl_wq, &sp.work);
 	hmmdev_split_run(&sp, b, true);
 	flush_work(&sp.work);
 	destroy_work_on_stack(&sp.work);

@@ -152,7 +152,7 @@ void hmmdev_recover_schedule(struct hmmdev *hd)
 {
 	if (READ_ONCE(recover) && !READ_ONCE(hd->removed) &&
 	    !READ_ONCE(hd->gone) && !READ_ONCE(hd->pci_recovery))
-		queue_work(system_unbound_wq, &hd->recover_work);
+		queue_work(system_dfl_wq, &hd->recover_work);
 }
 
 static ssize_t hmmdev_recover_write(struct file *file, const char __user *buf,
@@ -168,7 +168,7 @@ static ssize_t hmmdev_recover_write(struct file *file, const char __user *buf,
 		return len;
 	if (!READ_ONCE(hd->failed))
 		return -EINVAL;
-	queue_work(system_unbound_wq, &hd->recover_work);
+	queue_work(system_dfl_wq, &hd->recover_work);
 	flush_work(&hd->recover_work);
 	return READ_ONCE(hd->failed) ? -EIO : len;
 }
