@@ -189,11 +189,11 @@ static void test_kill(const char *mode, uint64_t seed)
 #define ROUNDS		24
 #define ROUNDS_4K	4
 
-static volatile bool zapping;
+static bool zapping;	/* __atomic: the main thread stops the zapper */
 
 static void *zap_elsewhere(void *page)
 {
-	while (zapping) {
+	while (__atomic_load_n(&zapping, __ATOMIC_RELAXED)) {
 		madvise(page, 4096, MADV_DONTNEED);
 		usleep(100);
 	}
@@ -214,7 +214,7 @@ static void test_thps(uint64_t seed)
 	pthread_t zapper;
 	int r, ret = 0;
 
-	zapping = true;
+	__atomic_store_n(&zapping, true, __ATOMIC_RELAXED);
 	started = ok && !pthread_create(&zapper, NULL, zap_elsewhere, page);
 	ok = started;
 	for (r = 0; r < rounds && ok; r++) {
@@ -226,7 +226,7 @@ static void test_thps(uint64_t seed)
 		if (buf)
 			munmap(buf, SIZE);
 	}
-	zapping = false;
+	__atomic_store_n(&zapping, false, __ATOMIC_RELAXED);
 	if (started)
 		pthread_join(zapper, NULL);
 	if (page != MAP_FAILED)
