@@ -603,10 +603,13 @@ static bool steps_in_process(double mib[COLD_STEPS + 1], const char *label,
 {
 	double t_open = now_s(), again[COLD_STEPS];
 	int fd = open("/dev/hmm_dmirror0", O_RDWR), i;
-	uint8_t *out = resident(SIZE), *want = malloc(SIZE);
-	bool ok = fd >= 0 && out && want;
+	uint8_t *out, *want;
+	bool ok;
 
 	mib[COLD_OPEN] = 1e3 * (now_s() - t_open);
+	out = resident(SIZE);
+	want = malloc(SIZE);
+	ok = fd >= 0 && out && want;
 	if (ok) {
 		fill_pattern(want, SIZE, 9);
 		ok = cold_steps(fd, out, want, mib);
