@@ -388,7 +388,7 @@ static int hmmdev_fault_resolve(struct hmmdev_mirror *m,
 				struct hmmdev_fault *rec, bool unlocked)
 {
 	bool write = rec->access & (HMMDEV_ACCESS_WRITE | HMMDEV_ACCESS_ATOMIC);
-	u64 start, end, addr, next;
+	u64 start, end, addr, next, failed = 0;
 	int ret = 0;
 
 	if (rec->access & HMMDEV_ACCESS_ATOMIC) {
@@ -419,17 +419,19 @@ static int hmmdev_fault_resolve(struct hmmdev_mirror *m,
 		 * one after it ends the loop.  Only the faulting page's own
 		 * chunk decides the answer -- stopping before it would answer
 		 * RETRY with the page still unmapped, and the device would
-		 * fault on it for ever.
+		 * fault on it for ever.  When that chunk held other pages
+		 * too, the faulting page is tried alone below.
 		 */
 		if (ret && rec->va >= next) {
 			ret = 0;
 		} else if (ret && rec->va < addr) {
 			ret = 0;
 			break;
+		} else if (ret) {
+			failed = next - addr;
 		}
 	}
-	if (ret && start < (rec->va & PAGE_MASK) &&
-	    !(rec->access & HMMDEV_ACCESS_ATOMIC))
+	if (ret && failed > PAGE_SIZE)
 		ret = hmmdev_fault_chunk(m, rec->va & PAGE_MASK,
 					 (rec->va & PAGE_MASK) + PAGE_SIZE, write,
 					 unlocked);

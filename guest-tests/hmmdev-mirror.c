@@ -7,6 +7,7 @@
  *
  *   hmmdev-mirror [EXPECTED_DEVICES]
  */
+#define _GNU_SOURCE		/* memfd_create() */
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -279,6 +280,41 @@ static void test_migrate_on_fault(int fd, const struct hmmdev_fn *fn)
 			 fn->node, in1 - in0, 2 * pages, used2, used0, in2 - in1);
 }
 
+/*
+ * A job on the first two pages of a shared memfd mapping longer than its
+ * file: the device's fault-around takes in the pages beyond the end of the
+ * file too, which the kernel refuses (SIGBUS).  The faulting page is then
+ * tried alone and the job runs; the driver used to fail the job when the
+ * faulting page was the first of its fault-around range.
+ */
+static void test_fault_around_refused(int fd, const char *node)
+{
+	size_t len = 2 * page_size, map = 16 * page_size;
+	int mfd = memfd_create("hmmdev-mirror", 0);
+	uint8_t *p = MAP_FAILED;
+	struct hmmdev_job j = {
+		.op = HMMDEV_JOB_FILL, .length = len,
+		.value = 0x5a5a5a5a5a5a5a5aull,
+	};
+	int ret = -ENOMEM;
+	size_t i, bad = 0;
+
+	if (mfd >= 0 && !ftruncate(mfd, len))
+		p = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	if (p != MAP_FAILED) {
+		j.dst = (uintptr_t)p;
+		ret = policy(fd, 16, 0) ?: job(fd, &j);
+		for (i = 0; i < len; i++)
+			bad += p[i] != 0x5a;
+		munmap(p, map);
+	}
+	if (mfd >= 0)
+		close(mfd);
+	ksft_test_result(!ret && j.result == len && !bad,
+			 "%s fault-around-refused: a FILL of the 2 pages before a file's end, fault-around over 16: %d, %llu bytes done, %zu wrong\n",
+			 node, ret, (unsigned long long)j.result, bad);
+}
+
 /* What the process may not touch, the device may not either. */
 static void test_fault_errors(int fd, const char *node)
 {
@@ -513,7 +549,7 @@ int main(int argc, char **argv)
 
 	page_size = sysconf(_SC_PAGESIZE);
 	ksft_print_header();
-	ksft_set_plan(n * 13 + 2);
+	ksft_set_plan(n * 14 + 2);
 	for (i = 0; i < n; i++) {
 		int fd = open(fns[i].node, O_RDWR);
 
@@ -527,6 +563,7 @@ int main(int argc, char **argv)
 		test_unaligned_populate(fd, fns[i].node);
 		test_migrate_on_fault(fd, &fns[i]);
 		test_fault_errors(fd, fns[i].node);
+		test_fault_around_refused(fd, fns[i].node);
 		test_bad_args(fd, fns[i].node);
 		test_high_addresses(fd, fns[i].node);
 		close(fd);
