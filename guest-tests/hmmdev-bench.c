@@ -550,9 +550,11 @@ static bool bench_round(const char *label)
  * memory, into a malloc() one) through it twice and moves it to the
  * device and back.  One row per process (MiB/s) and the worst against the
  * best of each column.  --warm: the same steps in one process that has
- * done them once already, each time on a fresh buffer (what the cold
- * processes are compared with).  Return true when every step moved every
- * page and the data survived.
+ * done them once already, each time on fresh buffers, the source and READ's
+ * destination alike (what the cold processes are compared with: READ
+ * mirrors both, so a destination used before would spare the warm process
+ * half of the cold one's device faults).  Return true when every step
+ * moved every page and the data survived.
  */
 #define COLD_STEPS	4
 #define COLD_OPEN	COLD_STEPS	/* and open()'s time, ms */
@@ -615,7 +617,9 @@ static bool steps_in_process(double mib[COLD_STEPS + 1], const char *label,
 		ok = cold_steps(fd, out, want, mib);
 	}
 	for (i = 0; ok && i < warm; i++) {
-		ok = cold_steps(fd, out, want, again);
+		free(out);
+		out = resident(SIZE);
+		ok = out && cold_steps(fd, out, want, again);
 		ksft_print_msg("bench: %s warm process, time %d of %d: READ %.0f, READ again %.0f, MIGRATE_TO_DEV %.0f, MIGRATE_TO_SYS %.0f MiB/s\n",
 			       label, i + 1, warm, again[0], again[1], again[2],
 			       again[3]);
