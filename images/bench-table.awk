@@ -35,15 +35,15 @@ function mig_how(k) {
 # hmmdev's against test_hmm's for kind @k, step @i: with rounds, the median
 # of each round's own ratio (a round's two runs met the same host; the
 # range goes to rrange), else the ratio of the warm medians
-function mig_ratio(k, i, h, t,    l, n, r) {
+function mig_ratio(k, i, h, t,    l, n, r, m) {
 	rrange = ""
 	n = rounds["hmmdev", k] < rounds["test_hmm", k] ? rounds["hmmdev", k] : rounds["test_hmm", k]
 	if (!n) return t ? h / t : 0
 	for (l = 1; l <= n; l++)
 		r[l] = rnd["test_hmm", k, i, l] ? rnd["hmmdev", k, i, l] / rnd["test_hmm", k, i, l] : 0
-	median(r, n)	# sorts r
+	m = median(r, n)	# and r sorted
 	rrange = sprintf(" (rounds %.1f-%.1fx)", r[1], r[n])
-	return median(r, n)
+	return m
 }
 function row(what, h, t, ratio, goal, ok) {
 	printf "| %s | %s | %s | %s | %s | %s |\n", what, h, t, ratio, goal,
